@@ -1,0 +1,3 @@
+from signin.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The domain: sign-up, sign-in, lock policy, sessions, tokens. No web framework, no driver."""

@@ -1,0 +1,27 @@
+"""Email addresses: syntax check and the canonical form that makes them unique."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+
+from signin.accounts.errors import Problem
+
+MAX_LENGTH = 254
+
+
+def email_canon(email: str) -> str:
+    return email.strip().casefold()
+
+
+def normalize_email(email: str) -> tuple[str | None, list[Problem]]:
+    """(the normalized address, problems); an empty string is no address."""
+    text = email.strip()
+    if not text:
+        return None, []
+    if len(text) > MAX_LENGTH:
+        return None, [Problem("email_invalid", "email", "Email address is too long.")]
+    try:
+        valid = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return None, [Problem("email_invalid", "email", f"Email address is not valid: {exc}")]
+    return valid.normalized, []

@@ -1,0 +1,126 @@
+"""One rooted exception tree; each error carries a stable `code` and the data to explain it.
+
+`web/errors.py` maps each class to an HTTP status, a page message and a problem+json body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an input was refused: a machine code, a field and a readable message."""
+
+    code: str
+    field: str
+    message: str
+
+
+class SigninError(Exception):
+    code = "error"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__doc__ or self.code)
+        self.message = message or (self.__doc__ or self.code).strip()
+
+
+class InvalidInput(SigninError):
+    """Some fields are not valid."""
+
+    code = "invalid_input"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(problem.message for problem in problems))
+        self.problems = problems
+
+
+class UsernameTaken(SigninError):
+    """That username is taken."""
+
+    code = "username_taken"
+
+
+class EmailTaken(SigninError):
+    """That email address is already used by another account."""
+
+    code = "email_taken"
+
+
+class InvalidCredentials(SigninError):
+    """Wrong username or password."""
+
+    code = "invalid_credentials"
+
+
+class WrongPassword(SigninError):
+    """The current password is not correct."""
+
+    code = "wrong_password"
+
+
+class AccountLocked(SigninError):
+    """Too many failed attempts; the wait is in `retry_after` seconds."""
+
+    code = "locked"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed sign-in attempts. Try again in {_duration(retry_after)}."
+        )
+        self.retry_after = retry_after
+
+
+class Busy(SigninError):
+    """The service is busy; try again in `retry_after` seconds."""
+
+    code = "busy"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__("The service is busy. Please try again in a moment.")
+        self.retry_after = retry_after
+
+
+class Unavailable(SigninError):
+    """A backing store did not answer."""
+
+    code = "unavailable"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("The service is temporarily unavailable. Please try again shortly.")
+        self.detail = detail
+
+
+class NotAuthenticated(SigninError):
+    """You are not signed in."""
+
+    code = "not_authenticated"
+
+
+class TokenInvalid(SigninError):
+    """This link is not valid. It may have been used already or belong to another request."""
+
+    code = "token_invalid"
+
+
+class TokenExpired(TokenInvalid):
+    """This link has expired."""
+
+    code = "token_expired"
+
+    def __init__(self, expired_at: float) -> None:
+        super().__init__()
+        self.expired_at = expired_at
+
+
+class NotFound(SigninError):
+    """No such account."""
+
+    code = "not_found"
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = (seconds + 59) // 60
+    return f"{minutes} minutes"

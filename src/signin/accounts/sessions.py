@@ -1,0 +1,119 @@
+"""Sessions (SPEC section 7): 256-bit random tokens, stored only as their SHA-256.
+
+A session ends at the first of: its absolute expiry, `idle_seconds` without use (non-remembered
+sessions), sign-out, a password change or reset, or the user being disabled or deleted.
+`last_seen` is written at most once a minute (more often only when the idle limit is short).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from signin.accounts.clock import Clock
+from signin.stores.base import SessionRecord, SessionStore, SessionUser
+
+TOUCH_EVERY = 60.0
+PURGE_EVERY = 300.0
+USER_AGENT_MAX = 512
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    record: SessionRecord
+
+
+class SessionManager:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        idle_seconds: int,
+        max_seconds: int,
+        remember_seconds: int,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.idle_seconds = idle_seconds
+        self.max_seconds = max_seconds
+        self.remember_seconds = remember_seconds
+        self.clock = clock
+        self._next_purge = 0.0
+
+    async def issue(
+        self, user_id: int, *, remember: bool, ip: str | None, user_agent: str | None
+    ) -> IssuedSession:
+        now = self.clock()
+        token = secrets.token_urlsafe(32)
+        record = SessionRecord(
+            id=secrets.token_urlsafe(12),
+            user_id=user_id,
+            created_at=now,
+            last_seen=now,
+            expires_at=now + (self.remember_seconds if remember else self.max_seconds),
+            idle_seconds=None if remember else self.idle_seconds,
+            remember=remember,
+            ip=ip,
+            user_agent=(user_agent or "")[:USER_AGENT_MAX] or None,
+        )
+        await self.store.create(token_hash(token), record)
+        await self._maybe_purge(now)
+        return IssuedSession(token, record)
+
+    async def resolve(self, token: str | None) -> SessionUser | None:
+        """The live session for a cookie or bearer token, or None (expired ones are deleted)."""
+        if not token or len(token) > 128:
+            return None
+        digest = token_hash(token)
+        found = await self.store.lookup(digest)
+        if found is None:
+            return None
+        now = self.clock()
+        session = found.session
+        idle = session.idle_seconds
+        if (
+            found.disabled
+            or now >= session.expires_at
+            or (idle is not None and now >= session.last_seen + idle)
+        ):
+            await self.store.delete(digest)
+            return None
+        touch_every = TOUCH_EVERY if idle is None else min(TOUCH_EVERY, idle / 4)
+        if now - session.last_seen >= touch_every:
+            await self.store.touch(digest, now)
+        return found
+
+    def expires_at(self, session: SessionRecord) -> float:
+        """When the session ends if unused from now on."""
+        if session.idle_seconds is None:
+            return session.expires_at
+        return min(session.expires_at, max(session.last_seen, self.clock()) + session.idle_seconds)
+
+    async def end(self, token: str) -> None:
+        await self.store.delete(token_hash(token))
+
+    async def end_by_id(self, user_id: int, session_id: str) -> bool:
+        return await self.store.delete_by_id(user_id, session_id)
+
+    async def end_all(self, user_id: int, *, keep_id: str | None = None) -> int:
+        return await self.store.delete_for_user(user_id, keep_id=keep_id)
+
+    async def list_for_user(self, user_id: int) -> list[SessionRecord]:
+        now = self.clock()
+        return [
+            record
+            for record in await self.store.list_for_user(user_id)
+            if now < record.expires_at
+            and (record.idle_seconds is None or now < record.last_seen + record.idle_seconds)
+        ]
+
+    async def _maybe_purge(self, now: float) -> None:
+        if now >= self._next_purge:
+            self._next_purge = now + PURGE_EVERY
+            await self.store.purge_expired(now)

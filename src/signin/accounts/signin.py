@@ -1,0 +1,56 @@
+"""Sign-in: lock reservation first, then one argon2id verification (or a dummy one)."""
+
+from __future__ import annotations
+
+from signin.accounts.errors import Busy, InvalidCredentials
+from signin.accounts.lockout import Lockout
+from signin.accounts.policy import MAX_LENGTH
+from signin.accounts.usernames import canon
+from signin.crypto.passwords import HasherBusy, PasswordHasher
+from signin.crypto.prehash import is_prehash, prehash_v1
+from signin.stores.base import UserRecord, UserStore
+
+MAX_USERNAME_INPUT = 256
+
+
+class Authenticator:
+    def __init__(self, users: UserStore, hasher: PasswordHasher, lockout: Lockout) -> None:
+        self.users = users
+        self.hasher = hasher
+        self.lockout = lockout
+
+    async def sign_in(self, username: str, password: str, ip: str | None) -> UserRecord:
+        """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`."""
+        key = canon(username.strip())[:MAX_USERNAME_INPUT]
+        attempt = await self.lockout.reserve(key, ip)
+        try:
+            user = await self._check(username.strip(), key, password)
+        except HasherBusy as exc:
+            await self.lockout.abandoned(attempt)
+            raise Busy(exc.retry_after) from None
+        if user is None:
+            raise InvalidCredentials()
+        await self.lockout.succeeded(attempt)
+        return user
+
+    async def _check(self, username: str, key: str, password: str) -> UserRecord | None:
+        user = await self.users.by_canon(key) if key else None
+        if user is None or user.disabled or not password or len(password) > MAX_LENGTH * 4:
+            await self.hasher.dummy_verify()
+            return None
+        prehash = password if is_prehash(password) else prehash_v1(username, password)
+        ok, upgraded = await self.hasher.verify(user.password_hash, prehash)
+        if not ok:
+            return None
+        if upgraded is not None:
+            await self.users.set_password_hash(user.id, upgraded, 0.0, rehash_only=True)
+        return user
+
+    async def check_password(self, user: UserRecord, password: str) -> bool:
+        """Verify a password of a known user (the account page), without the lock policy."""
+        prehash = password if is_prehash(password) else prehash_v1(user.username, password)
+        try:
+            ok, _ = await self.hasher.verify(user.password_hash, prehash)
+        except HasherBusy as exc:
+            raise Busy(exc.retry_after) from None
+        return ok

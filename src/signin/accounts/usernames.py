@@ -1,0 +1,43 @@
+"""Usernames: their canonical form (identity) and the rules a new one must pass (SPEC section 4)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from signin.accounts.errors import Problem
+from signin.crypto.prehash import canon
+
+__all__ = ["MAX_LENGTH", "MIN_LENGTH", "canon", "username_problems"]
+
+MIN_LENGTH, MAX_LENGTH = 3, 32
+_PUNCTUATION = frozenset("._-")
+
+
+def username_problems(username: str) -> list[Problem]:
+    """Every reason `username` cannot be registered (empty when it can)."""
+    text = unicodedata.normalize("NFKC", username)
+    problems = []
+    if not MIN_LENGTH <= len(text) <= MAX_LENGTH:
+        problems.append(
+            Problem(
+                "username_length",
+                "username",
+                f"Username must be {MIN_LENGTH} to {MAX_LENGTH} characters long.",
+            )
+        )
+    if any(not _allowed(char, position) for position, char in enumerate(text)):
+        problems.append(
+            Problem(
+                "username_characters",
+                "username",
+                "Username may contain only letters, digits, '.', '_' and '-'.",
+            )
+        )
+    return problems
+
+
+def _allowed(char: str, position: int) -> bool:
+    if char.isalpha() or char.isdigit() or char in _PUNCTUATION:
+        return True
+    # Combining marks belong to the letter before them (Devanagari vowel signs, for one).
+    return position > 0 and unicodedata.category(char).startswith("M")

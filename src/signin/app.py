@@ -1,0 +1,103 @@
+"""The app factory: `create_app(settings)` wires every service from one `Settings`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from signin import __version__
+from signin.services import Services, build_services
+from signin.settings import Settings, load_settings
+from signin.stores import migrate
+from signin.web import api, errors, pages
+from signin.web.errors import problem
+from signin.web.proxy import ProxyHeadersMiddleware
+from signin.web.security import SecurityMiddleware, content_security_policy
+from signin.web.templating import make_templates, services_of
+
+log = logging.getLogger("signin")
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(
+    settings: Settings, *, services: Services | None = None, migrate_on_start: bool = False
+) -> FastAPI:
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate_on_start:
+            await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="signin",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        description="Sign-up, sign-in, sessions and forward-auth. Errors are RFC 9457 problems.",
+    )
+    app.state.services = services
+    app.state.templates = make_templates()
+    errors.install(app)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    for extra_router in services.extras.get("routers", []):
+        app.include_router(extra_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+
+    form_targets = [
+        f"{scheme}://{host}"
+        for host in settings.allowed_redirect_hosts
+        for scheme in ("https", "http")
+    ]
+    app.add_middleware(SecurityMiddleware, csp=content_security_policy(form_targets))
+    app.add_middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies)
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    services = services_of(request)
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(3):
+            async with services.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure is "not healthy", never a 500
+        checks["database"] = f"error: {type(exc).__name__}"
+    for name, probe in services.extras.get("health", {}).items():
+        try:
+            async with asyncio.timeout(3):
+                await probe()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"error: {type(exc).__name__}"
+    if all(value == "ok" for value in checks.values()):
+        return JSONResponse({"status": "ok", **checks})
+    return problem(503, "A backing store does not answer.", code="unhealthy", checks=checks)
+
+
+def serve_app() -> FastAPI:
+    """Factory for uvicorn workers: settings from the environment, schema already migrated."""
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return create_app(settings)

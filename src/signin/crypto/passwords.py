@@ -1,0 +1,104 @@
+"""argon2id over the pre-hash, its re-hash policy, and the bounded pool the hashing runs in.
+
+Hashing never runs on the event loop: at most `workers` hashes run at once (one per core by
+default) and at most `queue` more wait. Past that, `HasherBusy` tells the caller to answer 503
+with `Retry-After` instead of letting memory grow without bound (SPEC section 11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+T = TypeVar("T")
+
+
+class HasherBusy(Exception):
+    """Too many hashes queued; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__("password hashing queue is full")
+        self.retry_after = retry_after
+
+
+class PasswordHasher:
+    """argon2id with cost from settings; verifies, re-hashes, and burns time for unknown users."""
+
+    def __init__(
+        self,
+        *,
+        time_cost: int,
+        memory_kib: int,
+        parallelism: int,
+        workers: int = 0,
+        queue: int = 64,
+    ) -> None:
+        self._argon = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=argon2.Type.ID,
+        )
+        self.workers = workers or os.cpu_count() or 1
+        self.capacity = self.workers + queue
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending = 0
+        self._dummy_hash: str | None = None
+
+    # -- synchronous core (runs in the pool) ------------------------------------------------
+
+    def hash_sync(self, prehash: str) -> str:
+        return self._argon.hash(prehash)
+
+    def verify_sync(self, stored: str, prehash: str) -> tuple[bool, str | None]:
+        """(matches, new hash when the stored one uses an outdated cost)."""
+        try:
+            self._argon.verify(stored, prehash)
+        except VerifyMismatchError:
+            return False, None
+        except (VerificationError, InvalidHashError):
+            return False, None
+        if self._argon.check_needs_rehash(stored):
+            return True, self._argon.hash(prehash)
+        return True, None
+
+    def dummy_verify_sync(self) -> None:
+        if self._dummy_hash is None:
+            self._dummy_hash = self._argon.hash("$1$dummy$")
+        self.verify_sync(self._dummy_hash, "$1$not-the-dummy$")
+
+    # -- async front ------------------------------------------------------------------------
+
+    async def hash(self, prehash: str) -> str:
+        return await self._run(self.hash_sync, prehash)
+
+    async def verify(self, stored: str, prehash: str) -> tuple[bool, str | None]:
+        return await self._run(self.verify_sync, stored, prehash)
+
+    async def dummy_verify(self) -> None:
+        """Spend one verification's time so an unknown username answers as slowly as a known one."""
+        await self._run(self.dummy_verify_sync)
+
+    async def _run(self, func: Callable[..., T], *args: str) -> T:
+        if self._pending >= self.capacity:
+            raise HasherBusy(retry_after=1)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2")
+        self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+        finally:
+            self._pending -= 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,52 @@
+"""Every HMAC-signed value: redirect targets and CSRF tokens.
+
+Built on itsdangerous, which verifies against every key of a rotation list (oldest first, newest
+last) and compares signatures in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+
+from signin.crypto.keys import KeyRing
+
+
+class RedirectSigner:
+    """`sig = base64url(HMAC-SHA256(redirect key, next))`, unpadded (SPEC section 6)."""
+
+    def __init__(self, keys: KeyRing) -> None:
+        self._signer = Signer(
+            keys.derive_all("redirect"), key_derivation="none", digest_method=hashlib.sha256
+        )
+
+    def sign(self, target: str) -> str:
+        return self._signer.get_signature(target.encode("utf-8")).decode("ascii")
+
+    def verify(self, target: str, signature: str) -> bool:
+        try:
+            return self._signer.verify_signature(target.encode("utf-8"), signature.encode("ascii"))
+        except (UnicodeEncodeError, BadSignature):
+            return False
+
+
+class CsrfSigner:
+    """Form tokens bound to a per-browser random value kept in a cookie (signed double submit)."""
+
+    def __init__(self, keys: KeyRing, max_age: int) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            keys.derive_all("csrf"), salt="csrf", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        self._max_age = max_age
+
+    def token_for(self, browser_secret: str) -> str:
+        return str(self._serializer.dumps(browser_secret))
+
+    def check(self, token: str, browser_secret: str) -> bool:
+        try:
+            value = self._serializer.loads(token, max_age=self._max_age)
+        except BadSignature:
+            return False
+        return isinstance(value, str) and hmac.compare_digest(value, browser_secret)

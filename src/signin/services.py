@@ -1,0 +1,122 @@
+"""Wiring: every store and service built from one `Settings`, shared by the app and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from signin.accounts.clock import Clock, system_clock
+from signin.accounts.lockout import Lockout
+from signin.accounts.policy import PasswordPolicy
+from signin.accounts.redirects import RedirectPolicy
+from signin.accounts.sessions import SessionManager
+from signin.accounts.signin import Authenticator
+from signin.accounts.signup import Registration
+from signin.crypto.keys import KeyRing, load_or_create_key_file
+from signin.crypto.passwords import PasswordHasher
+from signin.crypto.signing import CsrfSigner, RedirectSigner
+from signin.settings import Settings
+from signin.stores.base import LockStore, SessionStore, UserStore
+from signin.stores.sql.engine import create_engine
+from signin.stores.sql.locks import SqlLockStore
+from signin.stores.sql.sessions import SqlSessionStore
+from signin.stores.sql.users import SqlUserStore
+
+CSRF_MAX_AGE = 86400
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    current = settings.secret_key or load_or_create_key_file(settings.data_dir)
+    return KeyRing(current, tuple(settings.secret_key_fallbacks))
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    keys: KeyRing
+    users: UserStore
+    session_store: SessionStore
+    lock_store: LockStore
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    lockout: Lockout
+    sessions: SessionManager
+    registration: Registration
+    authenticator: Authenticator
+    redirects: RedirectPolicy
+    csrf: CsrfSigner
+    clock: Clock
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        self.hasher.close()
+        for closer in self.extras.get("closers", []):
+            await closer()
+        await self.engine.dispose()
+
+
+def build_services(
+    settings: Settings, *, clock: Clock = system_clock, hasher: PasswordHasher | None = None
+) -> Services:
+    """Build everything; opens no connection until first use."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = key_ring(settings)
+    engine = create_engine(settings.sqlalchemy_url)
+    users = SqlUserStore(engine)
+    session_store: SessionStore = SqlSessionStore(engine)
+    lock_store: LockStore = SqlLockStore(engine)
+    closers: list[Any] = []
+    if settings.redis_url:
+        from signin.stores.redis import connect_redis_stores
+
+        session_store, lock_store, close_redis = connect_redis_stores(
+            settings.redis_url, users=users
+        )
+        closers.append(close_redis)
+    hasher = hasher or PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        workers=settings.hash_workers,
+        queue=settings.hash_queue,
+    )
+    policy = PasswordPolicy(settings.password_min_length)
+    lockout = Lockout(
+        lock_store,
+        max_failures=settings.lock_max_failures,
+        ip_max_failures=settings.ip_lock_max_failures,
+        lock_seconds=settings.lock_seconds,
+        clock=clock,
+    )
+    sessions = SessionManager(
+        session_store,
+        idle_seconds=settings.session_idle_seconds,
+        max_seconds=settings.session_max_seconds,
+        remember_seconds=settings.remember_seconds,
+        clock=clock,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        keys=keys,
+        users=users,
+        session_store=session_store,
+        lock_store=lock_store,
+        hasher=hasher,
+        policy=policy,
+        lockout=lockout,
+        sessions=sessions,
+        registration=Registration(
+            users, hasher, policy, sessions, require_email=settings.require_email, clock=clock
+        ),
+        authenticator=Authenticator(users, hasher, lockout),
+        redirects=RedirectPolicy(
+            RedirectSigner(keys), settings.public_url, settings.allowed_redirect_hosts
+        ),
+        csrf=CsrfSigner(keys, CSRF_MAX_AGE),
+        clock=clock,
+        extras={"closers": closers},
+    )

@@ -1,0 +1,212 @@
+"""Configuration: every `SIGNIN_*` environment variable, validated once, in one object.
+
+Nothing here runs at import time; `Settings()` reads the environment (and an optional `.env`
+file) when the app factory or the CLI asks for it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+PositiveSeconds = Annotated[int, Field(gt=0)]
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_HOST_RE = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:\d{{1,5}})?$")
+
+SECRET_FIELDS = frozenset(
+    {"secret_key", "secret_key_fallbacks", "smtp_url", "database_url", "redis_url"}
+)
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """The effective configuration. Field `x` is read from `SIGNIN_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIGNIN_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = Field(default=None, min_length=32)
+    secret_key_fallbacks: Annotated[list[str], NoDecode] = []
+    public_url: str = "http://127.0.0.1:8000"
+    cookie_secure: Literal["true", "false", "auto"] = "auto"
+    cookie_domain: str | None = None
+    trusted_proxies: Annotated[list[Network], NoDecode] = []
+
+    lock_max_failures: Annotated[int, Field(gt=0)] = 3
+    lock_seconds: PositiveSeconds = 600
+    ip_lock_max_failures: Annotated[int, Field(gt=0)] = 20
+
+    session_idle_seconds: PositiveSeconds = 7200
+    session_max_seconds: PositiveSeconds = 43200
+    remember_seconds: PositiveSeconds = 2592000
+
+    argon2_time_cost: Annotated[int, Field(ge=1, le=100)] = 2
+    argon2_memory_kib: Annotated[int, Field(ge=8, le=4 * 1024 * 1024)] = 19456
+    argon2_parallelism: Annotated[int, Field(ge=1, le=64)] = 1
+    hash_workers: Annotated[int, Field(ge=0, le=256)] = 0
+    hash_queue: Annotated[int, Field(ge=64, le=100_000)] = 64
+
+    smtp_url: str | None = None
+    smtp_timeout_seconds: PositiveSeconds = 10
+    mail_from: str = "signin@localhost"
+
+    password_min_length: Annotated[int, Field(ge=1, le=1024)] = 8
+    allowed_redirect_hosts: Annotated[list[str], NoDecode] = []
+    require_email: bool = False
+    reset_token_seconds: PositiveSeconds = 1800
+    verify_token_seconds: PositiveSeconds = 7 * 86400
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("secret_key_fallbacks", "allowed_redirect_hosts", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("secret_key_fallbacks")
+    @classmethod
+    def _fallback_length(cls, value: list[str]) -> list[str]:
+        if any(len(key) < 32 for key in value):
+            raise ValueError("every fallback key must be at least 32 characters")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        items = _split_commas(value)
+        if not isinstance(items, list):
+            return items
+        try:
+            return [ipaddress.ip_network(str(item), strict=False) for item in items]
+        except ValueError as exc:
+            raise ValueError(f"not an IP address or CIDR: {exc}") from None
+
+    @field_validator("allowed_redirect_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        hosts = [host.lower() for host in value]
+        for host in hosts:
+            if not _HOST_RE.match(host):
+                raise ValueError(f"not a host name or *.domain: {host!r}")
+        return hosts
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split(":", 1)[0]
+        if scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("redis_url", "smtp_url")
+    @classmethod
+    def _optional_url(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ValueError("must look like smtp://[user:pass@]host:port or smtps://...")
+        return value
+
+    @model_validator(mode="after")
+    def _session_limits(self) -> Settings:
+        if self.session_idle_seconds > self.session_max_seconds:
+            raise ValueError(
+                "SIGNIN_SESSION_IDLE_SECONDS must not exceed SIGNIN_SESSION_MAX_SECONDS"
+            )
+        return self
+
+    # -- derived values -------------------------------------------------------------------
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL with the async driver chosen for each dialect."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'signin.db').resolve()}"
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        if url.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as its environment variable, secrets masked (for `signin config`)."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                text = ",".join(str(item) for item in value)
+            elif value is None:
+                text = ""
+            else:
+                text = str(value)
+            if name in SECRET_FIELDS and text:
+                text = _mask(name, text)
+            shown[f"SIGNIN_{name.upper()}"] = text
+        return shown
+
+
+def _mask(name: str, text: str) -> str:
+    if name in ("secret_key", "secret_key_fallbacks"):
+        return "********"
+    # URLs: keep scheme, host and path, hide credentials.
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    netloc = f"{parts.username}:****@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+class SettingsError(Exception):
+    """A bad setting, described in one line that names the environment variable."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; raise `SettingsError` with one readable line on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        variable = f"SIGNIN_{field.upper()}" if first["loc"] else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{variable}: {message}") from None

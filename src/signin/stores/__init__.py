@@ -1,0 +1,1 @@
+"""Persistence behind small protocols: users, sessions, fail locks, one-time tokens."""

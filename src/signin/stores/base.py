@@ -1,0 +1,116 @@
+"""The store protocols and the plain records they exchange. Policy lives in `accounts/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class StoreUnavailable(Exception):
+    """The database or Redis did not answer."""
+
+
+class DuplicateUser(Exception):
+    """A unique field is taken; `field` is "username" or "email"."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} already taken")
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    username: str
+    username_canon: str
+    email: str | None
+    email_verified: bool
+    password_hash: str
+    created_at: float
+    password_changed_at: float
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    username: str
+    username_canon: str
+    email: str | None
+    email_canon: str | None
+    password_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: str
+    user_id: int
+    created_at: float
+    last_seen: float
+    expires_at: float
+    idle_seconds: int | None
+    remember: bool
+    ip: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser:
+    """What every authenticated request needs, read in one indexed lookup."""
+
+    session: SessionRecord
+    username: str
+    email: str | None
+    email_verified: bool
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LockRecord:
+    key: str
+    failures: int
+    last_attempt: float
+
+
+class UserStore(Protocol):
+    async def create(self, user: NewUser) -> UserRecord: ...
+    async def by_id(self, user_id: int) -> UserRecord | None: ...
+    async def by_canon(self, username_canon: str) -> UserRecord | None: ...
+    async def by_email(self, email_canon: str) -> UserRecord | None: ...
+    async def set_password_hash(
+        self, user_id: int, password_hash: str, changed_at: float, *, rehash_only: bool = False
+    ) -> None: ...
+    async def set_disabled(self, user_id: int, disabled: bool) -> None: ...
+    async def set_email_verified(self, user_id: int, email: str, now: float) -> bool: ...
+    async def delete(self, user_id: int) -> bool: ...
+    async def list(self, limit: int = 1000, offset: int = 0) -> list[UserRecord]: ...
+
+
+class SessionStore(Protocol):
+    async def create(self, token_hash: bytes, record: SessionRecord) -> None: ...
+    async def lookup(self, token_hash: bytes) -> SessionUser | None: ...
+    async def touch(self, token_hash: bytes, now: float) -> None: ...
+    async def delete(self, token_hash: bytes) -> None: ...
+    async def delete_by_id(self, user_id: int, session_id: str) -> bool: ...
+    async def delete_for_user(self, user_id: int, *, keep_id: str | None = None) -> int: ...
+    async def list_for_user(self, user_id: int) -> list[SessionRecord]: ...
+    async def list_all(self) -> list[SessionRecord]: ...
+    async def purge_expired(self, now: float) -> int: ...
+
+
+class LockStore(Protocol):
+    async def reserve(self, key: str, now: float, window: int) -> int:
+        """Count one attempt atomically; return the failures including it.
+
+        A key whose last attempt is `window` seconds old or more starts again from 1.
+        """
+        ...
+
+    async def clear(self, key: str) -> bool: ...
+    async def release(self, key: str) -> None:
+        """Take back one reserved attempt (a success must not count against a client IP)."""
+        ...
+
+    async def get(self, key: str, now: float, window: int) -> LockRecord | None: ...
+    async def list(self, now: float, window: int) -> list[LockRecord]: ...
+    async def purge(self, now: float, window: int) -> int: ...

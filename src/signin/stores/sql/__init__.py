@@ -1,0 +1,1 @@
+"""SQL stores on SQLAlchemy Core (SQLite through aiosqlite, PostgreSQL through asyncpg)."""

@@ -1,0 +1,134 @@
+"""Sessions in SQL: looked up by the SHA-256 of the cookie token, never by the token itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from signin.stores.base import SessionRecord, SessionUser
+from signin.stores.sql.base import SqlStore
+from signin.stores.sql.schema import sessions, users
+
+_COLUMNS = (
+    sessions.c.id,
+    sessions.c.user_id,
+    sessions.c.created_at,
+    sessions.c.last_seen,
+    sessions.c.expires_at,
+    sessions.c.idle_seconds,
+    sessions.c.remember,
+    sessions.c.ip,
+    sessions.c.user_agent,
+)
+
+
+def _record(row: Any) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        last_seen=row.last_seen,
+        expires_at=row.expires_at,
+        idle_seconds=row.idle_seconds,
+        remember=bool(row.remember),
+        ip=row.ip,
+        user_agent=row.user_agent,
+    )
+
+
+class SqlSessionStore(SqlStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Compiled once: the session check is the hottest path of the service.
+        self._lookup = (
+            sa.select(
+                *_COLUMNS,
+                users.c.username,
+                users.c.email,
+                users.c.email_verified_at,
+                users.c.disabled,
+            )
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash == sa.bindparam("token_hash"))
+        )
+
+    async def create(self, token_hash: bytes, record: SessionRecord) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                sessions.insert().values(
+                    token_hash=token_hash,
+                    id=record.id,
+                    user_id=record.user_id,
+                    created_at=record.created_at,
+                    last_seen=record.last_seen,
+                    expires_at=record.expires_at,
+                    idle_seconds=record.idle_seconds,
+                    remember=record.remember,
+                    ip=record.ip,
+                    user_agent=record.user_agent,
+                )
+            )
+
+    async def lookup(self, token_hash: bytes) -> SessionUser | None:
+        async with self.read() as conn:
+            row = (await conn.execute(self._lookup, {"token_hash": token_hash})).first()
+        if row is None:
+            return None
+        return SessionUser(
+            session=_record(row),
+            username=row.username,
+            email=row.email,
+            email_verified=row.email_verified_at is not None,
+            disabled=bool(row.disabled),
+        )
+
+    async def touch(self, token_hash: bytes, now: float) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                sessions.update().where(sessions.c.token_hash == token_hash).values(last_seen=now)
+            )
+
+    async def delete(self, token_hash: bytes) -> None:
+        async with self.write() as conn:
+            await conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))
+
+    async def delete_by_id(self, user_id: int, session_id: str) -> bool:
+        async with self.write() as conn:
+            result = await conn.execute(
+                sessions.delete().where(sessions.c.user_id == user_id, sessions.c.id == session_id)
+            )
+        return result.rowcount > 0
+
+    async def delete_for_user(self, user_id: int, *, keep_id: str | None = None) -> int:
+        stmt = sessions.delete().where(sessions.c.user_id == user_id)
+        if keep_id is not None:
+            stmt = stmt.where(sessions.c.id != keep_id)
+        async with self.write() as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount
+
+    async def list_for_user(self, user_id: int) -> list[SessionRecord]:
+        async with self.read() as conn:
+            rows = await conn.execute(
+                sa.select(*_COLUMNS)
+                .where(sessions.c.user_id == user_id)
+                .order_by(sessions.c.created_at.desc())
+            )
+        return [_record(row) for row in rows]
+
+    async def list_all(self) -> list[SessionRecord]:
+        async with self.read() as conn:
+            rows = await conn.execute(sa.select(*_COLUMNS).order_by(sessions.c.created_at.desc()))
+        return [_record(row) for row in rows]
+
+    async def purge_expired(self, now: float) -> int:
+        idle_expired = sa.and_(
+            sessions.c.idle_seconds.is_not(None),
+            sessions.c.last_seen + sessions.c.idle_seconds <= now,
+        )
+        async with self.write() as conn:
+            result = await conn.execute(
+                sessions.delete().where(sa.or_(sessions.c.expires_at <= now, idle_expired))
+            )
+        return result.rowcount

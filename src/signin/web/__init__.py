@@ -1,0 +1,1 @@
+"""HTTP: pages, the JSON API, CSRF, security headers, error pages, client IP."""

@@ -1,0 +1,137 @@
+"""The JSON API (SPEC section 8): `/api/v1`, problem+json errors, cookie or Bearer token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from signin.accounts.errors import NotAuthenticated
+from signin.stores.base import SessionUser
+from signin.web.auth import (
+    clear_session_cookie,
+    client_ip,
+    current_session,
+    presented_token,
+    start_session,
+)
+from signin.web.templating import services_of
+
+
+async def require_json(request: Request) -> None:
+    """Bodies must be JSON (415 otherwise): HTML forms cannot send it cross-site (CSRF)."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise HTTPException(415, "The request body must be application/json.")
+
+
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(require_json)])
+
+PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
+
+
+class SignUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(max_length=256)
+    password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
+    email: str | None = Field(default=None, max_length=320)
+
+
+class UserOut(BaseModel):
+    username: str
+    email: str | None
+
+
+class SignInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(max_length=256)
+    password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
+    remember: bool = False
+
+
+class SessionCreated(BaseModel):
+    token: str
+    username: str
+    expires_at: datetime
+
+
+class SessionOut(BaseModel):
+    username: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def _time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+async def require_session(request: Request) -> SessionUser:
+    found = await current_session(request)
+    if found is None:
+        raise NotAuthenticated()
+    return found
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    responses={409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
+)
+async def create_user(body: SignUpIn, request: Request) -> UserOut:
+    services = services_of(request)
+    user = await services.registration.sign_up(body.username, body.password, body.email or "")
+    for hook in services.extras.get("after_sign_up", []):
+        await hook(user)
+    return UserOut(username=user.username, email=user.email)
+
+
+@router.post(
+    "/session",
+    status_code=201,
+    response_model=SessionCreated,
+    responses={401: PROBLEM, 429: PROBLEM, 503: PROBLEM},
+)
+async def create_session(body: SignInIn, request: Request) -> Response:
+    services = services_of(request)
+    user = await services.authenticator.sign_in(body.username, body.password, client_ip(request))
+    response = JSONResponse({}, status_code=201)
+    issued = await start_session(request, response, user.id, remember=body.remember)
+    out = SessionCreated(
+        token=issued.token,
+        username=user.username,
+        expires_at=_time(services.sessions.expires_at(issued.record)),
+    )
+    response.body = response.render(out.model_dump(mode="json"))
+    response.headers["content-length"] = str(len(response.body))
+    return response
+
+
+@router.get("/session", response_model=SessionOut, responses={401: PROBLEM})
+async def read_session(
+    request: Request, found: Annotated[SessionUser, Depends(require_session)]
+) -> SessionOut:
+    expires = services_of(request).sessions.expires_at(found.session)
+    return SessionOut(
+        username=found.username,
+        created_at=_time(found.session.created_at),
+        expires_at=_time(expires),
+    )
+
+
+@router.delete("/session", status_code=204, responses={401: PROBLEM})
+async def delete_session(
+    request: Request, _found: Annotated[SessionUser, Depends(require_session)]
+) -> Response:
+    token = presented_token(request)
+    if token:
+        await services_of(request).sessions.end(token)
+    response = Response(status_code=204)
+    clear_session_cookie(request, response)
+    return response

@@ -1,0 +1,142 @@
+"""Helpers shared by the test tiers: settings, apps, real server processes, required servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from signin.app import create_app
+from signin.services import Services, build_services
+from signin.settings import Settings
+from signin.stores import migrate
+
+CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+CHEAP_ARGON2_ENV = {"SIGNIN_ARGON2_TIME_COST": "1", "SIGNIN_ARGON2_MEMORY_KIB": "1024",
+                    "SIGNIN_ARGON2_PARALLELISM": "1"}
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+REPO = Path(__file__).resolve().parent.parent
+
+
+def require_all() -> bool:
+    return os.environ.get("SIGNIN_REQUIRE_ALL") == "1"
+
+
+def need(condition: bool, what: str) -> None:
+    """Skip with a visible reason when `what` is missing; fail instead under SIGNIN_REQUIRE_ALL=1."""
+    if condition:
+        return
+    if require_all():
+        pytest.fail(f"{what} is required (SIGNIN_REQUIRE_ALL=1) but missing")
+    pytest.skip(f"{what} is missing")
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": data_dir, **CHEAP_ARGON2}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, *, services: Services | None = None,
+                      base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """The app over httpx's ASGI transport, schema migrated, lifespan run."""
+    services = services or build_services(settings)
+    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    app = create_app(settings, services=services)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no csrf_token in the page"
+    return match.group(1)
+
+
+async def form_post(client: httpx.AsyncClient, page: str, data: dict[str, str],
+                    action: str | None = None) -> httpx.Response:
+    """GET the form page (for the CSRF cookie and token), then POST `data` to it."""
+    got = await client.get(page)
+    fields = {"csrf_token": csrf_of(got.text), **data}
+    return await client.post(action or page.split("?")[0], data=fields)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """A real `signin serve` process on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], *, workers: int = 1, port: int | None = None,
+                 log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **CHEAP_ARGON2_ENV, **env}
+        self.workers = workers
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "signin", "serve", "--host", "127.0.0.1", "--port",
+             str(self.port), "--workers", str(self.workers)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"signin serve exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("signin serve did not become healthy in time")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@contextmanager
+def server(env: dict[str, str], **kwargs: Any) -> Iterator[ServerProcess]:
+    process = ServerProcess(env, **kwargs).start()
+    try:
+        yield process
+    finally:
+        process.stop()
