@@ -1,0 +1,69 @@
+"""Shared plumbing for CLI commands: settings, services, one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from signin.accounts.errors import SigninError
+from signin.crypto.keys import SecretKeyError
+from signin.services import Services, build_services
+from signin.settings import Settings, SettingsError, load_settings
+from signin.stores.base import StoreUnavailable
+
+T = TypeVar("T")
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+
+def run_with_services(
+    work: Callable[[Services], Awaitable[T]], *, settings: Settings | None = None
+) -> T:
+    """Build the services, migrate the schema, run `work`, close; errors become one line."""
+    settings = settings or settings_or_exit()
+
+    async def main() -> T:
+        services = build_services(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        migrate_schema(settings)
+        return asyncio.run(main())
+    except (SigninError, SecretKeyError) as exc:
+        fail(str(exc))
+    except StoreUnavailable as exc:
+        fail(f"database unavailable: {exc}")
+
+
+def migrate_schema(settings: Settings) -> None:
+    from signin.stores import migrate
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate.upgrade(settings.sqlalchemy_url)
+    except Exception as exc:  # driver errors vary; say it in one line
+        fail(f"cannot migrate the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

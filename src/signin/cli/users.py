@@ -1,0 +1,83 @@
+"""`signin users ...`: manage accounts."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from signin.cli.common import fail, out, run_with_services, when
+from signin.services import Services
+
+users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List accounts."""
+
+    async def work(services: Services) -> None:
+        table = Table("id", "username", "email", "verified", "created", "disabled")
+        offset = 0
+        while batch := await services.users.list(limit=1000, offset=offset):
+            for user in batch:
+                table.add_row(
+                    str(user.id),
+                    user.username,
+                    user.email or "",
+                    "yes" if user.email_verified else "no",
+                    when(user.created_at),
+                    "yes" if user.disabled else "no",
+                )
+            offset += len(batch)
+        out.print(table)
+
+    run_with_services(work)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    email: Annotated[str, typer.Option(help="Email address.")] = "",
+) -> None:
+    """Create an account; the password is read from stdin (one line) or prompted for."""
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+
+    async def work(services: Services) -> None:
+        user = await services.registration.sign_up(username, password, email)
+        out.print(f"created {user.username}")
+
+    run_with_services(work)
+
+
+@users_app.command("disable")
+def users_disable(
+    username: str, enable: Annotated[bool, typer.Option("--enable", help="Re-enable.")] = False
+) -> None:
+    """Disable an account (ends its sessions), or re-enable it with --enable."""
+
+    async def work(services: Services) -> None:
+        user = await services.registration.set_disabled(username, not enable)
+        out.print(f"{'enabled' if enable else 'disabled'} {user.username}")
+
+    run_with_services(work)
+
+
+@users_app.command("delete")
+def users_delete(
+    username: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+) -> None:
+    """Delete an account and end its sessions."""
+    if not yes and not typer.confirm(f"Delete {username}?"):
+        fail("not deleted")
+
+    async def work(services: Services) -> None:
+        user = await services.registration.delete(username)
+        out.print(f"deleted {user.username}")
+
+    run_with_services(work)
