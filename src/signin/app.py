@@ -19,6 +19,7 @@ from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
 from signin.web import api, errors, pages
+from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware, content_security_policy
@@ -67,6 +68,8 @@ def create_app(
         for scheme in ("https", "http")
     ]
     app.add_middleware(SecurityMiddleware, csp=content_security_policy(form_targets))
+    # The last added runs first: the proxy layer settles the client address the log shows.
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies)
     return app
 

@@ -51,6 +51,7 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=False,
+        access_log=False,  # ours (web/accesslog.py) leaves out query strings and their tokens
         server_header=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
