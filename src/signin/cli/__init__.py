@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from signin.cli.common import fail, migrate_schema, out, settings_or_exit
+from signin.cli.redirects import sign_url
 from signin.cli.users import users_app
 from signin.crypto.keys import SecretKeyError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema and data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.command("sign-url")(sign_url)
 
 
 @app.command()
