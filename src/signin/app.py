@@ -18,7 +18,7 @@ from signin import __version__
 from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import api, errors, pages
+from signin.web import api, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.proxy import ProxyHeadersMiddleware
@@ -57,17 +57,15 @@ def create_app(
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(forward_auth.router)
     for extra_router in services.extras.get("routers", []):
         app.include_router(extra_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
 
-    form_targets = [
-        f"{scheme}://{host}"
-        for host in settings.allowed_redirect_hosts
-        for scheme in ("https", "http")
-    ]
-    app.add_middleware(SecurityMiddleware, csp=content_security_policy(form_targets))
+    # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
+    csp = content_security_policy(services.redirects.csp_sources())
+    app.add_middleware(SecurityMiddleware, csp=csp)
     # The last added runs first: the proxy layer settles the client address the log shows.
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies)

@@ -109,6 +109,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"not a host name or *.domain: {host!r}")
         return hosts
 
+    @field_validator("cookie_domain")
+    @classmethod
+    def _cookie_domain(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        domain = value.strip().lower().removeprefix(".")
+        if not _HOST_RE.match(domain) or domain.startswith("*.") or ":" in domain:
+            raise ValueError(f"not a domain name such as example.com: {value!r}")
+        return domain
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
@@ -146,6 +156,18 @@ class Settings(BaseSettings):
         if self.session_idle_seconds > self.session_max_seconds:
             raise ValueError(
                 "SIGNIN_SESSION_IDLE_SECONDS must not exceed SIGNIN_SESSION_MAX_SECONDS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cookie_domain_covers_public_url(self) -> Settings:
+        # Browsers silently drop a cookie whose Domain does not cover the host that sets it.
+        host = (urlsplit(self.public_url).hostname or "").lower()
+        domain = self.cookie_domain
+        if domain and host != domain and not host.endswith("." + domain):
+            raise ValueError(
+                f"SIGNIN_COOKIE_DOMAIN ({domain}) must be the host of SIGNIN_PUBLIC_URL ({host}) "
+                "or a parent domain of it"
             )
         return self
 
