@@ -101,4 +101,6 @@ def serve_app() -> FastAPI:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # aiosqlite logs every call with its SQL parameters at DEBUG: password hashes, token hashes.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
     return create_app(settings)

@@ -62,7 +62,7 @@ def build_services(
     settings: Settings, *, clock: Clock = system_clock, hasher: PasswordHasher | None = None
 ) -> Services:
     """Build everything; opens no connection until first use."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds hashes and the key
     keys = key_ring(settings)
     engine = create_engine(settings.sqlalchemy_url)
     users = SqlUserStore(engine)

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     verify_token_seconds: PositiveSeconds = 7 * 86400
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @field_validator("cookie_secure", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        # `SIGNIN_COOKIE_SECURE=True` and `SIGNIN_LOG_LEVEL=DEBUG` mean what they say.
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("secret_key_fallbacks", "allowed_redirect_hosts", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
@@ -228,7 +234,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "settings"
-        variable = f"SIGNIN_{field.upper()}" if first["loc"] else "settings"
-        message = first["msg"].removeprefix("Value error, ")
+        message = " ".join(first["msg"].removeprefix("Value error, ").split())
+        if not first["loc"]:
+            # A check across fields (model validator): its message names the variables itself.
+            raise SettingsError(message) from None
+        variable = "SIGNIN_" + str(first["loc"][0]).upper()
         raise SettingsError(f"{variable}: {message}") from None

@@ -17,7 +17,8 @@ def username_problems(username: str) -> list[Problem]:
     """Every reason `username` cannot be registered (empty when it can)."""
     text = unicodedata.normalize("NFKC", username)
     problems = []
-    if not MIN_LENGTH <= len(text) <= MAX_LENGTH:
+    # The typed form is what gets stored and shown: bound it too (decomposed input can be long).
+    if not MIN_LENGTH <= len(text) <= MAX_LENGTH or len(username) > 2 * MAX_LENGTH:
         problems.append(
             Problem(
                 "username_length",

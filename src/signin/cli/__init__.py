@@ -64,8 +64,14 @@ def serve(
 def config() -> None:
     """Print the effective settings, secrets masked."""
     settings = settings_or_exit()
+    shown = settings.masked()
+    if not out.is_terminal:
+        # Piped: `NAME=value` lines, never wrapped, so the output can be grepped or sourced.
+        for name, value in shown.items():
+            print(f"{name}={value}")
+        return
     table = Table("variable", "value", box=None)
-    for name, value in settings.masked().items():
+    for name, value in shown.items():
         table.add_row(name, value)
     out.print(table)
 

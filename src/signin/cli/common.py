@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import NoReturn, TypeVar
@@ -22,7 +23,11 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    # Plain write, not rich: rich wraps at the terminal width (80 columns when piped), and the
+    # contract is ONE line that scripts and log collectors can match.
+    text = " ".join(message.split())
+    sys.stderr.write(f"error: {text}\n")
+    sys.stderr.flush()
     raise typer.Exit(code)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,7 +25,7 @@ from signin.web.auth import (
 from signin.web.templating import services_of
 
 
-async def require_json(request: Request) -> None:
+def require_json(request: Request) -> None:
     """Bodies must be JSON (415 otherwise): HTML forms cannot send it cross-site (CSRF)."""
     if request.method in ("POST", "PUT", "PATCH"):
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -31,7 +33,24 @@ async def require_json(request: Request) -> None:
             raise HTTPException(415, "The request body must be application/json.")
 
 
-router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(require_json)])
+class JsonRoute(APIRoute):
+    """Checks the media type before FastAPI reads the body.
+
+    A dependency would run only after FastAPI parsed the body, so a body without a content type
+    that is not JSON would get 422 instead of 415.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            require_json(request)
+            return await handler(request)
+
+        return checked
+
+
+router = APIRouter(prefix="/api/v1", tags=["api"], route_class=JsonRoute)
 
 PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
 

@@ -58,7 +58,10 @@ def see_other(url: str) -> RedirectResponse:
 def form_error(
     request: Request, template: str, exc: SigninError, fields: dict[str, str], **context: Any
 ) -> Response:
-    problems = {p.field: p.message for p in exc.problems} if isinstance(exc, InvalidInput) else {}
+    problems: dict[str, str] = {}
+    if isinstance(exc, InvalidInput):
+        for item in exc.problems:  # every problem at once, several per field joined
+            problems[item.field] = " ".join(filter(None, [problems.get(item.field), item.message]))
     kept = {
         "username": fields.get("username", ""),
         "email": fields.get("email", ""),

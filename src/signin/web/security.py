@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 64 * 1024
 NO_REFERRER_PATHS = ("/reset-password", "/verify-email")
+log = logging.getLogger("signin.web")
 
 
 def content_security_policy(form_targets: list[str]) -> str:
@@ -87,6 +90,12 @@ class SecurityMiddleware:
             if started:
                 raise
             await _too_large(scope, send_with_headers)
+        except Exception as exc:
+            # Starlette answers unhandled errors in its outermost middleware, outside this one,
+            # so that 500 would lack these headers: answer it here, where they are added.
+            if started:
+                raise
+            await _server_error(scope, exc, send_with_headers)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -105,6 +114,23 @@ async def _too_large(scope: Scope, send: Send) -> None:
     response = plain_error_response(
         scope, 413, "Request too large", "The request body is larger than 64 KiB."
     )
+    await response(scope, _no_receive, send)
+
+
+async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
+    from starlette.requests import Request
+
+    from signin.web.errors import respond
+
+    log.error(
+        "unhandled error on %s %s: %s",
+        scope.get("method"),
+        scope.get("path"),
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    request = Request(scope, _no_receive)
+    response = respond(request, 500, "Something went wrong on our side. Please try again.")
     await response(scope, _no_receive, send)
 
 
