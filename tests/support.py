@@ -101,6 +101,8 @@ class ServerProcess:
             [sys.executable, "-m", "signin", "serve", "--host", "127.0.0.1", "--port",
              str(self.port), "--workers", str(self.workers)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if log is not subprocess.DEVNULL:
+            log.close()  # the child holds its own copy of the descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

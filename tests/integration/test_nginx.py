@@ -1,0 +1,287 @@
+"""Real nginx `auth_request` in front of an app, with a real `signin serve` (docs/deploy.md recipe).
+
+Two nginx servers on loopback: AUTH proxies everything to signin (its SIGNIN_PUBLIC_URL), APP
+guards a tiny upstream that echoes the `Remote-User` / `Remote-Email` headers it receives. The
+cookie set by AUTH reaches APP because cookies ignore ports, as a `SIGNIN_COOKIE_DOMAIN` cookie
+reaches sibling subdomains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.support import ServerProcess, csrf_of, free_port, need
+
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]
+
+NGINX = "/usr/sbin/nginx"
+PASSWORD = "correct horse battery"
+HIDDEN_RE = re.compile(r'<input type="hidden" name="(next|sig)" value="([^"]*)">')
+
+NGINX_CONF = """
+{user}
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+
+    upstream signin {{ server 127.0.0.1:{signin}; }}
+    upstream app {{ server 127.0.0.1:{upstream}; }}
+
+    # The sign-in service itself (SIGNIN_PUBLIC_URL), behind the same proxy.
+    server {{
+        listen 127.0.0.1:{auth};
+        location / {{
+            proxy_pass http://signin;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+        }}
+    }}
+
+    # A protected app.
+    server {{
+        listen 127.0.0.1:{app};
+
+        location = /_signin/verify {{
+            internal;
+            proxy_pass http://signin/api/v1/verify;
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+        }}
+
+        location = /_signin/sign-in {{
+            internal;
+            proxy_pass http://signin/api/v1/verify;
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-Uri $request_uri;
+        }}
+
+        location / {{
+            auth_request /_signin/verify;
+            auth_request_set $signin_user $upstream_http_remote_user;
+            auth_request_set $signin_email $upstream_http_remote_email;
+            error_page 401 = /_signin/sign-in;
+            proxy_set_header Remote-User $signin_user;
+            proxy_set_header Remote-Email $signin_email;
+            proxy_pass http://app;
+        }}
+    }}
+}}
+"""
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """The protected app: answers with the identity headers nginx gave it."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        body = json.dumps(
+            {
+                "path": self.path,
+                "user": _utf8(self.headers.get("Remote-User")),
+                "email": _utf8(self.headers.get("Remote-Email")),
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _utf8(value: str | None) -> str | None:
+    # http.server reads header bytes as Latin-1; signin sends UTF-8.
+    return value.encode("latin-1").decode("utf-8") if value is not None else None
+
+
+@dataclass
+class Stack:
+    auth: str
+    app: str
+    seen: list[str]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited: {log.read_text(errors='replace')[-2000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nginx did not listen on {port}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    need(os.access(NGINX, os.X_OK), f"nginx ({NGINX})")
+    tmp = tmp_path_factory.mktemp("nginx")
+    auth_port, app_port = free_port(), free_port()
+
+    EchoHandler.seen = []
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+
+    signin = ServerProcess(
+        {
+            "SIGNIN_DATA_DIR": str(tmp / "data"),
+            "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
+            "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
+            "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
+        },
+        log_path=tmp / "signin.log",
+    ).start()
+
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp dir.
+            user="user root root;" if os.geteuid() == 0 else "",
+            tmp=tmp,
+            signin=signin.port,
+            upstream=upstream.server_address[1],
+            auth=auth_port,
+            app=app_port,
+        )
+    )
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(auth_port, nginx, tmp / "error.log")
+        wait_for_port(app_port, nginx, tmp / "error.log")
+        yield Stack(
+            f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen
+        )
+    finally:
+        nginx.terminate()
+        try:
+            nginx.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+            nginx.wait(timeout=5)
+        signin.stop()
+        upstream.shutdown()
+        upstream.server_close()
+        shutil.rmtree(tmp / "client_body", ignore_errors=True)
+
+
+def create_user(stack: Stack, username: str) -> None:
+    response = httpx.post(
+        f"{stack.auth}/api/v1/users", json={"username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+
+
+def sign_in_through(browser: httpx.Client, location: str, username: str) -> httpx.Response:
+    """Open the sign-in link a redirect gave, submit the no-JS form, return the 303."""
+    page = browser.get(location)
+    assert page.status_code == 200
+    hidden = dict(HIDDEN_RE.findall(page.text))
+    fields = {"csrf_token": csrf_of(page.text), "username": username, "password": PASSWORD}
+    return browser.post(location.split("?")[0], data={**fields, **hidden})
+
+
+def test_anonymous_is_sent_to_sign_in_with_a_signed_next(stack: Stack) -> None:
+    before = len(stack.seen)
+    with httpx.Client(timeout=10) as browser:
+        response = browser.get(f"{stack.app}/private/page?x=1&y=%2F")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{stack.auth}/sign-in"
+    query = parse_qs(location.query)
+    assert query["next"] == [f"{stack.app}/private/page?x=1&y=%2F"]
+    assert query["sig"][0]
+    assert len(stack.seen) == before, "the app must not see anonymous requests"
+
+
+def test_sign_in_through_the_redirect_then_sign_out_locks_out(stack: Stack) -> None:
+    create_user(stack, "Zoë")
+    with httpx.Client(timeout=10) as browser:
+        first = browser.get(f"{stack.app}/reports?q=1")
+        assert first.status_code == 302
+        signed_in = sign_in_through(browser, first.headers["location"], "ZOË")
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == f"{stack.app}/reports?q=1"
+
+        # Back at the app: nginx asked signin, and the upstream sees who it is, not who the
+        # client claims to be.
+        spoof = {"Remote-User": "admin", "Remote-Email": "admin@example.com"}
+        app = browser.get(signed_in.headers["location"], headers=spoof)
+        assert app.status_code == 200
+        assert app.json() == {"path": "/reports?q=1", "user": "Zoë", "email": None}
+        cookies = dict(browser.cookies)
+
+        page = browser.get(f"{stack.auth}/sign-out")
+        signed_out = browser.post(f"{stack.auth}/sign-out", data={"csrf_token": csrf_of(page.text)})
+        assert signed_out.status_code == 303
+        assert signed_out.headers["location"] == "/sign-in"
+
+        again = browser.get(f"{stack.app}/reports?q=1")
+        assert again.status_code == 302
+        assert again.headers["location"].startswith(f"{stack.auth}/sign-in?next=")
+
+    # The old cookie, replayed after sign-out, is anonymous: the session ended on the server.
+    with httpx.Client(timeout=10, cookies=cookies) as replay:
+        assert replay.get(f"{stack.app}/reports?q=1").status_code == 302
+
+
+def test_bearer_token_passes_and_spoofed_headers_do_not(stack: Stack) -> None:
+    create_user(stack, "bot")
+    token = httpx.post(
+        f"{stack.auth}/api/v1/session", json={"username": "bot", "password": PASSWORD}
+    ).json()["token"]
+    with httpx.Client(timeout=10) as client:
+        ok = client.get(f"{stack.app}/api", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+        assert ok.json()["user"] == "bot"
+        spoofed = client.get(f"{stack.app}/api", headers={"Remote-User": "bot"})
+        assert spoofed.status_code == 302
+        posted = client.post(f"{stack.app}/form", data={"a": "1"})
+        assert posted.status_code == 302
+        assert parse_qs(urlsplit(posted.headers["location"]).query)["next"] == [f"{stack.app}/form"]
