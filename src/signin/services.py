@@ -69,13 +69,14 @@ def build_services(
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Any] = []
+    health: dict[str, Any] = {}
     if settings.redis_url:
         from signin.stores.redis import connect_redis_stores
 
-        session_store, lock_store, close_redis = connect_redis_stores(
-            settings.redis_url, users=users
-        )
-        closers.append(close_redis)
+        redis_stores = connect_redis_stores(settings.redis_url, users=users)
+        session_store, lock_store = redis_stores.sessions, redis_stores.locks
+        closers.append(redis_stores.close)
+        health["redis"] = redis_stores.ping
     hasher = hasher or PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
@@ -118,5 +119,5 @@ def build_services(
         ),
         csrf=CsrfSigner(keys, CSRF_MAX_AGE),
         clock=clock,
-        extras={"closers": closers},
+        extras={"closers": closers, "health": health},
     )

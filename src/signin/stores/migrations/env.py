@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
-from signin.stores.sql.engine import create_engine
+from signin.stores.sql.engine import create_engine, write_engine
 from signin.stores.sql.schema import metadata
 
 config = context.config
+# Any fixed number: the key of the PostgreSQL advisory lock that serialises migrations.
+MIGRATION_LOCK_ID = 0x5167_1E01
 
 
 def _run(connection: Connection) -> None:
@@ -20,13 +22,20 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several instances starting at once: the others wait here until the first has
+            # committed, then read the new version and find nothing to do. The lock ends with
+            # the transaction, also when a process dies half-way.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         context.run_migrations()
 
 
 async def _main() -> None:
     engine = create_engine(config.attributes["url"], pool_size=1)
     try:
-        async with engine.connect() as connection:
+        # On SQLite the transaction begins IMMEDIATE: the write lock, taken before the version
+        # is read, plays the part of the advisory lock.
+        async with write_engine(engine).connect() as connection:
             await connection.run_sync(_run)
             await connection.commit()
     finally:

@@ -18,6 +18,24 @@ _UNAVAILABLE = (
     ConnectionError,
     TimeoutError,
 )
+# PostgreSQL SQLSTATE classes that mean "the server cannot serve now", not "bad statement":
+# connection exceptions, insufficient resources, operator intervention (shutdown, restart),
+# system errors; and 3D000, a database that does not exist (yet).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+_UNAVAILABLE_SQLSTATES = ("3D000",)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sa.exc.IntegrityError):
+        return False
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = str(getattr(exc.orig, "sqlstate", None) or "")
+        return state[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or state in _UNAVAILABLE_SQLSTATES
+    return False
 
 
 class SqlStore:
@@ -31,10 +49,10 @@ class SqlStore:
         try:
             async with self.engine.connect() as conn:
                 yield conn
-        except sa.exc.IntegrityError:
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(_first_line(exc)) from exc
             raise
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc).splitlines()[0]) from exc
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -42,7 +60,12 @@ class SqlStore:
         try:
             async with self._writer.begin() as conn:
                 yield conn
-        except sa.exc.IntegrityError:
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(_first_line(exc)) from exc
             raise
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc).splitlines()[0]) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_MS = 30_000
+PG_CONNECT_SECONDS = 5
+PG_POOL_WAIT_SECONDS = 10
 
 
 def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
@@ -26,7 +28,16 @@ def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
         )
         _sqlite_events(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # PostgreSQL: fail within seconds when the server is unreachable (asyncpg waits 60 s by
+    # default), so requests answer 503 promptly and /healthz stays inside its own timeout.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=PG_POOL_WAIT_SECONDS,
+        connect_args={"timeout": PG_CONNECT_SECONDS},
+    )
 
 
 def _sqlite_events(engine: AsyncEngine) -> None:

@@ -1,0 +1,78 @@
+"""Redis adapters: sessions and fail-lock state shared by every instance (`SIGNIN_REDIS_URL`).
+
+Accounts and one-time tokens stay in SQL; Redis holds what is hot and short-lived. The client is
+tuned to fail fast rather than hang a request: 1 s to connect, 2 s per command, one retry on a
+dropped connection (the first command after a Redis restart meets a dead pooled connection; the
+retry reconnects, so the service resumes without a restart of its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from signin.stores.base import UserStore
+from signin.stores.redis.common import unavailable_on_error
+from signin.stores.redis.locks import RedisLockStore
+from signin.stores.redis.sessions import RedisSessionStore
+
+DEFAULT_PREFIX = "signin:"
+CONNECT_TIMEOUT = 1.0
+COMMAND_TIMEOUT = 2.0
+MAX_CONNECTIONS = 64
+
+__all__ = ["RedisLockStore", "RedisSessionStore", "RedisStores", "connect_redis_stores"]
+
+
+@dataclass(frozen=True)
+class RedisStores:
+    sessions: RedisSessionStore
+    locks: RedisLockStore
+    ping: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+
+
+def make_client(url: str) -> Redis:
+    """A pooled client; opens no connection until the first command.
+
+    The pool is bounded and blocking: past `MAX_CONNECTIONS` busy connections a command waits
+    (up to the command timeout) instead of opening ever more sockets under load.
+    """
+    pool = BlockingConnectionPool.from_url(
+        url,
+        timeout=COMMAND_TIMEOUT,
+        decode_responses=True,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=COMMAND_TIMEOUT,
+        socket_keepalive=True,
+        health_check_interval=30,
+        max_connections=MAX_CONNECTIONS,
+        # A retried lock reservation may count one attempt twice: that errs on the locked side.
+        retry=Retry(ExponentialBackoff(cap=0.25, base=0.05), 1),
+    )
+    return Redis.from_pool(pool)
+
+
+def connect_redis_stores(
+    url: str, *, users: UserStore, prefix: str = DEFAULT_PREFIX
+) -> RedisStores:
+    """The session and lock stores on the Redis at `url`, a health probe, and a closer."""
+    client = make_client(url)
+
+    async def ping() -> None:
+        with unavailable_on_error():
+            await client.ping()
+
+    async def close() -> None:
+        await client.aclose()
+
+    return RedisStores(
+        sessions=RedisSessionStore(client, prefix=prefix, users=users),
+        locks=RedisLockStore(client, prefix=prefix),
+        ping=ping,
+        close=close,
+    )

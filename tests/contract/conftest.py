@@ -1,0 +1,130 @@
+"""Every store implementation behind one fixture per protocol, so one test class checks them all.
+
+SQLite runs always; PostgreSQL and Redis run when their servers answer (see tests/backends.py).
+Each test starts from an empty store: a new SQLite file, a PostgreSQL database whose tables are
+truncated (identities restarted), or a Redis key prefix of its own that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from signin.stores import migrate
+from signin.stores.base import LockStore, SessionStore, UserStore
+from signin.stores.redis import RedisStores, connect_redis_stores
+from signin.stores.sql.engine import create_engine
+from signin.stores.sql.locks import SqlLockStore
+from signin.stores.sql.schema import metadata
+from signin.stores.sql.sessions import SqlSessionStore
+from signin.stores.sql.users import SqlUserStore
+from tests.backends import fresh_database, need_postgres, need_redis
+
+SQL_BACKENDS = ["sqlite", "postgresql"]
+ALL_BACKENDS = ["sqlite", "postgresql", "redis"]
+
+
+def asyncpg_url(url: str) -> str:
+    return "postgresql+asyncpg://" + url.split("://", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One fresh PostgreSQL database for the contract tests, migrated by Alembic."""
+    with fresh_database(need_postgres()) as url:
+        # Requested from inside async fixtures: Alembic's own event loop needs a thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(migrate.upgrade, asyncpg_url(url)).result(timeout=60)
+        yield asyncpg_url(url)
+
+
+async def _sql_engine(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncEngine:
+    if kind == "postgresql":
+        engine = create_engine(request.getfixturevalue("pg_database"))
+        tables = ", ".join(table.name for table in metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        return engine
+    url = f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    return create_engine(url)
+
+
+@dataclass
+class Backend:
+    """One implementation under test, with the SQL user store every session needs."""
+
+    kind: str
+    users: UserStore
+    store: Any
+
+
+async def _redis_stores(users: UserStore) -> RedisStores:
+    url = need_redis()
+    return connect_redis_stores(url, users=users, prefix=f"signin-test-{secrets.token_hex(6)}:")
+
+
+async def _drop_prefix(stores: RedisStores) -> None:
+    client = stores.locks.client
+    keys = [key async for key in stores.locks.scan_keys(stores.locks.prefix)]
+    if keys:
+        await client.delete(*keys)
+    await stores.close()
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = await _sql_engine(request.param, request, tmp_path)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def user_store(sql_engine: AsyncEngine) -> UserStore:
+    return SqlUserStore(sql_engine)
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+async def sessions_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Backend]:
+    """A session store and its user store; Redis sessions read users from SQLite."""
+    kind: str = request.param
+    if kind == "redis":
+        need_redis()
+    engine = await _sql_engine(
+        "postgresql" if kind == "postgresql" else "sqlite", request, tmp_path
+    )
+    users = SqlUserStore(engine)
+    redis_stores = await _redis_stores(users) if kind == "redis" else None
+    store: SessionStore = redis_stores.sessions if redis_stores else SqlSessionStore(engine)
+    yield Backend(kind, users, store)
+    if redis_stores is not None:
+        await _drop_prefix(redis_stores)
+    await engine.dispose()
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+async def locks_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    kind: str = request.param
+    if kind == "redis":
+        need_redis()
+    engine = await _sql_engine(
+        "postgresql" if kind == "postgresql" else "sqlite", request, tmp_path
+    )
+    users = SqlUserStore(engine)
+    redis_stores = await _redis_stores(users) if kind == "redis" else None
+    store: LockStore = redis_stores.locks if redis_stores else SqlLockStore(engine)
+    yield Backend(kind, users, store)
+    if redis_stores is not None:
+        await _drop_prefix(redis_stores)
+    await engine.dispose()
