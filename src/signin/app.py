@@ -18,7 +18,7 @@ from signin import __version__
 from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import api, errors, forward_auth, pages
+from signin.web import account, api, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.proxy import ProxyHeadersMiddleware
@@ -57,6 +57,7 @@ def create_app(
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(account.router)
     app.include_router(forward_auth.router)
     for extra_router in services.extras.get("routers", []):
         app.include_router(extra_router)

@@ -7,21 +7,30 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.lockout import Lockout
+from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.redirects import RedirectPolicy
+from signin.accounts.reset import PasswordResets
 from signin.accounts.sessions import SessionManager
 from signin.accounts.signin import Authenticator
 from signin.accounts.signup import Registration
+from signin.accounts.throttle import Throttle
+from signin.accounts.tokens import OneTimeTokens
+from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.signing import CsrfSigner, RedirectSigner
+from signin.letters import Letters
+from signin.mail import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
+from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
 
 CSRF_MAX_AGE = 86400
@@ -49,6 +58,12 @@ class Services:
     redirects: RedirectPolicy
     csrf: CsrfSigner
     clock: Clock
+    mailer: Mailer
+    letters: Letters
+    tokens: OneTimeTokens
+    resets: PasswordResets
+    verification: EmailVerification
+    account: AccountService
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -99,6 +114,38 @@ def build_services(
         remember_seconds=settings.remember_seconds,
         clock=clock,
     )
+    authenticator = Authenticator(users, hasher, lockout)
+    mailer = build_mailer(
+        settings.smtp_url,
+        data_dir=settings.data_dir,
+        sender=settings.mail_from,
+        timeout=settings.smtp_timeout_seconds,
+    )
+    letters = Letters(mailer, settings.public_url)
+    tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
+    new_password = NewPassword(users, hasher, policy, clock=clock)
+    verification = EmailVerification(
+        users,
+        tokens,
+        letters,
+        Throttle(lock_store, prefix="verify:", window=settings.lock_seconds, clock=clock),
+        token_seconds=settings.verify_token_seconds,
+        per_account=settings.reset_limit_per_account,
+        clock=clock,
+    )
+    resets = PasswordResets(
+        users,
+        tokens,
+        letters,
+        new_password,
+        sessions,
+        lockout,
+        Throttle(lock_store, prefix="reset:", window=settings.lock_seconds, clock=clock),
+        token_seconds=settings.reset_token_seconds,
+        per_account=settings.reset_limit_per_account,
+        per_ip=settings.reset_limit_per_ip,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -113,11 +160,21 @@ def build_services(
         registration=Registration(
             users, hasher, policy, sessions, require_email=settings.require_email, clock=clock
         ),
-        authenticator=Authenticator(users, hasher, lockout),
+        authenticator=authenticator,
         redirects=RedirectPolicy(
             RedirectSigner(keys), settings.public_url, settings.allowed_redirect_hosts
         ),
         csrf=CsrfSigner(keys, CSRF_MAX_AGE),
         clock=clock,
-        extras={"closers": closers, "health": health},
+        mailer=mailer,
+        letters=letters,
+        tokens=tokens,
+        resets=resets,
+        verification=verification,
+        account=AccountService(users, authenticator, new_password, sessions, letters),
+        extras={
+            "closers": closers,
+            "health": health,
+            "after_sign_up": [verification.after_sign_up],
+        },
     )

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     require_email: bool = False
     reset_token_seconds: PositiveSeconds = 1800
     verify_token_seconds: PositiveSeconds = 7 * 86400
+    reset_limit_per_account: Annotated[int, Field(ge=1, le=1000)] = 3
+    reset_limit_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 10
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("cookie_secure", "log_level", mode="before")
@@ -152,9 +154,9 @@ class Settings(BaseSettings):
     @classmethod
     def _smtp_url(cls, value: str | None) -> str | None:
         if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-                raise ValueError("must look like smtp://[user:pass@]host:port or smtps://...")
+            from signin.mail import parse_smtp_url
+
+            parse_smtp_url(value)  # raises ValueError with the reason
         return value
 
     @model_validator(mode="after")

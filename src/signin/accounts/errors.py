@@ -113,6 +113,29 @@ class TokenExpired(TokenInvalid):
         self.expired_at = expired_at
 
 
+class RateLimited(SigninError):
+    """Too many requests of this kind; the wait is in `retry_after` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests. Try again in {_duration(retry_after)}.")
+        self.retry_after = retry_after
+
+
+class MailNotSent(SigninError):
+    """The mail server did not take the message; nothing was lost, the user may retry."""
+
+    code = "mail_not_sent"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            "We could not send the email just now. Please try again in a few minutes."
+        )
+        self.detail = detail
+        self.retry_after = 60
+
+
 class NotFound(SigninError):
     """No such account."""
 

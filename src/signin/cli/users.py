@@ -81,3 +81,14 @@ def users_delete(
         out.print(f"deleted {user.username}")
 
     run_with_services(work)
+
+
+@users_app.command("reset-link")
+def users_reset_link(username: str) -> None:
+    """Print a one-time password-reset link for USERNAME (no mail is sent)."""
+
+    async def work(services: Services) -> None:
+        token = await services.resets.link_for(username)
+        print(services.letters.link("/reset-password", token))
+
+    run_with_services(work)

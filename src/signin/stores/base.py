@@ -114,3 +114,28 @@ class LockStore(Protocol):
     async def get(self, key: str, now: float, window: int) -> LockRecord | None: ...
     async def list(self, now: float, window: int) -> list[LockRecord]: ...
     async def purge(self, now: float, window: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A one-time token (reset or verification link), stored by the SHA-256 of its value."""
+
+    token_hash: bytes
+    purpose: str
+    user_id: int
+    stamp: str
+    created_at: float
+    expires_at: float
+    used_at: float | None
+
+
+class TokenStore(Protocol):
+    async def add(self, record: TokenRecord) -> None: ...
+    async def get(self, token_hash: bytes) -> TokenRecord | None: ...
+    async def use(self, token_hash: bytes, purpose: str, now: float) -> bool:
+        """Mark an unused, unexpired token of `purpose` used, atomically; False if it was not."""
+        ...
+
+    async def purge(self, before: float) -> int:
+        """Delete tokens that expired before `before`."""
+        ...

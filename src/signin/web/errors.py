@@ -36,6 +36,8 @@ STATUS: dict[type[e.SigninError], int] = {
     e.Unavailable: 503,
     e.TokenInvalid: 400,
     e.NotFound: 404,
+    e.RateLimited: 429,
+    e.MailNotSent: 503,
 }
 
 

@@ -1,0 +1,25 @@
+"""Rate limits for mail-sending requests (reset and verification links).
+
+Counts live in the lock store (SQL table or Redis) under their own key prefixes (`reset:`,
+`verify:`), so they are shared by every process and survive restarts like the fail locks. The
+window is the lock window (`SIGNIN_LOCK_SECONDS`) on purpose: the lock store forgets keys after
+that window, so a longer one would be cut short by the purge.
+"""
+
+from __future__ import annotations
+
+from signin.accounts.clock import Clock
+from signin.stores.base import LockStore
+
+
+class Throttle:
+    def __init__(self, store: LockStore, *, prefix: str, window: int, clock: Clock) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.window = window
+        self.clock = clock
+
+    async def allow(self, key: str, limit: int) -> bool:
+        """Count one request for `key`; False once more than `limit` fall in the window."""
+        count = await self.store.reserve(self.prefix + key, self.clock(), self.window)
+        return count <= limit
