@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -208,7 +207,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         signin.stop()
         upstream.shutdown()
         upstream.server_close()
-        shutil.rmtree(tmp / "client_body", ignore_errors=True)
 
 
 def create_user(stack: Stack, username: str) -> None:
