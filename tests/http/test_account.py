@@ -244,3 +244,22 @@ async def test_wrong_current_passwords_count_against_the_lock(tmp_path: Path) ->
             for i in range(4)
         ]
         assert statuses == [401, 401, 401, 429]
+
+
+async def test_api_sign_up_with_email_sends_the_verification_link(
+    tmp_path: Path, catcher: MailCatcher
+) -> None:
+    async with mail_app(tmp_path, catcher) as (client, _):
+        created = await client.post(
+            "/api/v1/users",
+            json={"username": "robot", "password": PASSWORD, "email": "robot@example.com"},
+        )
+        assert created.status_code == 201
+        mail = catcher.last()
+        assert mail.rcpt_tos == ["robot@example.com"]
+        assert mail.subject == "Confirm your email address"
+        without = await client.post(
+            "/api/v1/users", json={"username": "quiet", "password": PASSWORD}
+        )
+        assert without.status_code == 201
+        assert catcher.count() == 1

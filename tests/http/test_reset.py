@@ -315,3 +315,20 @@ async def test_without_smtp_mails_land_in_the_outbox(tmp_path: Path) -> None:
         assert 'data-email-state="verified"' in (await client.get("/account")).text
         assert (await forgot(client, "zoe")).status_code == 200
         assert len(list(outbox.glob("*.eml"))) == 2
+
+
+async def test_sign_in_attempts_cannot_exhaust_the_reset_limits(
+    tmp_path: Path, catcher: MailCatcher
+) -> None:
+    async with mail_app(
+        tmp_path, catcher, reset_limit_per_account=1, reset_limit_per_ip=1, lock_max_failures=50
+    ) as (client, services):
+        await sign_up(client, "zoe", "zoe@example.com")
+        await verify_from_mail(client, catcher, "zoe@example.com")
+        user = await services.users.by_canon("zoe")
+        assert user is not None
+        for name in (f"RESET:user:{user.id}", "RESET:ip:203.0.113.7", "reset:ip:203.0.113.7"):
+            for _ in range(3):
+                assert (await sign_in(client, name, "wrong password 1")).status_code == 401
+        assert (await forgot(client, "zoe")).status_code == 200
+        assert len(reset_mails(catcher, "zoe@example.com")) == 1
