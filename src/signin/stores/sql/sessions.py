@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from signin.stores.base import SessionRecord, SessionUser
 from signin.stores.sql.base import SqlStore
+from signin.stores.sql.fastread import MISS, FastReader
 from signin.stores.sql.schema import sessions, users
 
 _COLUMNS = (
@@ -52,6 +53,10 @@ class SqlSessionStore(SqlStore):
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.token_hash == sa.bindparam("token_hash"))
         )
+        # SQLite: the lookup skips the async driver (stores/sql/fastread.py explains why).
+        self._fast = (
+            FastReader(self.engine, self._lookup) if FastReader.usable(self.engine) else None
+        )
 
     async def create(self, token_hash: bytes, record: SessionRecord) -> None:
         async with self.write() as conn:
@@ -71,8 +76,10 @@ class SqlSessionStore(SqlStore):
             )
 
     async def lookup(self, token_hash: bytes) -> SessionUser | None:
-        async with self.read() as conn:
-            row = (await conn.execute(self._lookup, {"token_hash": token_hash})).first()
+        row = self._fast.fetch(token_hash=token_hash) if self._fast else MISS
+        if row is MISS:
+            async with self.read() as conn:
+                row = (await conn.execute(self._lookup, {"token_hash": token_hash})).first()
         if row is None:
             return None
         return SessionUser(
