@@ -104,4 +104,5 @@ def serve_app() -> FastAPI:
     )
     # aiosqlite logs every call with its SQL parameters at DEBUG: password hashes, token hashes.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
+    log.debug("settings: %s", " ".join(f"{k}={v}" for k, v in settings.masked().items()))
     return create_app(settings)
