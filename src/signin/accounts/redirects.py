@@ -27,6 +27,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters no URL should carry raw: controls (CR, LF, TAB, NUL...), invisible formatting
 # (zero-width, bidi overrides), separators, surrogates, private use and unassigned code points.
 _BAD_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Cs", "Co", "Cn"})
+# Once decoded, a path may hold spaces (`/My%20File.pdf`), but nothing a browser would strip.
+_BAD_DECODED = _BAD_CATEGORIES - {"Zs"}
 _SCHEME_RE = re.compile(r"^(?i:https?)://")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # Host names as ASCII letter-digit-hyphen labels (IDNs in their xn-- form), or a bracketed IPv6
@@ -158,8 +160,8 @@ class RedirectPolicy:
         return sources
 
 
-def _has_bad_characters(text: str) -> bool:
-    return any(unicodedata.category(char) in _BAD_CATEGORIES for char in text)
+def _has_bad_characters(text: str, bad: frozenset[str] = _BAD_CATEGORIES) -> bool:
+    return any(unicodedata.category(char) in bad for char in text)
 
 
 def _path_refusal(target: str, path: str | None = None, rest: str | None = None) -> str | None:
@@ -184,8 +186,8 @@ def _path_refusal(target: str, path: str | None = None, rest: str | None = None)
             return "the path contains // (literally, percent-encoded or as a look-alike)"
         if "\\" in form:
             return "the path contains a backslash (percent-encoded or as a look-alike)"
-        if _has_bad_characters(form):
-            return "the path contains encoded whitespace or control characters"
+        if _has_bad_characters(form, _BAD_DECODED):
+            return "the path contains encoded control or invisible characters"
     # Query and fragment may carry anything encoded, except characters that split headers.
     decoded_rest = rest or ""
     for _ in range(DECODE_ROUNDS):
