@@ -18,7 +18,7 @@ from signin import __version__
 from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import account, api, errors, forward_auth, pages
+from signin.web import account, api, docs, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.proxy import ProxyHeadersMiddleware
@@ -61,6 +61,7 @@ def create_app(
     app.include_router(forward_auth.router)
     for extra_router in services.extras.get("routers", []):
         app.include_router(extra_router)
+    docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
 

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 64 * 1024
 NO_REFERRER_PATHS = ("/reset-password", "/verify-email")
+CACHEABLE_PATHS = ("/static/", "/api/docs/assets/")  # files, never per-user pages
 log = logging.getLogger("signin.web")
 
 
@@ -64,7 +65,7 @@ class SecurityMiddleware:
                     if path.startswith(NO_REFERRER_PATHS)
                     else "strict-origin-when-cross-origin"
                 )
-                if not path.startswith("/static/"):
+                if not path.startswith(CACHEABLE_PATHS):
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
