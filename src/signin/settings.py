@@ -143,12 +143,30 @@ class Settings(BaseSettings):
         scheme = value.split(":", 1)[0]
         if scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
             raise ValueError("must start with sqlite:// or postgresql://")
+        if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+            _need_driver("asyncpg", "PostgreSQL", "postgres")
         return value
 
     @field_validator("redis_url", "smtp_url")
     @classmethod
     def _optional_url(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix") or (
+            parts.scheme != "unix" and not parts.hostname
+        ):
+            raise ValueError("must look like redis://[:password@]host[:port][/db] or rediss://...")
+        database = parts.path.strip("/")
+        if parts.scheme != "unix" and database and not database.isdigit():
+            raise ValueError("the database after the host must be a number, e.g. redis://host/0")
+        _need_driver("redis", "Redis", "redis")
+        return value
 
     @field_validator("smtp_url")
     @classmethod
@@ -213,6 +231,14 @@ class Settings(BaseSettings):
                 text = _mask(name, text)
             shown[f"SIGNIN_{name.upper()}"] = text
         return shown
+
+
+def _need_driver(module: str, server: str, extra: str) -> None:
+    """Fail at start, in one line, when the optional driver for a configured server is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"{server} needs the {module} package: pip install 'signin[{extra}]'")
 
 
 def _mask(name: str, text: str) -> str:
