@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     reset_token_seconds: PositiveSeconds = 1800
     verify_token_seconds: PositiveSeconds = 7 * 86400
     reset_limit_per_account: Annotated[int, Field(ge=1, le=1000)] = 3
-    reset_limit_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 10
+    reset_limit_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("cookie_secure", "log_level", mode="before")

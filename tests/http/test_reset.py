@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,10 +34,6 @@ from tests.support import csrf_of, free_port
 def catcher() -> Iterator[MailCatcher]:
     with mail_catcher() as running:
         yield running
-
-
-def normalized(page: str, login: str) -> str:
-    return without_csrf(page).replace(f'value="{html.escape(login)}"', 'value=""')
 
 
 def reset_mails(catcher: MailCatcher, email: str) -> list[str]:
@@ -102,11 +97,10 @@ async def test_unknown_login_and_unverified_address_get_the_same_page_and_no_mai
             )
         ]
         assert catcher.count() == before + 1, "no mail for unknown or unverified logins"
-        logins = ("nobody-here", "nobody@example.com", "unverified", "u@example.com", "noemail")
-        for login, answer in zip(logins, answers, strict=True):
+        for answer in answers:
             assert answer.status_code == known.status_code == 200
-            # The pages differ only in the echoed login.
-            assert normalized(answer.text, login) == normalized(known.text, "verified")
+            # The same page, byte for byte apart from the CSRF token.
+            assert without_csrf(answer.text) == without_csrf(known.text)
 
 
 async def test_reset_ends_every_session_clears_the_lock_and_does_not_sign_in(

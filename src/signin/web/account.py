@@ -75,7 +75,8 @@ async def forgot(request: Request) -> Response:
             status_code=status_for(exc),
             headers=retry_headers(exc),
         )
-    return render(request, "forgot_password.html", {"sent": True, "form": {"login": login}})
+    # The login is not echoed: the answer must be the same page for every login.
+    return render(request, "forgot_password.html", {"sent": True})
 
 
 # -- reset by link -----------------------------------------------------------------------
