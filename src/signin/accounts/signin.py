@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from signin.accounts.errors import Busy, InvalidCredentials
+from signin.accounts.legacy import is_marked, verify_legacy
 from signin.accounts.lockout import Lockout
 from signin.accounts.policy import MAX_LENGTH
 from signin.accounts.usernames import canon
@@ -38,6 +39,8 @@ class Authenticator:
         if user is None or user.disabled or not password or len(password) > MAX_LENGTH * 4:
             await self.hasher.dummy_verify()
             return None
+        if is_marked(user.password_hash):  # imported from the demo: accounts/legacy.py
+            return user if await verify_legacy(self.users, self.hasher, user, password) else None
         prehash = password if is_prehash(password) else prehash_v1(username, password)
         ok, upgraded = await self.hasher.verify(user.password_hash, prehash)
         if not ok:
@@ -50,6 +53,8 @@ class Authenticator:
         """Verify a password of a known user (the account page), without the lock policy."""
         prehash = password if is_prehash(password) else prehash_v1(user.username, password)
         try:
+            if is_marked(user.password_hash):
+                return await verify_legacy(self.users, self.hasher, user, password)
             ok, _ = await self.hasher.verify(user.password_hash, prehash)
         except HasherBusy as exc:
             raise Busy(exc.retry_after) from None
