@@ -99,7 +99,7 @@ def build_services(
         workers=settings.hash_workers,
         queue=settings.hash_queue,
     )
-    policy = PasswordPolicy(settings.password_min_length)
+    policy = PasswordPolicy(settings.password_min_length, offload=hasher.run)
     lockout = Lockout(
         lock_store,
         max_failures=settings.lock_max_failures,

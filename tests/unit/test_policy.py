@@ -85,3 +85,32 @@ def test_custom_list_and_min_length() -> None:
     assert codes(policy.plain_problems("bob", "Hunter22")) == ["password_too_common"]
     pre = prehash_v1("bob", "HUNTER22")
     assert codes(policy.prehash_problems("bob", pre)) == ["password_too_common"]
+
+
+async def test_checks_run_in_the_given_pool_and_busy_is_mapped() -> None:
+    from signin.accounts.errors import Busy
+    from signin.crypto.passwords import HasherBusy
+
+    calls: list[str] = []
+
+    async def offload(func, *args):  # type: ignore[no-untyped-def]
+        calls.append(func.__name__)
+        return func(*args)
+
+    policy = PasswordPolicy(8, offload=offload)
+    await policy.check("bob", "correct horse battery")
+    await policy.check("bob", prehash_v1("bob", "correct horse battery"))
+    assert calls == ["plain_problems", "prehash_problems"]
+
+    async def full(func, *args):  # type: ignore[no-untyped-def]
+        raise HasherBusy(retry_after=3)
+
+    with pytest.raises(Busy) as caught:
+        await PasswordPolicy(8, offload=full).check("bob", "correct horse battery")
+    assert caught.value.retry_after == 3
+
+
+def test_common_sweep_ignores_non_prehash_values() -> None:
+    common = CommonPasswords(frozenset({"hunter22"}))
+    assert not common.contains_prehash("bob", "hunter22")
+    assert common.contains_prehash("BOB", prehash_v1("bob", "hunter22"))

@@ -8,18 +8,33 @@ can only be checked on plaintext (the browser checks it before pre-hashing).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from signin.accounts.errors import Problem
+from signin.accounts.errors import Busy, Problem
 from signin.crypto.common import CommonPasswords
+from signin.crypto.passwords import HasherBusy
 from signin.crypto.prehash import canon, is_prehash, normalize_password, prehash_v1
 
 MAX_LENGTH = 1024
 
 
+Offload = Callable[..., Awaitable[Any]]
+
+
 class PasswordPolicy:
-    def __init__(self, min_length: int, common: CommonPasswords | None = None) -> None:
+    def __init__(
+        self,
+        min_length: int,
+        common: CommonPasswords | None = None,
+        *,
+        offload: Offload | None = None,
+    ) -> None:
+        """`offload(func, *args)` runs the CPU-bound checks off the event loop; the service
+        passes the password hasher's bounded pool, so a flood of sign-ups queues there too."""
         self.min_length = min_length
         self.common = common or CommonPasswords()
+        self._offload: Offload = offload or asyncio.to_thread
 
     def plain_problems(self, username: str, password: str) -> list[Problem]:
         text = normalize_password(password)
@@ -70,12 +85,16 @@ class PasswordPolicy:
         return []
 
     async def check(self, username: str, password: str) -> tuple[str, list[Problem]]:
-        """(the pre-hash to store, the problems); the common-list sweep runs off the loop."""
-        if is_prehash(password):
-            problems = await asyncio.to_thread(self.prehash_problems, username, password)
-            return password, problems
-        problems = await asyncio.to_thread(self.plain_problems, username, password)
-        return prehash_v1(username, password), problems
+        """(the pre-hash to store, the problems); the common-list sweep runs off the loop.
+
+        Raises `Busy` when the pool it runs in is full.
+        """
+        check = self.prehash_problems if is_prehash(password) else self.plain_problems
+        try:
+            problems: list[Problem] = await self._offload(check, username, password)
+        except HasherBusy as exc:
+            raise Busy(exc.retry_after) from None
+        return (password if is_prehash(password) else prehash_v1(username, password)), problems
 
 
 def username_prehashes(username: str) -> set[str]:

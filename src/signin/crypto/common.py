@@ -8,11 +8,14 @@ pre-hash is compared with the pre-hashes of those candidates for the given usern
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
+import hmac
 from functools import cached_property
 from importlib import resources
 
-from signin.crypto.prehash import canon, normalize_password, prehash_from_canon
+from signin.crypto.prehash import canon, is_prehash, normalize_password
 
 
 class CommonPasswords:
@@ -32,10 +35,26 @@ class CommonPasswords:
     def contains_plain(self, password: str) -> bool:
         return normalize_password(password) in self.candidates
 
+    @cached_property
+    def _encoded(self) -> tuple[bytes, ...]:
+        return tuple(candidate.encode("utf-8") for candidate in self.candidates)
+
     def contains_prehash(self, username: str, prehash: str) -> bool:
-        """CPU-bound (one SHA-512 per candidate): run it off the event loop."""
-        user = canon(username)
-        return any(prehash_from_canon(user, candidate) == prehash for candidate in self.candidates)
+        """CPU-bound (one SHA-512 per candidate, ~60k): run it off the event loop.
+
+        Compares raw digests with a pre-fed username prefix: three times faster than building
+        every candidate's pre-hash string.
+        """
+        if not is_prehash(prehash):
+            return False
+        target = base64.b64decode(prehash[3:-1])
+        prefix = hashlib.sha512(canon(username).encode("utf-8"))
+        for candidate in self._encoded:
+            digest = prefix.copy()
+            digest.update(candidate)
+            if hmac.compare_digest(digest.digest(), target):
+                return True
+        return False
 
 
 def _load_packaged() -> frozenset[str]:

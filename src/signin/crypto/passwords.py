@@ -87,6 +87,10 @@ class PasswordHasher:
         """Spend one verification's time so an unknown username answers as slowly as a known one."""
         await self._run(self.dummy_verify_sync)
 
+    async def run(self, func: Callable[..., T], *args: str) -> T:
+        """Run other CPU-bound password work (the common-list sweep) in the same bounded pool."""
+        return await self._run(func, *args)
+
     async def _run(self, func: Callable[..., T], *args: str) -> T:
         if self._pending >= self.capacity:
             raise HasherBusy(retry_after=1)

@@ -32,12 +32,6 @@ def prehash_v1(username: str, password: str) -> str:
     return "$1$" + base64.b64encode(digest).decode("ascii") + "$"
 
 
-def prehash_from_canon(username_canon: str, password_nfkc: str) -> str:
-    """`prehash_v1` for inputs already in canonical form (the common-password sweep)."""
-    digest = hashlib.sha512(username_canon.encode("utf-8") + password_nfkc.encode("utf-8")).digest()
-    return "$1$" + base64.b64encode(digest).decode("ascii") + "$"
-
-
 def is_prehash(value: str) -> bool:
     """True when a submitted `password` field is a v1 pre-hash rather than a plaintext."""
     return PREHASH_RE.match(value) is not None
