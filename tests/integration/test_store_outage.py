@@ -56,6 +56,7 @@ async def test_postgres_down_answers_503_everywhere(tmp_path: Path) -> None:
                 assert "temporarily unavailable" in response.json()["detail"]
             bearer = {"Authorization": "Bearer " + "x" * 43}
             assert (await client.get("/api/v1/session", headers=bearer)).status_code == 503
+            assert (await client.get("/sign-in")).status_code == 200  # the form needs no store
             client.cookies.set("session", "x" * 43)
             page = await client.get("/welcome")
             assert page.status_code == 503
@@ -163,6 +164,21 @@ async def test_redis_down_then_back(
         assert welcome.status_code in (303, 503)
         assert "rita" not in welcome.text
 
+        # Accounts live in the database: the API sign-up works without Redis. The page sign-up
+        # creates the account too, but cannot start its session: 503, and sign-in works later.
+        late = await client.post(
+            base + "/api/v1/users", json={"username": "late", "password": PASSWORD}
+        )
+        assert late.status_code == 201
+        client.cookies.clear()
+        form = await client.get(base + "/sign-up")
+        signed_up = await client.post(
+            base + "/sign-up",
+            data={"csrf_token": csrf_of(form.text), "username": "paula", "password": PASSWORD},
+        )
+        assert signed_up.status_code == 503
+        assert "session=" not in signed_up.headers.get("set-cookie", "")
+
         await assert_stores_raise_unavailable(redis_server.url, tmp_path)
 
         redis_server.start()
@@ -177,6 +193,8 @@ async def test_redis_down_then_back(
         assert again.status_code == 201
         fresh = {"Authorization": f"Bearer {again.json()['token']}"}
         assert (await client.get(base + "/api/v1/session", headers=fresh)).status_code == 200
+        for name in ("late", "paula"):
+            assert (await sign_in(client, base, name)).status_code == 201
 
     log = (tmp_path / "serve.log").read_text()
     assert "Traceback" not in log
