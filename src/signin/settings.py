@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     reset_limit_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `SIGNIN_SECRET_KEY=` (as compose files write it) means "use secret.key", not "too short".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("cookie_secure", "log_level", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:

@@ -217,3 +217,12 @@ async def test_64_kib_exactly_is_accepted(client: httpx.AsyncClient) -> None:
         "/api/v1/session", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code != 413
+
+
+async def test_hsts_only_over_https(settings: Settings) -> None:
+    async with running_app(settings) as plain:
+        assert "strict-transport-security" not in (await plain.get("/sign-in")).headers
+    async with running_app(settings, base_url="https://testserver") as tls:
+        assert (await tls.get("/sign-in")).headers[
+            "strict-transport-security"
+        ] == "max-age=31536000"

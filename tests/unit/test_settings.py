@@ -119,3 +119,10 @@ def test_masked_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert shown["SIGNIN_DATABASE_URL"] == "postgresql://app:****@db.example:5432/signin"
     assert "cache:6379" in shown["SIGNIN_REDIS_URL"]
     assert shown["SIGNIN_LOCK_MAX_FAILURES"] == "3"
+
+
+def test_empty_secret_key_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNIN_SECRET_KEY", "")
+    assert load_settings().secret_key is None
+    monkeypatch.setenv("SIGNIN_DATABASE_URL", "")
+    assert load_settings().database_url is None

@@ -65,6 +65,10 @@ class SecurityMiddleware:
                     if path.startswith(NO_REFERRER_PATHS)
                     else "strict-origin-when-cross-origin"
                 )
+                if scope.get("scheme") == "https":
+                    # Only over https (directly or as a trusted proxy reports it): an http
+                    # response cannot set it, and a test instance on http must not pin browsers.
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
                 if not path.startswith(CACHEABLE_PATHS):
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)
