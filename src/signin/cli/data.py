@@ -79,11 +79,13 @@ def _summary(path: Path, report: ImportReport) -> None:
     else:
         say(f"imported {report.imported} of {report.rows} rows from {path}")
         say(
-            f"  {report.page_ready} sign in through the page as before; "
-            f"{report.imported - report.page_ready} with capitals or non-ASCII letters in the "
-            "username first sign in once with the basic form /sign-in?basic=1 "
-            "(see docs/data-tools.md)"
+            f"  {report.page_ready} sign in through the page as before (if their password is ASCII)"
         )
+        say(
+            f"  {report.imported - report.page_ready} have capitals or non-ASCII letters in the "
+            "username: they sign in once through the basic form /sign-in?basic=1"
+        )
+        say("  (non-ASCII passwords too; see docs/data-tools.md)")
     if report.skipped:
         counts = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
         say(f"skipped {len(report.skipped)}: {counts}")
