@@ -279,3 +279,18 @@ async def test_require_email_setting(tmp_path: Path) -> None:
         assert missing.status_code == 422
         assert "Email address is required" in missing.text
         assert (await sign_up(client, "alice", email="a@example.com")).status_code == 303
+
+
+async def test_surrounding_spaces_are_refused_at_sign_up_not_at_sign_in(
+    client: httpx.AsyncClient,
+) -> None:
+    """The browser pre-hashes the name as typed: silently storing "bob" for "bob " would make
+    an account whose password never matches. So sign-up refuses; sign-in tolerates spaces."""
+    refused = await form_post(
+        client, "/sign-up", {"username": "bob ", "password": prehash_v1("bob ", PASSWORD)}
+    )
+    assert refused.status_code == 422
+    assert 'value="bob "' in refused.text
+    assert (await sign_up(client, "bob")).status_code == 303
+    client.cookies.clear()
+    assert (await sign_in(client, " bob ", PASSWORD)).status_code == 303

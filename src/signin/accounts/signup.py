@@ -32,7 +32,8 @@ class Registration:
 
     async def sign_up(self, username: str, password: str, email: str = "") -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error."""
-        username = username.strip()
+        # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
+        # from "bob " under the name "bob" could never sign in. Spaces are refused instead.
         problems: list[Problem] = list(username_problems(username))
         address, email_problems = normalize_email(email)
         problems += email_problems
