@@ -29,8 +29,9 @@ from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.users import SqlUserStore
 from tests.backends import fresh_database, need_postgres, need_redis
 
-SQL_BACKENDS = ["sqlite", "postgresql"]
-ALL_BACKENDS = ["sqlite", "postgresql", "redis"]
+POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
+SQL_BACKENDS = ["sqlite", POSTGRESQL]
+ALL_BACKENDS = ["sqlite", POSTGRESQL, pytest.param("redis", marks=pytest.mark.redis)]
 
 
 def asyncpg_url(url: str) -> str:

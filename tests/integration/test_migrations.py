@@ -20,8 +20,6 @@ from signin.stores.sql.engine import create_engine
 from signin.stores.sql.schema import metadata
 from tests.backends import fresh_database, need_postgres
 
-pytestmark = pytest.mark.postgres
-
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
@@ -50,7 +48,7 @@ async def versions(url: str) -> list[str]:
         await engine.dispose()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def test_migrations_build_exactly_the_declared_schema(kind: str, tmp_path: Path) -> None:
     """Tables, columns, types, indexes and constraints of schema.py, nothing more or less."""
     if kind == "sqlite":
@@ -89,6 +87,7 @@ def upgrade_processes(url: str, count: int) -> list[subprocess.CompletedProcess[
     return results
 
 
+@pytest.mark.postgres
 def test_concurrent_upgrades_on_postgresql_all_succeed() -> None:
     """Four upgrades at once on an empty database (as N instances starting together):
     the advisory lock lets one migrate while the others wait and then find nothing to do."""
