@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import httpx
 
+from signin.crypto.passwords import PasswordHasher
 from signin.crypto.prehash import prehash_v1
+from signin.services import build_services
+from signin.settings import Settings
 from signin.stores.sql.engine import create_engine
+from tests.support import form_post, running_app
 
 PASSWORD = "correct horse battery"
 
@@ -172,3 +179,34 @@ async def test_openapi_lists_the_api(client: httpx.AsyncClient) -> None:
     assert {"post", "get", "delete"} <= set(paths["/api/v1/session"])
     assert "/healthz" in paths
     assert "/sign-in" not in paths  # pages are not API
+
+
+async def test_full_hash_queue_is_503_with_retry_after(settings: Settings) -> None:
+    """One worker, no queue: while one verification runs, the next sign-in is refused at once."""
+    hasher = PasswordHasher(time_cost=1, memory_kib=1024, parallelism=1, workers=1, queue=0)
+    services = build_services(settings, hasher=hasher)
+    gate = threading.Event()
+    original = hasher.verify_sync
+
+    def held(stored: str, prehash: str) -> tuple[bool, str | None]:
+        gate.wait(10)
+        return original(stored, prehash)
+
+    async with running_app(settings, services=services) as client:
+        await client.post("/api/v1/users", json={"username": "alice", "password": PASSWORD})
+        hasher.verify_sync = held  # type: ignore[method-assign]
+        body = {"username": "alice", "password": PASSWORD}
+        first = asyncio.create_task(client.post("/api/v1/session", json=body))
+        for _ in range(100):  # until the first one holds the only worker
+            if hasher._pending:
+                break
+            await asyncio.sleep(0.01)
+        busy = await client.post("/api/v1/session", json=body)
+        page = await form_post(client, "/sign-in", body)
+        gate.set()
+        assert (await first).status_code == 201
+    assert_problem(busy, 503)
+    assert busy.headers["retry-after"] == "1"
+    assert page.status_code == 503
+    assert page.headers["retry-after"] == "1"
+    assert "busy" in page.text
