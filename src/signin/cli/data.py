@@ -69,7 +69,11 @@ def import_legacy(
             except DemoFileError as exc:
                 fail(str(exc))
 
-    _summary(path, run_with_services(work, settings=settings))
+    try:
+        report = run_with_services(work, settings=settings)
+    except KeyboardInterrupt:
+        fail("interrupted: the batches written so far stay; run the same command to carry on", 130)
+    _summary(path, report)
 
 
 def _summary(path: Path, report: ImportReport) -> None:
