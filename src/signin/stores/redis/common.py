@@ -7,7 +7,6 @@ wrong "signed in". The client reconnects by itself, so the service resumes when 
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -17,21 +16,20 @@ from redis.asyncio import Redis
 
 from signin.stores.base import StoreUnavailable
 
-log = logging.getLogger("signin.stores.redis")
 SCAN_BATCH = 500
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
 @contextmanager
 def unavailable_on_error() -> Iterator[None]:
+    """Any Redis fault as `StoreUnavailable` (the web layer logs it once and answers 503)."""
     try:
         yield
     except (redis_errors.RedisError, OSError) as exc:
-        # One line, no arguments: a failed command never carries a token or password here,
-        # but its repr could carry key names, and those are usernames.
-        reason = type(exc).__name__
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        log.warning("redis unavailable: %s: %s", reason, first[:200])
+        # Redis' messages name the server and the fault, never the command's arguments
+        # (which hold usernames and token hashes).
+        lines = str(exc).splitlines()
+        reason = f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
         raise StoreUnavailable(f"redis: {reason}") from exc
 
 
