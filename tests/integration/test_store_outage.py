@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +22,14 @@ from signin.stores.redis import connect_redis_stores
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.users import SqlUserStore
 from tests.backends import RedisServer, own_redis
-from tests.support import CHEAP_ARGON2_ENV, ServerProcess, csrf_of, free_port, make_settings
+from tests.support import (
+    CHEAP_ARGON2_ENV,
+    ServerProcess,
+    csrf_of,
+    free_port,
+    make_settings,
+    need,
+)
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -219,3 +227,43 @@ async def assert_stores_raise_unavailable(url: str, tmp_path: Path) -> None:
     finally:
         await stores.close()
         await engine.dispose()
+
+
+def test_serve_starts_before_redis_and_heals_when_it_comes(tmp_path: Path) -> None:
+    """Redis is not needed to start (only the database is migrated): health says 503 until Redis
+    answers, then 200, without a restart."""
+    redis_server = RedisServer(tmp_path / "redis")
+    need(redis_server.binary is not None, "redis-server")
+    process = ServerProcess(
+        {"SIGNIN_DATA_DIR": str(tmp_path / "data"), "SIGNIN_REDIS_URL": redis_server.url},
+        log_path=tmp_path / "serve.log",
+    )
+    with open(tmp_path / "serve.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "signin", "serve", "--port", str(process.port)],
+            env=process.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and 503 not in statuses:
+            assert proc.poll() is None, "signin serve exited while Redis was down"
+            try:
+                statuses.append(httpx.get(process.url + "/healthz", timeout=5).status_code)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert statuses[-1:] == [503]
+        redis_server.start()
+        try:
+            deadline = time.monotonic() + 15
+            while httpx.get(process.url + "/healthz", timeout=5).status_code != 200:
+                assert time.monotonic() < deadline, "signin did not notice Redis coming up"
+                time.sleep(0.1)
+        finally:
+            redis_server.stop()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
