@@ -7,29 +7,22 @@ bare `http://host` Chromium blocks the whole form post.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.support import ServerProcess, need
+from tests.support import ServerProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery"
 
 
@@ -57,9 +50,10 @@ def landing() -> Iterator[int]:
         server.server_close()
 
 
-def test_sign_in_redirects_to_allowed_host_on_any_port(tmp_path: Path, landing: int) -> None:
-    need(os.access(CHROMIUM, os.X_OK), f"Chromium ({CHROMIUM})")
-    playwright_api = pytest.importorskip("playwright.sync_api")
+def test_sign_in_redirects_to_allowed_host_on_any_port(
+    tmp_path: Path, landing: int, page: Page
+) -> None:
+    # `page` comes from the tier's one Chromium (conftest.py): Playwright's sync API cannot nest.
     env = {"SIGNIN_DATA_DIR": str(tmp_path / "data"), "SIGNIN_ALLOWED_REDIRECT_HOSTS": "localhost"}
     signin = ServerProcess(env)
     signin.env["SIGNIN_PUBLIC_URL"] = signin.url
@@ -73,27 +67,19 @@ def test_sign_in_redirects_to_allowed_host_on_any_port(tmp_path: Path, landing: 
         link = httpx.get(f"{signin.url}/api/v1/verify", params={"rd": target})
         assert link.status_code == 302
         blocked: list[str] = []
-        with playwright_api.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.on(
-                    "console",
-                    lambda message: (
-                        blocked.append(message.text)
-                        if "Content Security Policy" in message.text
-                        else None
-                    ),
-                )
-                # The no-JS form posts the plaintext; the JS form's pre-hash is tested elsewhere.
-                page.goto(link.headers["location"].replace("/sign-in?", "/sign-in?basic=1&"))
-                page.fill("#username", "alice")
-                page.fill("#password-current", PASSWORD)
-                with page.expect_navigation(url=target, timeout=10_000):
-                    page.click("button[type=submit]")
-                assert page.locator("h1").inner_text() == "landed"
-            finally:
-                browser.close()
+        page.on(
+            "console",
+            lambda message: (
+                blocked.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        # The no-JS form posts the plaintext; the JS form's pre-hash is tested elsewhere.
+        page.goto(link.headers["location"].replace("/sign-in?", "/sign-in?basic=1&"))
+        page.fill("#username", "alice")
+        page.fill("#password-current", PASSWORD)
+        with page.expect_navigation(url=target, timeout=10_000):
+            page.click("button[type=submit]")
+        assert page.locator("h1").inner_text() == "landed"
         assert blocked == []
     finally:
         signin.stop()
