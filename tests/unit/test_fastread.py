@@ -1,4 +1,4 @@
-"""The SQLite fast path of the session lookup (stores/sql/fastread.py) against a real file."""
+"""The SQLite fast paths (stores/sql/fastread.py, fastwrite.py) against real files."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from signin.stores import migrate
-from signin.stores.base import SessionRecord
+from signin.stores.base import SessionRecord, StoreUnavailable
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.fastread import MISS, FastReader
+from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.schema import users
 from signin.stores.sql.sessions import SqlSessionStore
 
@@ -78,3 +79,27 @@ async def test_missing_file_or_memory_database_falls_back(tmp_path: Path) -> Non
         memory = create_async_engine(url, poolclass=sa.pool.StaticPool)
         assert not FastReader.usable(memory)
         await memory.dispose()
+
+
+async def test_lock_writes_take_the_writer_thread_and_agree_with_reads(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'l.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    store = SqlLockStore(create_engine(url))
+    assert store._fast is not None
+    counts = await asyncio.gather(*(store.reserve("bob", 100.0, 60) for _ in range(10)))
+    assert sorted(counts) == list(range(1, 11))
+    await store.release("bob")
+    record = await store.get("bob", 101.0, 60)
+    assert record is not None
+    assert record.failures == 9
+    assert await store.reserve("bob", 200.0, 60) == 1  # the window passed: counting starts over
+    assert await store.clear("bob")
+    assert not await store.clear("bob")
+    await store.engine.dispose()
+
+
+async def test_lock_writer_without_database_is_unavailable(tmp_path: Path) -> None:
+    store = SqlLockStore(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'absent.db'}"))
+    with pytest.raises(StoreUnavailable):
+        await store.reserve("bob", 1.0, 60)
+    await store.engine.dispose()
