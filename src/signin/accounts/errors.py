@@ -129,9 +129,7 @@ class MailNotSent(SigninError):
     code = "mail_not_sent"
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__(
-            "We could not send the email just now. Please try again in a few minutes."
-        )
+        super().__init__("We could not send the email just now. Please try again in a few minutes.")
         self.detail = detail
         self.retry_after = 60
 
