@@ -294,3 +294,22 @@ async def test_surrounding_spaces_are_refused_at_sign_up_not_at_sign_in(
     assert (await sign_up(client, "bob")).status_code == 303
     client.cookies.clear()
     assert (await sign_in(client, " bob ", PASSWORD)).status_code == 303
+
+
+async def test_long_username_at_sign_in_fits_the_lock_table(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """fail_locks.key is VARCHAR(200): PostgreSQL refuses longer values (that was a 500)."""
+    response = await client.post(
+        "/api/v1/session", json={"username": "é" * 250, "password": "whatever"}
+    )
+    assert response.status_code == 401
+    assert (await sign_in(client, "Ⅻ" * 3000, "whatever")).status_code == 401
+    engine = sa.create_engine(f"sqlite:///{settings.data_dir / 'signin.db'}")
+    try:
+        with engine.connect() as conn:
+            longest = conn.execute(sa.text("SELECT max(length(key)) FROM fail_locks")).scalar()
+    finally:
+        engine.dispose()
+    assert longest is not None
+    assert longest <= 128

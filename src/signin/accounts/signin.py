@@ -11,7 +11,10 @@ from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.crypto.prehash import is_prehash, prehash_v1
 from signin.stores.base import UserRecord, UserStore
 
-MAX_USERNAME_INPUT = 256
+# Lock keys are stored (fail_locks.key is VARCHAR(200) on PostgreSQL, where a longer value is an
+# error, not a truncation). No real username's canon is longer than 96 characters (32 after NFKC,
+# case folding at most triples them), so a longer input names nobody and is cut.
+MAX_USERNAME_INPUT = 128
 
 
 class Authenticator:
