@@ -226,3 +226,37 @@ async def test_hsts_only_over_https(settings: Settings) -> None:
         assert (await tls.get("/sign-in")).headers[
             "strict-transport-security"
         ] == "max-age=31536000"
+
+
+async def test_client_gone_mid_body_is_not_an_error(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    app: FastAPI = client.app  # type: ignore[attr-defined]
+    sent: list[dict[str, object]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/sign-in",
+        "raw_path": b"/sign-in",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+        ],
+        "client": ("203.0.113.7", 5000),
+        "server": ("testserver", 80),
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert "unhandled error" not in caplog.text
+    assert not [m for m in sent if m.get("status") == 500]

@@ -6,6 +6,7 @@ import logging
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 64 * 1024
@@ -95,6 +96,8 @@ class SecurityMiddleware:
             if started:
                 raise
             await _too_large(scope, send_with_headers)
+        except ClientDisconnect:
+            return  # the client went away mid-body: nobody to answer, nothing went wrong here
         except Exception as exc:
             # Starlette answers unhandled errors in its outermost middleware, outside this one,
             # so that 500 would lack these headers: answer it here, where they are added.
