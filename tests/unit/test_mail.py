@@ -118,7 +118,8 @@ async def test_starttls_with_credentials(tmp_path: Path) -> None:
         bad = SmtpMailer(
             parse_smtp_url(f"smtp://mailer:wrong@{base}"),
             sender="s@example.org",
-            timeout=5,
+            # aiosmtpd answers 535, then leaves aiosmtplib's next mechanism waiting: bound it.
+            timeout=1,
             tls_context=client_context(cert),
         )
         with pytest.raises(MailError) as caught:
@@ -152,3 +153,12 @@ async def test_without_smtp_url_mail_goes_to_the_outbox(
     assert "Reset your password" in caplog.text
     assert "zoe@example.com" in caplog.text
     assert "SECRET-TOKEN" not in caplog.text
+
+
+def test_bad_smtp_url_is_one_settings_line_naming_the_variable() -> None:
+    from signin.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, smtp_url="smtp://mail.example.com?tls=1")
+    assert str(caught.value) == ("SIGNIN_SMTP_URL: unknown option 'tls' (only starttls=1 is known)")
+    assert load_settings(_env_file=None, smtp_url="").smtp_url is None
