@@ -326,3 +326,18 @@ async def test_sign_in_attempts_cannot_exhaust_the_reset_limits(
                 assert (await sign_in(client, name, "wrong password 1")).status_code == 401
         assert (await forgot(client, "zoe")).status_code == 200
         assert len(reset_mails(catcher, "zoe@example.com")) == 1
+
+
+async def test_basic_form_without_javascript(tmp_path: Path, catcher: MailCatcher) -> None:
+    async with mail_app(tmp_path, catcher) as (client, _):
+        await sign_up(client, "zoe", "zoe@example.com")
+        await verify_from_mail(client, catcher, "zoe@example.com")
+        await forgot(client, "zoe")
+        token = reset_mails(catcher, "zoe@example.com")[-1]
+        first = await client.get("/reset-password", params={"token": token, "basic": "1"})
+        assert first.status_code == 303
+        assert first.headers["location"] == "/reset-password?basic=1"
+        form = await client.get(first.headers["location"])
+        assert 'type="password" id="password-new" name="password"' in form.text
+        assert "data-prehash" not in form.text
+        assert (await submit_reset(client, form.text, NEW_PASSWORD)).status_code == 303
