@@ -89,9 +89,15 @@ def fresh_name(stem: str) -> str:
 
 
 async def page_post(
-    client: httpx.AsyncClient, base: str, page: str, data: dict[str, str]
+    client: httpx.AsyncClient,
+    base: str,
+    page: str,
+    data: dict[str, str],
+    *,
+    form_page: str | None = None,
 ) -> httpx.Response:
-    form = await client.get(base + page)
+    """GET the form (for its CSRF token and cookie), then POST `data` to `page`."""
+    form = await client.get(base + (form_page or page))
     return await client.post(base + page, data={"csrf_token": csrf_of(form.text), **data})
 
 
@@ -237,3 +243,50 @@ async def test_cli_sees_and_ends_sessions_made_on_both(pair: Pair) -> None:
             for server in (pair.a, pair.b):
                 mine = await client.get(server.url + "/api/v1/session", headers=bearer)
                 assert mine.status_code == 401
+
+
+async def test_account_page_and_password_change_across_instances(pair: Pair) -> None:
+    """/account on B lists the sessions made on A and B; a password change on B ends the
+    other sessions, which A then refuses."""
+    name = fresh_name("eve")
+    async with httpx.AsyncClient() as client:
+        created = await client.post(
+            pair.a.url + "/api/v1/users", json={"username": name, "password": PASSWORD}
+        )
+        assert created.status_code == 201
+    async with httpx.AsyncClient() as on_a:
+        signed_in = await page_post(
+            on_a, pair.a.url, "/sign-in", {"username": name, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 303
+        token_a = signed_in.cookies["session"]
+    async with httpx.AsyncClient() as on_b:
+        signed_in = await page_post(
+            on_b, pair.b.url, "/sign-in", {"username": name, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 303
+        account = await on_b.get(pair.b.url + "/account")
+        assert account.status_code == 200
+        assert account.text.count("<tr data-session=") == 2  # made on A and on B
+        assert account.text.count("data-current") == 1
+        changed = await page_post(
+            on_b,
+            pair.b.url,
+            "/account/password",
+            {"current_password": PASSWORD, "password": "a new battery horse staple"},
+            form_page="/account",
+        )
+        assert changed.status_code == 303
+        assert (await on_b.get(pair.a.url + "/api/v1/session")).status_code == 200
+    async with httpx.AsyncClient(cookies={"session": token_a}) as old_on_a:
+        assert (await old_on_a.get(pair.a.url + "/api/v1/session")).status_code == 401
+    async with httpx.AsyncClient() as client:
+        old = await client.post(
+            pair.a.url + "/api/v1/session", json={"username": name, "password": PASSWORD}
+        )
+        assert old.status_code == 401
+        new = await client.post(
+            pair.b.url + "/api/v1/session",
+            json={"username": name, "password": "a new battery horse staple"},
+        )
+        assert new.status_code == 201
