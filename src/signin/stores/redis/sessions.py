@@ -24,6 +24,7 @@ from signin.stores.redis.common import RedisStore, as_float, as_text, unavailabl
 
 # KEYS[1] session hash, KEYS[2] user set; ARGV[1] TTL, ARGV[2] set member, ARGV[3..] fields.
 CREATE = """
+redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
