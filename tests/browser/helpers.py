@@ -41,7 +41,8 @@ class PostLog:
         if request.method != "POST":
             return
         body = request.post_data or ""
-        self.posts.append((urlsplit(request.url).path, body, parse_qs(body)))
+        fields = parse_qs(body, keep_blank_values=True)
+        self.posts.append((urlsplit(request.url).path, body, fields))
 
     def bodies_to(self, path: str) -> list[str]:
         return [body for where, body, _ in self.posts if where == path]
@@ -60,14 +61,19 @@ def submit_and_wait(page: Page, button: str, path: str) -> Response:
     return posted.value
 
 
-def sign_up(
+def fill_sign_up(
     page: Page, base: str, username: str, password: str, *, retype: str | None = None
-) -> Response:
-    """Open the sign-up page, type the fields key by key, click "Sign up"."""
+) -> None:
+    """Open the sign-up page and type the fields key by key (nothing is submitted)."""
     page.goto(base + "/sign-up")
     page.locator("#username").press_sequentially(username)
     page.locator("#password-new").press_sequentially(password)
     page.locator("#password-retype").press_sequentially(password if retype is None else retype)
+
+
+def sign_up(page: Page, base: str, username: str, password: str) -> Response:
+    """Type the sign-up form and click "Sign up"; the response to the POST."""
+    fill_sign_up(page, base, username, password)
     return submit_and_wait(page, "Sign up", "/sign-up")
 
 

@@ -69,7 +69,7 @@ def test_prehash_matches_python(prehash_page: Page) -> None:
 
 def test_sha512_matches_hashlib(prehash_page: Page) -> None:
     """The mode's SHA-512 and the bundled one, at lengths around the padding edges (111/112/128)."""
-    lengths = [*range(0, 260), 1000, 4096]
+    lengths = [*range(0, 20), *range(100, 140), *range(230, 260), 1000, 4096]
     messages = [bytes((7 * n + i) % 256 for i in range(n)) for n in lengths]
     script = """async messages => {
       const hex = bytes => Array.from(bytes, b => b.toString(16).padStart(2, "0")).join("");
