@@ -1,37 +1,95 @@
-"""The fail-lock policy (SPEC section 5).
+"""The fail-lock policy (SPEC section 5); docs/fail-lock.md has the algorithm and its trade-offs.
 
 Every sign-in attempt is counted *before* its password is checked, by one atomic reservation per
-key (the username's canonical form, and `ip:ADDRESS`). An attempt whose count passes the limit is
-refused without hashing, and still counts, so the lock runs from the last attempt. A success
-clears the username's key and takes back its own count on the IP key: successes never lock an
-IP, yet an attacker cannot reset an IP's count by signing in to an account of his own.
+key (the client IP's key first, then the username's canonical form). An attempt whose count
+passes a limit is refused without hashing and still counts, so a lock runs from the last
+attempt. A success clears the username's key and takes back only its own count on the IP key:
+successes never lock an IP, yet an attacker cannot reset an IP's count by signing in to an
+account of his own between guesses.
+
+Stored keys: a username key is `canon(name)`, which is case-folded and so never holds an
+upper-case letter; IP keys are stored as `IP:ADDRESS` (and other counters in the same store,
+accounts/throttle.py, use upper-case prefixes too). So no typed username, not even
+`ip:192.0.2.1`, can bump or clear an IP's count. People see and type IP keys as `ip:ADDRESS`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 
 from signin.accounts.clock import Clock
 from signin.accounts.errors import AccountLocked
+from signin.accounts.usernames import canon
 from signin.stores.base import LockRecord, LockStore
 
-IP_PREFIX = "ip:"
+IP_STORED = "IP:"  # in the store
+IP_SHOWN = "ip:"  # on the command line and in `signin locks list`
 PURGE_EVERY = 60.0
+IPV6_PREFIX = 64  # one subscriber's network: its owner picks any of 2**64 addresses at will
+
+
+def ip_key(address: str) -> str:
+    """The stored lock key of a client address (IPv6: its /64 network; mapped IPv4 unwrapped)."""
+    text = address.strip()
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        # Only test transports hand over a non-address peer; key it as given.
+        return IP_STORED + text
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return IP_STORED + str(ip.ipv4_mapped)
+        return IP_STORED + str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
+    return IP_STORED + str(ip)
+
+
+def parse_key(text: str) -> str:
+    """The stored key for what a person typed: `ip:ADDRESS` (or `ip:NET/64`), else a username.
+
+    Raises `ValueError` with a one-line reason for an `ip:` key that is no address.
+    """
+    if text.strip().casefold().startswith(IP_SHOWN):
+        address = text.strip()[len(IP_SHOWN) :].strip()
+        try:
+            network = ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            raise ValueError(f"not an IP address: {address!r}") from None
+        if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= IPV6_PREFIX:
+            return ip_key(str(network.network_address))
+        if network.num_addresses == 1:
+            return ip_key(str(network.network_address))
+        raise ValueError(f"not an IP address: {address!r}")
+    key = canon(text.strip())
+    if not key:
+        raise ValueError("empty key")
+    return key
+
+
+def shown_key(key: str) -> str:
+    return IP_SHOWN + key[len(IP_STORED) :] if key.startswith(IP_STORED) else key
+
+
+def is_lock_key(key: str) -> bool:
+    """True for username and IP keys; False for other counters kept in the same store."""
+    return key.startswith(IP_STORED) or key.casefold() == key
 
 
 @dataclass(frozen=True)
 class Attempt:
+    """One reserved attempt: what to release or clear once the password was checked."""
+
     user_key: str
     ip_key: str | None
 
 
 @dataclass(frozen=True)
 class LockInfo:
-    key: str
+    key: str  # as shown: a canonical username or `ip:ADDRESS`
     failures: int
     locked: bool
-    retry_after: int
+    seconds_left: int  # until the key is forgotten (for a locked key: until it unlocks)
 
 
 class Lockout:
@@ -49,49 +107,68 @@ class Lockout:
         self.ip_max_failures = ip_max_failures
         self.lock_seconds = lock_seconds
         self.clock = clock
+        # Short windows (tests, small sites) get their dead rows reclaimed as often as they expire.
+        self.purge_every = min(PURGE_EVERY, float(lock_seconds))
         self._next_purge = 0.0
 
     async def reserve(self, username_canon: str, ip: str | None) -> Attempt:
-        """Count one attempt; raise `AccountLocked` when the username or the IP is locked."""
+        """Count one attempt; raise `AccountLocked` when the IP or the username is locked.
+
+        The IP goes first: an attempt refused for its IP does not extend the username's lock, so
+        one locked-out address cannot keep a victim's account locked by itself.
+        """
         now = self.clock()
         await self._maybe_purge(now)
-        ip_key = IP_PREFIX + ip if ip else None
-        if ip_key is not None:
-            ip_count = await self.store.reserve(ip_key, now, self.lock_seconds)
+        address_key = ip_key(ip) if ip else None
+        if address_key is not None:
+            ip_count = await self.store.reserve(address_key, now, self.lock_seconds)
             if ip_count > self.ip_max_failures:
                 raise AccountLocked(self.lock_seconds)
         count = await self.store.reserve(username_canon, now, self.lock_seconds)
         if count > self.max_failures:
+            # Same message, same wait, for every username, known or not, and every password.
             raise AccountLocked(self.lock_seconds)
-        return Attempt(username_canon, ip_key)
+        return Attempt(username_canon, address_key)
 
     async def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: forget the username's failures, take back the IP's count."""
         await self.store.clear(attempt.user_key)
         if attempt.ip_key is not None:
             await self.store.release(attempt.ip_key)
 
     async def abandoned(self, attempt: Attempt) -> None:
-        """The password was never checked (server busy): the attempt does not count."""
+        """The password was never checked (hasher busy): the attempt does not count."""
         await self.store.release(attempt.user_key)
         if attempt.ip_key is not None:
             await self.store.release(attempt.ip_key)
 
-    async def clear(self, key: str) -> bool:
-        return await self.store.clear(key)
+    async def clear(self, username_canon: str) -> bool:
+        """Lift a username's lock (a completed password reset, `signin locks clear`)."""
+        return await self.store.clear(username_canon)
+
+    async def clear_ip(self, address: str) -> bool:
+        return await self.store.clear(ip_key(address))
+
+    async def clear_key(self, typed: str) -> bool:
+        """Lift the lock named as in `signin locks clear KEY`; False when there was none."""
+        return await self.store.clear(parse_key(typed))
 
     async def locks(self, *, locked_only: bool = False) -> list[LockInfo]:
+        """Live username and IP keys, the most recent attempt first."""
         now = self.clock()
         records = await self.store.list(now, self.lock_seconds)
-        infos = [self._info(record, now) for record in records]
+        infos = [self._info(record, now) for record in records if is_lock_key(record.key)]
         return [info for info in infos if info.locked or not locked_only]
 
     def _info(self, record: LockRecord, now: float) -> LockInfo:
-        limit = self.ip_max_failures if record.key.startswith(IP_PREFIX) else self.max_failures
+        is_ip = record.key.startswith(IP_STORED)
+        limit = self.ip_max_failures if is_ip else self.max_failures
         left = max(0, math.ceil(record.last_attempt + self.lock_seconds - now))
-        return LockInfo(record.key, record.failures, record.failures >= limit, left)
+        return LockInfo(shown_key(record.key), record.failures, record.failures >= limit, left)
 
     async def _maybe_purge(self, now: float) -> None:
-        # Expired keys are forgotten by the reservation itself; this only reclaims their rows.
+        # Expired keys already count as forgotten (the reservation starts them again from 1);
+        # this only reclaims their rows, piggybacked on sign-in traffic so no cron is needed.
         if now >= self._next_purge:
-            self._next_purge = now + PURGE_EVERY
+            self._next_purge = now + self.purge_every
             await self.store.purge(now, self.lock_seconds)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from signin.cli.common import fail, migrate_schema, out, settings_or_exit
 from signin.cli.data import register as register_data_commands
+from signin.cli.locks import locks_app
 from signin.cli.redirects import sign_url
 from signin.cli.sessions import sessions_app
 from signin.cli.users import users_app
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 register_data_commands(app, db_app)  # import-legacy, dump, db reset, db backup
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(locks_app, name="locks")
 app.command("sign-url")(sign_url)
 
 

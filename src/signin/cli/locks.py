@@ -1,0 +1,69 @@
+"""`signin locks ...`: see and lift fail locks (SPEC section 5), also while the server runs.
+
+The lock state lives in the database (or Redis), so these commands act on the same keys every
+server process uses; no restart or signal is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from signin.accounts.lockout import parse_key, shown_key
+from signin.cli.common import fail, out, run_with_services
+from signin.services import Services
+
+locks_app = typer.Typer(help="List and lift fail locks.", no_args_is_help=True)
+
+
+def _left(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
+
+
+@locks_app.command("list")
+def locks_list(
+    locked: Annotated[
+        bool, typer.Option("--locked", help="Only keys that are locked now.")
+    ] = False,
+) -> None:
+    """Failure counters still in their window: key, failures, locked?, time left."""
+
+    async def work(services: Services) -> None:
+        infos = await services.lockout.locks(locked_only=locked)
+        if not infos:
+            out.print("no locked keys" if locked else "no failure counters")
+            return
+        table = Table("key", "failures", "locked", "time left")
+        for info in infos:
+            table.add_row(
+                info.key,
+                str(info.failures),
+                "yes" if info.locked else "no",
+                _left(info.seconds_left),
+            )
+        out.print(table)
+
+    run_with_services(work)
+
+
+@locks_app.command("clear")
+def locks_clear(
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="A username (canon applied) or ip:ADDRESS.")
+    ],
+) -> None:
+    """Lift one lock: a username's or an IP's (ip:ADDRESS)."""
+    try:
+        stored = parse_key(key)
+    except ValueError as exc:
+        fail(f"bad key {key!r}: {exc}")
+
+    async def work(services: Services) -> bool:
+        return await services.lock_store.clear(stored)
+
+    if not run_with_services(work):
+        fail(f"no lock or failure count for {shown_key(stored)!r}")
+    out.print(f"cleared {shown_key(stored)}")
