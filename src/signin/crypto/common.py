@@ -12,7 +12,7 @@ import base64
 import gzip
 import hashlib
 import hmac
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 
 from signin.crypto.prehash import canon, is_prehash, normalize_password
@@ -24,10 +24,9 @@ class CommonPasswords:
 
     @cached_property
     def candidates(self) -> frozenset[str]:
-        entries = self._entries if self._entries is not None else _load_packaged()
-        return frozenset(
-            variant for entry in entries for variant in (entry, entry.capitalize(), entry.upper())
-        )
+        if self._entries is None:
+            return _packaged_candidates()
+        return _variants(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries if self._entries is not None else _load_packaged())
@@ -37,7 +36,9 @@ class CommonPasswords:
 
     @cached_property
     def _encoded(self) -> tuple[bytes, ...]:
-        return tuple(candidate.encode("utf-8") for candidate in self.candidates)
+        if self._entries is None:
+            return _packaged_encoded()
+        return _encode(self.candidates)
 
     def contains_prehash(self, username: str, prehash: str) -> bool:
         """CPU-bound (one SHA-512 per candidate, ~60k): run it off the event loop.
@@ -57,6 +58,28 @@ class CommonPasswords:
         return False
 
 
+def _variants(entries: frozenset[str]) -> frozenset[str]:
+    return frozenset(
+        variant for entry in entries for variant in (entry, entry.capitalize(), entry.upper())
+    )
+
+
+@cache
+def _packaged_candidates() -> frozenset[str]:
+    """Built once per process (0.1 s): the packaged list never changes while it runs."""
+    return _variants(_load_packaged())
+
+
+@cache
+def _packaged_encoded() -> tuple[bytes, ...]:
+    return _encode(_packaged_candidates())
+
+
+def _encode(candidates: frozenset[str]) -> tuple[bytes, ...]:
+    return tuple(candidate.encode("utf-8") for candidate in candidates)
+
+
+@cache
 def _load_packaged() -> frozenset[str]:
     data = resources.files("signin.crypto").joinpath("common-passwords.txt.gz").read_bytes()
     lines = gzip.decompress(data).decode("utf-8").splitlines()
