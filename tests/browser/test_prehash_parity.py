@@ -137,3 +137,12 @@ def test_nfkc_matches_python_on_every_code_point(page: Page, signin_server: Serv
             want.append([code, normal])
     assert len(want) > 4000
     assert changed == want
+
+
+def test_typed_name_is_stripped_as_python_strips(page: Page, signin_server: ServerProcess) -> None:
+    """Sign-in strips the name with str.strip() on the server; the page must strip the same set."""
+    page.goto(signin_server.url + "/sign-in")
+    texts = [chr(c) + "a b" + chr(c) for c in [*range(0x3001), 0xFEFF, 0x180E, 0x200B]]
+    got = page.evaluate("texts => texts.map(t => window.signinPrehash.stripName(t))", texts)
+    want = [text.strip() for text in texts]
+    assert [(hex(ord(t[0])), g) for t, g, w in zip(texts, got, want, strict=True) if g != w] == []

@@ -16,13 +16,16 @@
 // data-policy checks a new password: data-min-length on the form, at most 1024, not the username.
 //
 // API for tests and other pages:
-//   window.signinPrehash.{prehashV1, canon, casefold, nfkc, sha512, usesWebCrypto}.
+//   window.signinPrehash.{prehashV1, canon, casefold, nfkc, stripName, sha512, usesWebCrypto}.
 (function () {
   "use strict";
 
   var MAX_LENGTH = 1024;
   var FOLD = buildFoldMap(window.SIGNIN_CASEFOLD);
   var UNASSIGNED = window.SIGNIN_CASEFOLD.unassigned; // sorted inclusive pairs (first, last)
+  // Python's str.strip(): the characters where str.isspace() (not quite JavaScript's trim()).
+  var PY_SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+  var PY_STRIP = new RegExp("^" + PY_SPACE + "+|" + PY_SPACE + "+$", "g");
 
   function buildFoldMap(table) {
     var map = new Map();
@@ -120,11 +123,18 @@
 
   // --- Forms -------------------------------------------------------------------------------
 
+  function stripName(text) {
+    return text.replace(PY_STRIP, "");
+  }
+
+  // The name to pre-hash with. Sign-in strips the typed name on the server (str.strip) before
+  // it looks the account up and pre-hashes a plaintext, so the browser strips it the same way.
   function usernameOf(form) {
     var field = form.getAttribute("data-username-field");
     if (field) {
       var input = form.elements.namedItem(field);
-      return input ? { value: input.value, input: input } : { value: "", input: null };
+      var typed = input ? stripName(input.value) : "";
+      return { value: typed, input: input || null };
     }
     return { value: form.getAttribute("data-username") || "", input: null };
   }
@@ -136,7 +146,7 @@
 
   // The first problem with the form, as {message, input}, or null when it may be sent.
   function problemOf(form, username) {
-    if (username.input && username.value.trim() === "") {
+    if (username.input && username.value === "") {
       return { message: "Enter your username.", input: username.input };
     }
     var secrets = form.querySelectorAll("input[data-prehash-into]");
@@ -247,6 +257,7 @@
     canon: canon,
     casefold: casefold,
     nfkc: nfkc,
+    stripName: stripName,
     sha512: sha512,
     usesWebCrypto: function () { return webCrypto() !== null; },
   };
