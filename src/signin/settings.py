@@ -192,6 +192,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _argon2_memory(self) -> Settings:
+        # argon2 needs 8 KiB per lane; caught here, it is a start-up line, not a 500 at sign-up.
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ValueError(
+                "SIGNIN_ARGON2_MEMORY_KIB must be at least 8 x SIGNIN_ARGON2_PARALLELISM "
+                f"({8 * self.argon2_parallelism})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _cookie_domain_covers_public_url(self) -> Settings:
         # Browsers silently drop a cookie whose Domain does not cover the host that sets it.
         host = (urlsplit(self.public_url).hostname or "").lower()

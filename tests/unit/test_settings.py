@@ -126,3 +126,13 @@ def test_empty_secret_key_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().secret_key is None
     monkeypatch.setenv("SIGNIN_DATABASE_URL", "")
     assert load_settings().database_url is None
+
+
+def test_argon2_memory_must_cover_the_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNIN_ARGON2_PARALLELISM", "4")
+    monkeypatch.setenv("SIGNIN_ARGON2_MEMORY_KIB", "16")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("SIGNIN_ARGON2_MEMORY_KIB must be at least 8 x")
+    monkeypatch.setenv("SIGNIN_ARGON2_MEMORY_KIB", "32")
+    assert load_settings().argon2_memory_kib == 32
