@@ -206,3 +206,12 @@ def test_users_commands_while_the_server_runs(env: dict[str, str], live: ServerP
     assert not signed_in(live, token)
     assert "Alice" not in run(env, "users", "list")[1]
     assert signed_in(live, bob)
+
+
+def test_data_dir_that_is_a_file_is_one_line(env: dict[str, str]) -> None:
+    blocker = Path(env["SIGNIN_DATA_DIR"])
+    blocker.write_text("not a directory")
+    for extra in ({}, {"SIGNIN_SECRET_KEY": "k" * 40}):
+        code, _, err = run({**env, **extra}, "db", "upgrade")
+        assert code != 0
+        assert_one_line_error(err, str(blocker))

@@ -63,11 +63,15 @@ def run_with_services(
 def migrate_schema(settings: Settings) -> None:
     from signin.stores import migrate
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create SIGNIN_DATA_DIR {settings.data_dir}: {exc.strerror or exc}")
     try:
         migrate.upgrade(settings.sqlalchemy_url)
     except Exception as exc:  # driver errors vary; say it in one line
-        fail(f"cannot migrate the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        first = (str(exc).splitlines() or [""])[0]
+        fail(f"cannot migrate the database: {type(exc).__name__}: {first}")
 
 
 def when(epoch: float) -> str:
