@@ -196,12 +196,3 @@ class RedisServer:
             self.proc.wait(timeout=5)
         self.proc = None
 
-
-@contextmanager
-def own_redis(workdir: Path) -> Iterator[RedisServer]:
-    need(shutil.which("redis-server") is not None, "redis-server")
-    server = RedisServer(workdir).start()
-    try:
-        yield server
-    finally:
-        server.stop()

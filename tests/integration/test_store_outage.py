@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from signin.stores.base import StoreUnavailable
 from signin.stores.redis import connect_redis_stores
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.users import SqlUserStore
-from tests.backends import RedisServer, own_redis
+from tests.backends import RedisServer
 from tests.support import (
     CHEAP_ARGON2_ENV,
     ServerProcess,
@@ -96,12 +95,32 @@ def test_serve_refuses_to_start_without_its_database(tmp_path: Path) -> None:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with own_redis(tmp_path / "redis") as server:
+    """A Redis of the test's own, not started yet."""
+    server = RedisServer(tmp_path / "redis")
+    need(server.binary is not None, "redis-server")
+    try:
         yield server
+    finally:
+        server.stop()
+
+
+def wait_for_health(url: str, status: int, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc is None or proc.poll() is None, "signin serve exited"
+        try:
+            if httpx.get(url + "/healthz", timeout=5).status_code == status:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"/healthz did not answer {status} in time"
+        time.sleep(0.1)
 
 
 @pytest.fixture
 def served(redis_server: RedisServer, tmp_path: Path) -> Iterator[ServerProcess]:
+    """`signin serve` started while its Redis is down: it starts (only the database must answer
+    at start), says 503 on /healthz, and turns healthy when Redis comes up, without a restart."""
     process = ServerProcess(
         {
             "SIGNIN_DATA_DIR": str(tmp_path / "data"),
@@ -109,8 +128,19 @@ def served(redis_server: RedisServer, tmp_path: Path) -> Iterator[ServerProcess]
             "SIGNIN_COOKIE_SECURE": "false",
         },
         log_path=tmp_path / "serve.log",
-    ).start(timeout=60)
+    )
+    with open(tmp_path / "serve.log", "ab") as log:
+        process.proc = subprocess.Popen(
+            [sys.executable, "-m", "signin", "serve", "--port", str(process.port)],
+            env=process.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
+        wait_for_health(process.url, 503, process.proc)
+        redis_server.start()
+        wait_for_health(process.url, 200, process.proc)
         yield process
     finally:
         process.stop()
@@ -227,43 +257,3 @@ async def assert_stores_raise_unavailable(url: str, tmp_path: Path) -> None:
     finally:
         await stores.close()
         await engine.dispose()
-
-
-def test_serve_starts_before_redis_and_heals_when_it_comes(tmp_path: Path) -> None:
-    """Redis is not needed to start (only the database is migrated): health says 503 until Redis
-    answers, then 200, without a restart."""
-    redis_server = RedisServer(tmp_path / "redis")
-    need(redis_server.binary is not None, "redis-server")
-    process = ServerProcess(
-        {"SIGNIN_DATA_DIR": str(tmp_path / "data"), "SIGNIN_REDIS_URL": redis_server.url},
-        log_path=tmp_path / "serve.log",
-    )
-    with open(tmp_path / "serve.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "signin", "serve", "--port", str(process.port)],
-            env=process.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        statuses = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and 503 not in statuses:
-            assert proc.poll() is None, "signin serve exited while Redis was down"
-            try:
-                statuses.append(httpx.get(process.url + "/healthz", timeout=5).status_code)
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert statuses[-1:] == [503]
-        redis_server.start()
-        try:
-            deadline = time.monotonic() + 15
-            while httpx.get(process.url + "/healthz", timeout=5).status_code != 200:
-                assert time.monotonic() < deadline, "signin did not notice Redis coming up"
-                time.sleep(0.1)
-        finally:
-            redis_server.stop()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
