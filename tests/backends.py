@@ -195,4 +195,3 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(timeout=5)
         self.proc = None
-
