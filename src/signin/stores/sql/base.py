@@ -17,6 +17,7 @@ _UNAVAILABLE = (
     OSError,
     ConnectionError,
     TimeoutError,
+    sa.exc.TimeoutError,  # no pooled connection free in time: busy, not a bug (503, not 500)
 )
 # PostgreSQL SQLSTATE classes that mean "the server cannot serve now", not "bad statement":
 # connection exceptions, insufficient resources, operator intervention (shutdown, restart),
