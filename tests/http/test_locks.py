@@ -94,6 +94,7 @@ def assert_locked(response: httpx.Response, seconds: int = LOCK) -> str:
     message = f"Too many failed sign-in attempts. Try again in {seconds} seconds."
     if response.headers["content-type"].startswith("application/problem+json"):
         assert response.json()["detail"] == message
+        assert response.json()["type"].endswith("/locked")
     else:
         assert message in response.text
         assert 'name="username"' in response.text  # the sign-in form again, not a bare error
