@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ from signin.settings import Settings
 from signin.stores import migrate
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
-CHEAP_ARGON2_ENV = {"SIGNIN_ARGON2_TIME_COST": "1", "SIGNIN_ARGON2_MEMORY_KIB": "1024",
-                    "SIGNIN_ARGON2_PARALLELISM": "1"}
+CHEAP_ARGON2_ENV = {
+    "SIGNIN_ARGON2_TIME_COST": "1",
+    "SIGNIN_ARGON2_MEMORY_KIB": "1024",
+    "SIGNIN_ARGON2_PARALLELISM": "1",
+}
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,7 +38,7 @@ def require_all() -> bool:
 
 
 def need(condition: bool, what: str) -> None:
-    """Skip with a visible reason when `what` is missing; fail instead under SIGNIN_REQUIRE_ALL=1."""
+    """Skip with a visible reason when `what` is missing; fail under SIGNIN_REQUIRE_ALL=1."""
     if condition:
         return
     if require_all():
@@ -50,8 +53,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, *, services: Services | None = None,
-                      base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(
+    settings: Settings, *, services: Services | None = None, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app over httpx's ASGI transport, schema migrated, lifespan run."""
     services = services or build_services(settings)
     await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
@@ -69,8 +73,9 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-async def form_post(client: httpx.AsyncClient, page: str, data: dict[str, str],
-                    action: str | None = None) -> httpx.Response:
+async def form_post(
+    client: httpx.AsyncClient, page: str, data: dict[str, str], action: str | None = None
+) -> httpx.Response:
     """GET the form page (for the CSRF cookie and token), then POST `data` to it."""
     got = await client.get(page)
     fields = {"csrf_token": csrf_of(got.text), **data}
@@ -86,8 +91,14 @@ def free_port() -> int:
 class ServerProcess:
     """A real `signin serve` process on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 1, port: int | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 1,
+        port: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **CHEAP_ARGON2_ENV, **env}
@@ -98,9 +109,23 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "signin", "serve", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", str(self.workers)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "signin",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         if log is not subprocess.DEVNULL:
             log.close()  # the child holds its own copy of the descriptor
         deadline = time.monotonic() + timeout
@@ -120,10 +145,8 @@ class ServerProcess:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
