@@ -1,0 +1,63 @@
+"""Run wrk (one thread, keep-alive) with bench/lua/report.lua and parse its JSON line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from servers import BENCH
+
+LUA = BENCH / "lua" / "report.lua"
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    errors: int
+    non_2xx: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        """Answered requests per second that were not errors."""
+        good = self.requests - self.non_2xx - self.errors
+        return good / self.seconds if self.seconds else 0.0
+
+
+async def run_wrk(url: str, *, seconds: float, connections: int, cookie: str) -> WrkResult:
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:.0f}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        "-H",
+        f"Cookie: session={cookie}",
+        url,
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=seconds + 30)
+    text = out.decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("WRKJSON "):
+            data = json.loads(line.removeprefix("WRKJSON "))
+            break
+    else:
+        raise RuntimeError(f"wrk printed no result:\n{text}")
+    errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
+    return WrkResult(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        errors=errors,
+        non_2xx=data["status"],
+        p50_ms=data["p50"] / 1000,
+        p99_ms=data["p99"] / 1000,
+    )
