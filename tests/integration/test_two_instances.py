@@ -188,6 +188,21 @@ async def test_concurrent_wrong_attempts_on_both_allow_three_checks(pair: Pair) 
         assert int(right.headers["retry-after"]) > 0
     await assert_lock_state(pair, canon(name), failures=21)
 
+    # `signin locks` run beside A and beside B (each with its own settings and data dir) sees
+    # one state; clearing it on B's side lets the right password in on A.
+    for server in (pair.a, pair.b):
+        listed = await asyncio.to_thread(run_cli, server.env, "locks", "list", "--locked")
+        assert listed.returncode == 0, listed.stderr
+        rows = [line.split("│") for line in listed.stdout.splitlines() if canon(name) in line]
+        assert [[cell.strip() for cell in row[1:4]] for row in rows] == [[canon(name), "21", "yes"]]
+    cleared = await asyncio.to_thread(run_cli, pair.b.env, "locks", "clear", name)
+    assert cleared.returncode == 0, cleared.stderr
+    async with httpx.AsyncClient() as client:
+        right = await client.post(
+            pair.a.url + "/api/v1/session", json={"username": name, "password": PASSWORD}
+        )
+        assert right.status_code == 201
+
 
 async def assert_lock_state(pair: Pair, key: str, *, failures: int) -> None:
     """What every instance reads: the lock record in the shared Redis."""
