@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,8 +219,13 @@ def test_acknowledged_sign_ups_survive_kill_9_and_nothing_secret_at_rest(tmp_pat
 def test_server_log_has_no_tokens_or_queries(live: ServerProcess) -> None:
     token_value = "QueryTokenMarker-9d2e"
     httpx.get(f"{live.url}/sign-in?next=/x&sig={token_value}", timeout=10)
-    log = Path(live.log_path or "").read_text(errors="replace")
-    assert "GET /sign-in" in log or '"GET /sign-in' in log
+    # The access line is written once the response has gone out: wait for it, bounded.
+    deadline = time.monotonic() + 10
+    log = ""
+    while '"GET /sign-in' not in log and time.monotonic() < deadline:
+        time.sleep(0.05)
+        log = Path(live.log_path or "").read_text(errors="replace")
+    assert '"GET /sign-in' in log
     assert token_value not in log
     assert PASSWORD not in log
 
