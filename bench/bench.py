@@ -95,6 +95,11 @@ async def peer_suite(
 
 
 async def run(plan: w.Plan, only: set[str], spy: bool) -> dict[str, Any]:
+    # SIGTERM (run.sh's trap, timeout) cancels the run like Ctrl-C: every `finally` stops its
+    # server before the driver exits.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     results: dict[str, Any] = {}
     if "ceiling" in only:
         results["ceiling"] = w.w0_ceiling(plan)
@@ -126,26 +131,31 @@ async def run(plan: w.Plan, only: set[str], spy: bool) -> dict[str, Any]:
     return results
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short durations (under 2 minutes)")
     parser.add_argument("--only", default=",".join(SYSTEMS), help="comma list of systems")
     parser.add_argument("--profile", action="store_true", help="py-spy flame graphs in .work/")
     parser.add_argument("--command", default="bench/run.sh", help="command line for the report")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite RESULTS.md from .work/results.json"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        saved = json.loads((WORK / "results.json").read_text())
+        report.write(saved, saved.pop("meta"))
+        return
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     if unknown := only - set(SYSTEMS):
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
-    # SIGTERM (run.sh's trap, timeout) unwinds like Ctrl-C, so every `finally` stops its server.
-    signal.signal(signal.SIGTERM, _interrupt)
     WORK.mkdir(exist_ok=True)
     plan = w.QUICK if args.quick else w.FULL
     started = time.time()
-    results = asyncio.run(run(plan, only, args.profile))
+    try:
+        results = asyncio.run(run(plan, only, args.profile))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("[bench] interrupted; every server it started is stopped", flush=True)
+        sys.exit(130)
     meta = report.machine_notes(args.command, plan, started, time.time())
     (WORK / "results.json").write_text(json.dumps({"meta": meta, **results}, indent=2))
     if only == set(SYSTEMS):

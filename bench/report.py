@@ -250,7 +250,10 @@ def write(results: dict[str, Any], meta: dict[str, Any]) -> None:
         f"- machine: {meta['cores']} cores, {meta['cpu']}, Linux {meta['kernel']}, "
         f"Python {meta['python']}; load average at the end {meta['loadavg_at_end']}",
         f"- plan: `{meta['plan']}`",
-        "- raw numbers: `bench/.work/results.json` (not committed)",
+        "- raw numbers: `bench/.work/results.json` (not committed); server logs beside it",
+        "- profiles: `bench/run.sh --profile` writes py-spy flame graphs to `bench/.work/`",
+        "- also here: the legacy-import benchmark, [RESULTS-import.md](RESULTS-import.md)"
+        " (`bench/import_legacy.py`)",
         "",
     ]
     findings = BENCH / "FINDINGS.md"
