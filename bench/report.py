@@ -214,7 +214,15 @@ def chart(results: dict[str, Any], path: str) -> None:
     for ax, (title, workload, metric, names) in zip(axes, panels, strict=True):
         values = [_get(results, name, workload, metric) or 0.0 for name in names]
         bars = ax.bar(names, values, color=[COLORS[n] for n in names])
-        ax.bar_label(bars, fmt=_label, fontsize=8)
+        labels = [_label(value) for value in values]
+        if workload == "W3":  # the latency target matters as much as the rate here
+            p99s = [_get(results, name, "W3", "p99_ms") for name in names]
+            labels = [
+                f"{label}\np99 {p99:,.0f} ms" if p99 else label
+                for label, p99 in zip(labels, p99s, strict=True)
+            ]
+        ax.bar_label(bars, labels=labels, fontsize=8)
+        ax.margins(y=0.2)  # room for two-line labels above the tallest bar
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelsize=8, rotation=20)
         if workload == "W2":
