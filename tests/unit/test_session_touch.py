@@ -1,0 +1,62 @@
+"""last_seen is written once per interval, however many requests see it stale at once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from signin.accounts.clock import FrozenClock
+from signin.accounts.sessions import SessionManager, token_hash
+from signin.stores import migrate
+from signin.stores.sql.engine import create_engine
+from signin.stores.sql.schema import users
+from signin.stores.sql.sessions import SqlSessionStore
+
+
+class CountingStore(SqlSessionStore):
+    """The real SQLite store, counting its last_seen writes."""
+
+    touches = 0
+
+    async def touch(self, token_hash: bytes, now: float) -> None:
+        self.touches += 1
+        await asyncio.sleep(0.01)  # a write that waits for the lock, as under load
+        await super().touch(token_hash, now)
+
+
+async def test_concurrent_checks_write_last_seen_once(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    store = CountingStore(create_engine(url))
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            users.insert().values(
+                id=1,
+                username="alice",
+                username_canon="alice",
+                password_hash="x",
+                created_at=1.0,
+                password_changed_at=1.0,
+            )
+        )
+    clock = FrozenClock()
+    manager = SessionManager(
+        store, idle_seconds=7200, max_seconds=43200, remember_seconds=86400, clock=clock
+    )
+    issued = await manager.issue(1, remember=False, ip=None, user_agent=None)
+
+    clock.advance(61)
+    found = await asyncio.gather(*(manager.resolve(issued.token) for _ in range(16)))
+    assert all(session is not None for session in found)
+    assert store.touches == 1
+    record = await store.lookup(token_hash(issued.token))
+    assert record is not None
+    assert record.session.last_seen == clock.now
+
+    clock.advance(30)  # within the interval: no write
+    assert await manager.resolve(issued.token) is not None
+    assert store.touches == 1
+    clock.advance(31)  # the next interval: one more
+    await asyncio.gather(*(manager.resolve(issued.token) for _ in range(8)))
+    assert store.touches == 2
+    await store.engine.dispose()
