@@ -18,6 +18,7 @@ from signin.stores.sql.fastread import MISS, FastReader
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.schema import users
 from signin.stores.sql.sessions import SqlSessionStore
+from signin.stores.sql.users import SqlUserStore
 
 
 async def _store(path: Path) -> SqlSessionStore:
@@ -102,4 +103,16 @@ async def test_lock_writer_without_database_is_unavailable(tmp_path: Path) -> No
     store = SqlLockStore(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'absent.db'}"))
     with pytest.raises(StoreUnavailable):
         await store.reserve("bob", 1.0, 60)
+    await store.engine.dispose()
+
+
+async def test_user_by_canon_fast_path_matches_the_async_path(tmp_path: Path) -> None:
+    store = await _store(tmp_path / "u.db")
+    user_store = SqlUserStore(store.engine)
+    assert user_store._fast is not None
+    fast = await user_store.by_canon("alice")
+    slow = await user_store._one(users.c.username_canon == "alice")
+    assert fast is not None
+    assert fast == slow
+    assert await user_store.by_canon("nobody") is None
     await store.engine.dispose()

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from signin.stores.base import DuplicateUser, NewUser, UserRecord
 from signin.stores.sql.base import SqlStore
 from signin.stores.sql.engine import is_unique_violation
+from signin.stores.sql.fastread import MISS, FastReader
 from signin.stores.sql.schema import users
 
 _COLUMNS = (
@@ -39,6 +40,11 @@ def _record(row: Any) -> UserRecord:
 
 
 class SqlUserStore(SqlStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        by_canon = sa.select(*_COLUMNS).where(users.c.username_canon == sa.bindparam("canon"))
+        self._fast = FastReader(self.engine, by_canon) if FastReader.usable(self.engine) else None
+
     async def create(self, user: NewUser) -> UserRecord:
         stmt = (
             users.insert()
@@ -71,6 +77,11 @@ class SqlUserStore(SqlStore):
         return await self._one(users.c.id == user_id)
 
     async def by_canon(self, username_canon: str) -> UserRecord | None:
+        # Every sign-in starts here: on SQLite it skips the async driver (see fastread.py).
+        if self._fast is not None:
+            row = self._fast.fetch(canon=username_canon)
+            if row is not MISS:
+                return _record(row) if row is not None else None
         return await self._one(users.c.username_canon == username_canon)
 
     async def by_email(self, email_canon: str) -> UserRecord | None:
