@@ -10,7 +10,8 @@ from __future__ import annotations
 import concurrent.futures
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,38 +104,44 @@ def user_store(sql_engine: AsyncEngine) -> UserStore:
     return SqlUserStore(sql_engine)
 
 
+@asynccontextmanager
+async def _backend(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    pick: Callable[[RedisStores | None, AsyncEngine], Any],
+) -> AsyncIterator[Backend]:
+    """A store of the parametrised kind and its user store; Redis stores read users from SQL."""
+    kind: str = request.param
+    if kind == "redis":
+        need_redis()
+    engine = await _sql_engine(
+        "postgresql" if kind == "postgresql" else "sqlite", request, tmp_path
+    )
+    users = SqlUserStore(engine)
+    redis_stores = await _redis_stores(users) if kind == "redis" else None
+    try:
+        yield Backend(kind, users, pick(redis_stores, engine))
+    finally:
+        if redis_stores is not None:
+            await _drop_prefix(redis_stores)
+        await engine.dispose()
+
+
 @pytest.fixture(params=ALL_BACKENDS)
 async def sessions_backend(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Backend]:
-    """A session store and its user store; Redis sessions read users from SQLite."""
-    kind: str = request.param
-    if kind == "redis":
-        need_redis()
-    engine = await _sql_engine(
-        "postgresql" if kind == "postgresql" else "sqlite", request, tmp_path
-    )
-    users = SqlUserStore(engine)
-    redis_stores = await _redis_stores(users) if kind == "redis" else None
-    store: SessionStore = redis_stores.sessions if redis_stores else SqlSessionStore(engine)
-    yield Backend(kind, users, store)
-    if redis_stores is not None:
-        await _drop_prefix(redis_stores)
-    await engine.dispose()
+    def pick(redis: RedisStores | None, engine: AsyncEngine) -> SessionStore:
+        return redis.sessions if redis else SqlSessionStore(engine)
+
+    async with _backend(request, tmp_path, pick) as backend:
+        yield backend
 
 
 @pytest.fixture(params=ALL_BACKENDS)
 async def locks_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    kind: str = request.param
-    if kind == "redis":
-        need_redis()
-    engine = await _sql_engine(
-        "postgresql" if kind == "postgresql" else "sqlite", request, tmp_path
-    )
-    users = SqlUserStore(engine)
-    redis_stores = await _redis_stores(users) if kind == "redis" else None
-    store: LockStore = redis_stores.locks if redis_stores else SqlLockStore(engine)
-    yield Backend(kind, users, store)
-    if redis_stores is not None:
-        await _drop_prefix(redis_stores)
-    await engine.dispose()
+    def pick(redis: RedisStores | None, engine: AsyncEngine) -> LockStore:
+        return redis.locks if redis else SqlLockStore(engine)
+
+    async with _backend(request, tmp_path, pick) as backend:
+        yield backend
