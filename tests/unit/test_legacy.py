@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -22,11 +19,10 @@ from signin.accounts.legacy import (
     skip_reason,
 )
 from signin.crypto.prehash import prehash_v1
-from signin.services import Services, build_services
-from signin.stores import migrate
+from signin.services import Services
 from signin.stores.base import NewUser
 from tests.demo_db import demo_js_prehash
-from tests.support import make_settings, need
+from tests.support import need
 
 # The demo's browser code, verbatim, with Node's Buffer standing in for Uint8Array.toBase64().
 DEMO_JS = """
@@ -99,17 +95,6 @@ def test_marked_hashes_are_no_phc_strings() -> None:
     assert is_marked(mark("$argon2id$v=19$..."))
     assert not is_marked("$argon2id$v=19$...")
     assert not mark("x").startswith("$")
-
-
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = make_settings(tmp_path / "data")
-    built = build_services(settings)
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
-    try:
-        yield built
-    finally:
-        await built.close()
 
 
 async def imported(services: Services, username: str, password: str) -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,22 +10,9 @@ import pytest
 from signin.accounts.legacy import is_marked
 from signin.accounts.legacy_import import LegacyImporter, printable
 from signin.crypto.prehash import prehash_v1
-from signin.services import Services, build_services
-from signin.stores import migrate
+from signin.services import Services
 from signin.stores.legacy import DemoFile, DemoFileError, SqlAccountWriter
 from tests.demo_db import demo_js_prehash, demo_rows, demo_users, make_demo_file
-from tests.support import make_settings
-
-
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = make_settings(tmp_path / "data")
-    built = build_services(settings)
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
-    try:
-        yield built
-    finally:
-        await built.close()
 
 
 def importer(services: Services, batch_size: int = 50) -> LegacyImporter:

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from signin.services import Services, build_services
+from signin.stores import migrate
+from tests.support import make_settings
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    settings = make_settings(tmp_path / "data")
+    built = build_services(settings)
+    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    try:
+        yield built
+    finally:
+        await built.close()
