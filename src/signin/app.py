@@ -21,6 +21,7 @@ from signin.stores import migrate
 from signin.web import account, api, docs, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
+from signin.web.fastpath import FastChecks
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware, content_security_policy
 from signin.web.templating import make_templates, services_of
@@ -67,6 +68,8 @@ def create_app(
 
     # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
     csp = content_security_policy(services.redirects.csp_sources())
+    # Innermost: session checks skip the router but keep every header and log line below.
+    app.add_middleware(FastChecks)
     app.add_middleware(SecurityMiddleware, csp=csp)
     # The last added runs first: the proxy layer settles the client address the log shows.
     app.add_middleware(AccessLogMiddleware)

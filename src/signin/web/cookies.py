@@ -15,7 +15,9 @@ LAX = cast(Literal["lax"], "Lax")
 
 def is_secure(request: Request, settings: Settings) -> bool:
     if settings.cookie_secure == "auto":
-        return request.url.scheme == "https"
+        # The scheme `request.url` would report, without building the whole URL (hot path).
+        scheme: str = request.scope.get("scheme", "http")
+        return scheme == "https"
     return settings.cookie_secure == "true"
 
 
