@@ -68,6 +68,17 @@ async def verify_from_mail(client: httpx.AsyncClient, catcher: MailCatcher, emai
     assert response.status_code in (200, 303), response.text
 
 
+async def sign_up_verified(
+    client: httpx.AsyncClient,
+    catcher: MailCatcher,
+    username: str = "zoe",
+    email: str = "zoe@example.com",
+) -> None:
+    """An account whose address is confirmed: the only kind that receives reset mail."""
+    await sign_up(client, username, email)
+    await verify_from_mail(client, catcher, email)
+
+
 async def forgot(client: httpx.AsyncClient, login: str, **kwargs: Any) -> httpx.Response:
     return await form_post(client, "/forgot-password", {"login": login}, **kwargs)
 

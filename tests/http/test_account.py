@@ -16,6 +16,7 @@ from tests.http.mailflows import (
     other_client,
     sign_in,
     sign_up,
+    sign_up_verified,
     verify_from_mail,
 )
 from tests.mailcatcher import MailCatcher, mail_catcher
@@ -171,8 +172,7 @@ async def test_sessions_end_needs_csrf_and_a_session(tmp_path: Path) -> None:
 
 async def test_change_password(tmp_path: Path, catcher: MailCatcher) -> None:
     async with mail_app(tmp_path, catcher) as (client, _):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         async with other_client(client) as laptop:
             assert (await sign_in(laptop, "zoe")).status_code == 303
             wrong = await post_account(

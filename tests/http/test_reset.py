@@ -22,6 +22,7 @@ from tests.http.mailflows import (
     other_client,
     sign_in,
     sign_up,
+    sign_up_verified,
     submit_reset,
     verify_from_mail,
     without_csrf,
@@ -44,8 +45,7 @@ async def test_forgot_by_username_and_by_email_mails_a_public_url_link(
     tmp_path: Path, catcher: MailCatcher
 ) -> None:
     async with mail_app(tmp_path, catcher) as (client, _):
-        await sign_up(client, "Zoë", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher, "Zoë")
         for login in ("ZOË", "Zoe@Example.com"):
             page = await forgot(client, login)
             assert page.status_code == 200
@@ -59,8 +59,7 @@ async def test_forgot_by_username_and_by_email_mails_a_public_url_link(
 
 async def test_link_never_comes_from_the_host_header(tmp_path: Path, catcher: MailCatcher) -> None:
     async with mail_app(tmp_path, catcher) as (client, _):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
         page = await client.get("/forgot-password", headers=forged)
         response = await client.post(
@@ -107,8 +106,7 @@ async def test_reset_ends_every_session_clears_the_lock_and_does_not_sign_in(
     tmp_path: Path, catcher: MailCatcher
 ) -> None:
     async with mail_app(tmp_path, catcher) as (client, services):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         async with other_client(client) as laptop, other_client(client, "192.0.2.5") as stranger:
             assert (await sign_in(laptop, "zoe")).status_code == 303
             for _ in range(3):
@@ -144,8 +142,7 @@ async def test_reset_ends_every_session_clears_the_lock_and_does_not_sign_in(
 
 async def test_reset_link_works_once(tmp_path: Path, catcher: MailCatcher) -> None:
     async with mail_app(tmp_path, catcher) as (client, _):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         await forgot(client, "zoe")
         token = reset_mails(catcher, "zoe@example.com")[-1]
         form = await open_reset_link(client, token)
@@ -161,8 +158,7 @@ async def test_reset_link_works_once(tmp_path: Path, catcher: MailCatcher) -> No
 
 async def test_refused_password_keeps_the_link_usable(tmp_path: Path, catcher: MailCatcher) -> None:
     async with mail_app(tmp_path, catcher) as (client, _):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         await forgot(client, "zoe")
         form = await open_reset_link(client, reset_mails(catcher, "zoe@example.com")[-1])
         for refused in ("short", "password123", "ZOE"):
@@ -203,8 +199,7 @@ async def test_foreign_tokens_are_refused(tmp_path: Path, catcher: MailCatcher) 
 
 async def test_short_real_expiry(tmp_path: Path, catcher: MailCatcher) -> None:
     async with mail_app(tmp_path, catcher, reset_token_seconds=1) as (client, _):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         await forgot(client, "zoe")
         token = reset_mails(catcher, "zoe@example.com")[-1]
         await asyncio.sleep(1.2)
@@ -217,8 +212,7 @@ async def test_any_password_change_kills_outstanding_links(
     tmp_path: Path, catcher: MailCatcher
 ) -> None:
     async with mail_app(tmp_path, catcher) as (client, _):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         await forgot(client, "zoe")
         await forgot(client, "zoe")
         first, second = reset_mails(catcher, "zoe@example.com")[-2:]
@@ -243,8 +237,7 @@ async def test_reset_requests_are_rate_limited(tmp_path: Path, catcher: MailCatc
         client,
         _,
     ):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         pages = [await forgot(client, login) for login in ("zoe", "zoe@example.com", "Zoe")]
         assert [page.status_code for page in pages] == [200, 200, 200]
         assert len(reset_mails(catcher, "zoe@example.com")) == 2, "per-account limit"
@@ -262,8 +255,7 @@ async def test_smtp_failure_gives_a_retry_message_and_loses_nothing(
     tmp_path: Path, catcher: MailCatcher
 ) -> None:
     async with mail_app(tmp_path, catcher) as (client, services):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         await forgot(client, "zoe")
         delivered = reset_mails(catcher, "zoe@example.com")[-1]
         working = services.letters.mailer
@@ -317,8 +309,7 @@ async def test_sign_in_attempts_cannot_exhaust_the_reset_limits(
     async with mail_app(
         tmp_path, catcher, reset_limit_per_account=1, reset_limit_per_ip=1, lock_max_failures=50
     ) as (client, services):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         user = await services.users.by_canon("zoe")
         assert user is not None
         for name in (f"RESET:user:{user.id}", "RESET:ip:203.0.113.7", "reset:ip:203.0.113.7"):
@@ -330,8 +321,7 @@ async def test_sign_in_attempts_cannot_exhaust_the_reset_limits(
 
 async def test_basic_form_without_javascript(tmp_path: Path, catcher: MailCatcher) -> None:
     async with mail_app(tmp_path, catcher) as (client, _):
-        await sign_up(client, "zoe", "zoe@example.com")
-        await verify_from_mail(client, catcher, "zoe@example.com")
+        await sign_up_verified(client, catcher)
         await forgot(client, "zoe")
         token = reset_mails(catcher, "zoe@example.com")[-1]
         first = await client.get("/reset-password", params={"token": token, "basic": "1"})
