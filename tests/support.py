@@ -82,6 +82,35 @@ async def form_post(
     return await client.post(action or page.split("?")[0], data=fields)
 
 
+def run_signin(
+    env: dict[str, str],
+    *args: str,
+    columns: str | None = "200",
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m signin ARGS` as an operator runs it: only the given SIGNIN_* settings apply.
+
+    Inherited SIGNIN_* variables (CI's test settings, a developer's shell) are dropped, cheap
+    argon2 is the default, and rich gets `columns` so its tables do not fold (None: rich's own
+    default, for tests of what a narrow pipe shows).
+    """
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SIGNIN_")}
+    full.update(CHEAP_ARGON2_ENV)
+    if columns is not None:
+        full["COLUMNS"] = columns
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "signin", *args],
+        env=full,
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

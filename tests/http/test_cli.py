@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from signin.cli import app
 from signin.crypto.prehash import prehash_v1
-from tests.support import CHEAP_ARGON2_ENV, ServerProcess
+from tests.support import CHEAP_ARGON2_ENV, ServerProcess, run_signin
 
 PASSWORD = "correct horse battery"
 
@@ -37,15 +36,8 @@ def run(env: dict[str, str], *args: str, input: str | None = None) -> tuple[int,
 
 
 def signin_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SIGNIN_")} | env
-    return subprocess.run(
-        [sys.executable, "-m", "signin", *args],
-        env=full,
-        text=True,
-        capture_output=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    # rich's own width: these tests check what a narrow pipe shows.
+    return run_signin(env, *args, columns=None, timeout=60)
 
 
 def assert_one_line_error(stderr: str, *needles: str) -> None:

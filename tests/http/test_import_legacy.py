@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,23 +14,13 @@ import httpx
 from signin.crypto.prehash import prehash_v1
 from tests.demo_db import demo_js_prehash, demo_rows, demo_users, make_demo_file
 from tests.support import CHEAP_ARGON2_ENV, csrf_of, server
+from tests.support import run_signin as signin
 
 USERS = 3000
 
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     return {"SIGNIN_DATA_DIR": str(data_dir), **CHEAP_ARGON2_ENV, **extra}
-
-
-def signin(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "signin", *args],
-        env={**os.environ, "COLUMNS": "200", **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def usernames_in(db_file: Path) -> set[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ServerProcess, csrf_of
+from tests.support import ServerProcess, csrf_of, run_signin
 
 pytestmark = pytest.mark.slow
 
@@ -75,17 +74,8 @@ async def page_sign_in(http: httpx.AsyncClient, username: str, password: str) ->
 
 
 def signin_cli(process: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in process.env.items() if not k.startswith("SIGNIN_")}
-    env.update({k: v for k, v in process.env.items() if k.startswith("SIGNIN_")})
-    env["COLUMNS"] = "200"  # rich would otherwise fold the table at 80 columns
-    return subprocess.run(
-        [sys.executable, "-m", "signin", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    settings = {k: v for k, v in process.env.items() if k.startswith("SIGNIN_")}
+    return run_signin(settings, *args, timeout=60)
 
 
 def assert_locked(response: httpx.Response, seconds: int = LOCK) -> str:

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from signin.services import build_services
 from signin.settings import Settings
 from signin.stores import migrate
-from tests.support import CHEAP_ARGON2_ENV, make_settings
+from tests.support import make_settings, run_signin
 
 PUBLIC = "https://auth.example.test"
 
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        **CHEAP_ARGON2_ENV,
-        "SIGNIN_DATA_DIR": str(data),
-        "SIGNIN_PUBLIC_URL": PUBLIC,
-        "COLUMNS": "200",
-    }
-    env.pop("SIGNIN_SMTP_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "signin", *args], env=env, text=True, capture_output=True, timeout=60
-    )
+    settings = {"SIGNIN_DATA_DIR": str(data), "SIGNIN_PUBLIC_URL": PUBLIC}
+    return run_signin(settings, *args, timeout=60)
 
 
 async def seed(settings: Settings) -> list[str]:

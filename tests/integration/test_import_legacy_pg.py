@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -12,17 +9,7 @@ import httpx
 from tests.backends import fresh_database, need_postgres
 from tests.demo_db import demo_rows, demo_users, make_demo_file
 from tests.support import CHEAP_ARGON2_ENV, server
-
-
-def signin(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "signin", *args],
-        env={**os.environ, "COLUMNS": "200", **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support import run_signin as signin
 
 
 def test_import_into_postgresql_then_sign_in_then_reset(tmp_path: Path) -> None:

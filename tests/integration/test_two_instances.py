@@ -7,10 +7,8 @@ own data directory, so everything they share goes through PostgreSQL and Redis.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from signin.stores.redis import connect_redis_stores
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.users import SqlUserStore
 from tests.backends import flush_redis, fresh_database, need_postgres, need_redis
-from tests.support import CHEAP_ARGON2_ENV, ServerProcess, csrf_of
+from tests.support import ServerProcess, csrf_of, run_signin
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 PASSWORD = "correct horse battery"
@@ -220,14 +218,7 @@ async def assert_lock_state(pair: Pair, key: str, *, failures: int) -> None:
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "signin", *args],
-        env={**os.environ, **CHEAP_ARGON2_ENV, **env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_signin(env, *args, timeout=60)
 
 
 async def test_cli_sees_and_ends_sessions_made_on_both(pair: Pair) -> None:
