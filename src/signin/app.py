@@ -10,9 +10,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from signin import __version__
 from signin.services import Services, build_services
@@ -21,7 +23,7 @@ from signin.stores import migrate
 from signin.web import account, api, docs, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
-from signin.web.fastpath import FastChecks
+from signin.web.fastpath import CHECKS, answer_check, is_check
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware, content_security_policy
 from signin.web.templating import make_templates, services_of
@@ -30,9 +32,34 @@ log = logging.getLogger("signin")
 STATIC = Path(__file__).parent / "web" / "static"
 
 
+class SigninApp(FastAPI):
+    """FastAPI, with session checks and forward-auth answered ahead of its own stack.
+
+    `checks` is `web/fastpath.answer_check` wrapped in the same outer layers (proxy headers,
+    access log, security headers) as every other request; `create_app` builds both from one
+    list. For those requests Starlette's error middleware, FastAPI's body-limit and telemetry
+    hooks and the router are skipped: a quarter of a check's CPU time after the router itself
+    was gone (bench/FINDINGS.md). So they are not traced when OpenTelemetry is configured.
+    """
+
+    checks: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.checks is not None and is_check(scope):
+            scope["app"] = self  # as Starlette sets it: handlers find services and state here
+            await self.checks(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
-    settings: Settings, *, services: Services | None = None, migrate_on_start: bool = False
-) -> FastAPI:
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    migrate_on_start: bool = False,
+    fast_checks: bool = True,
+) -> SigninApp:
+    """The app; `fast_checks=False` sends session checks through the router too (tests)."""
     services = services or build_services(settings)
 
     @asynccontextmanager
@@ -44,7 +71,7 @@ def create_app(
         finally:
             await services.close()
 
-    app = FastAPI(
+    app = SigninApp(
         title="signin",
         version=__version__,
         lifespan=lifespan,
@@ -68,12 +95,18 @@ def create_app(
 
     # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
     csp = content_security_policy(services.redirects.csp_sources())
-    # Innermost: session checks skip the router but keep every header and log line below.
-    app.add_middleware(FastChecks)
-    app.add_middleware(SecurityMiddleware, csp=csp)
-    # The last added runs first: the proxy layer settles the client address the log shows.
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies)
+    # Outermost first: the proxy layer settles the client address the log shows.
+    edge = [
+        Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies),
+        Middleware(AccessLogMiddleware, quiet=CHECKS),
+        Middleware(SecurityMiddleware, csp=csp),
+    ]
+    app.user_middleware = list(edge)
+    if fast_checks:
+        checks: ASGIApp = answer_check
+        for cls, args, kwargs in reversed(edge):  # as Starlette builds its stack
+            checks = cls(checks, *args, **kwargs)
+        app.checks = checks
     return app
 
 

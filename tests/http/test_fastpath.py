@@ -1,8 +1,8 @@
 """web/fastpath.py answers session checks exactly as the routes do; the access log's line.
 
-Two apps share one set of services: the real one (`create_app`), and the same app without the
-`FastChecks` layer, where every request goes through FastAPI's router. Every case must give the
-same status, headers and body on both.
+Two apps share one set of services: the real one (`create_app`), and the same app built with
+`fast_checks=False`, where every request goes through FastAPI's stack and router. Every case
+must give the same status, headers and body on both.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from signin.accounts.clock import FrozenClock
 from signin.app import create_app
 from signin.services import build_services
 from signin.stores import migrate
-from signin.web.fastpath import FastChecks
+from signin.web.fastpath import answer_check
 from signin.web.security import SecurityMiddleware
 from tests.support import make_settings
 
@@ -60,11 +60,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     services = build_services(settings, clock=clock)
     await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
     fast_app = create_app(settings, services=services)
-    routed_app = create_app(settings, services=services)
-    # Taken out before the first request builds the middleware stack.
-    routed_app.user_middleware = [
-        m for m in routed_app.user_middleware if getattr(m, "cls", None) is not FastChecks
-    ]
+    routed_app = create_app(settings, services=services, fast_checks=False)
     async with fast_app.router.lifespan_context(fast_app):
         fast_t = httpx.ASGITransport(app=fast_app, client=PEER)
         routed_t = httpx.ASGITransport(app=routed_app, client=PEER)
@@ -86,10 +82,17 @@ async def token_for(pair: Pair, username: str = "alice") -> str:
     return token
 
 
-def test_fast_layer_sits_inside_the_header_middleware(tmp_path: Path) -> None:
+def test_checks_pass_the_same_outer_layers(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path))
-    order: list[object] = [m.cls for m in app.user_middleware]  # outermost first
-    assert order.index(SecurityMiddleware) < order.index(FastChecks) == len(order) - 1
+    layers: list[object] = []
+    inner = app.checks
+    while hasattr(inner, "app"):
+        layers.append(type(inner))
+        inner = inner.app
+    assert inner is answer_check
+    assert layers == [m.cls for m in app.user_middleware]  # outermost first, same order
+    assert layers[-1] is SecurityMiddleware
+    assert create_app(make_settings(tmp_path), fast_checks=False).checks is None
 
 
 async def test_session_check_same_on_both_paths(pair: Pair) -> None:
@@ -153,3 +156,32 @@ async def test_access_log_line(pair: Pair, caplog: pytest.LogCaptureFixture) -> 
     assert re.fullmatch(r'203\.0\.113\.7 "GET /api/v1/session" 401 \d+\.\dms', lines[0])
     assert re.fullmatch(r'203\.0\.113\.7 "GET /no%such" 404 \d+\.\dms', lines[1])
     assert all("secret" not in line for line in lines)
+
+
+async def test_access_log_puts_successful_checks_at_debug(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await token_for(pair)
+    cookie = {"Cookie": f"session={token}"}
+
+    async def logged(level: int) -> list[tuple[int, str]]:
+        caplog.clear()
+        with caplog.at_level(level, logger="signin.access"):
+            assert (await pair.fast.get("/api/v1/session", headers=cookie)).status_code == 200
+            assert (await pair.fast.head("/api/v1/verify", headers=cookie)).status_code == 200
+            assert (await pair.fast.get("/api/v1/verify")).status_code == 401
+            assert (await pair.fast.delete("/api/v1/session", headers=cookie)).status_code == 204
+        return [(r.levelno, r.getMessage().split(" ")[2]) for r in caplog.records]
+
+    # Denied checks and everything else stay at INFO; allowed checks only show at DEBUG.
+    assert await logged(logging.INFO) == [
+        (logging.INFO, '/api/v1/verify"'),
+        (logging.INFO, '/api/v1/session"'),
+    ]
+    cookie["Cookie"] = f"session={await token_for(pair, 'bob')}"  # the first one signed out
+    assert [level for level, _ in await logged(logging.DEBUG)] == [
+        logging.DEBUG,
+        logging.DEBUG,
+        logging.INFO,
+        logging.INFO,
+    ]

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.responses import Response
 
 from signin.settings import Settings
+from signin.web.security import SecurityMiddleware
 from tests.support import csrf_of, running_app
 
 PASSWORD = "correct horse battery"
@@ -260,3 +262,32 @@ async def test_client_gone_mid_body_is_not_an_error(
     await app(scope, receive, send)  # type: ignore[arg-type]
     assert "unhandled error" not in caplog.text
     assert not [m for m in sent if m.get("status") == 500]
+
+
+async def test_handler_headers_kept_or_replaced_never_doubled() -> None:
+    """A handler's CSP, HSTS and Cache-Control stay; the fixed headers are always ours."""
+    async def handler(scope: object, receive: object, send: object) -> None:
+        own = {
+            "Content-Security-Policy": "default-src 'none'",
+            "Cache-Control": "public, max-age=60",
+            "Strict-Transport-Security": "max-age=1",
+            "X-Frame-Options": "SAMEORIGIN",
+            "Referrer-Policy": "unsafe-url",
+            "X-Custom": "kept",
+        }
+        await Response("ok", headers=own)(scope, receive, send)  # type: ignore[arg-type]
+
+    app = SecurityMiddleware(handler, csp="default-src 'self'")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        response = await client.get("/reset-password")
+    names = [name.lower() for name, _ in response.headers.multi_items()]
+    assert len(names) == len(set(names)), names
+    assert response.headers["content-security-policy"] == "default-src 'none'"
+    assert response.headers["cache-control"] == "public, max-age=60"
+    assert response.headers["strict-transport-security"] == "max-age=1"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cross-origin-opener-policy"] == "same-origin"
+    assert response.headers["x-custom"] == "kept"

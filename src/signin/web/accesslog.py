@@ -2,12 +2,19 @@
 
 uvicorn's own access log prints the full request target, so `serve` turns it off and this
 middleware logs method, path, status, duration and client address instead.
+
+Successful session checks and forward-auth answers (the `quiet` requests, 2xx) are logged at
+DEBUG, every other request at INFO. A reverse proxy asks `/api/v1/verify` once for every request
+it forwards and logs that request itself; an app polls `/api/v1/session` the same way. At INFO
+these lines were most of the log and about 40 % of a check's CPU time (bench/FINDINGS.md).
+Denied checks (401, redirects to sign-in), sign-ins, sign-ups and every error stay at INFO.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,8 +22,9 @@ log = logging.getLogger("signin.access")
 
 
 class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, quiet: Collection[tuple[str, str]] = ()) -> None:
         self.app = app
+        self.quiet = frozenset(quiet)  # (method, path) logged at DEBUG when answered 2xx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
@@ -34,11 +42,19 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            peer = scope.get("client")
-            client = peer[0] if peer else "-"
-            took = (time.perf_counter() - started) * 1000
-            line = f'{client} "{scope["method"]} {scope["path"]}" {status} {took:.1f}ms'
-            # One finished string and a record made directly: `log.info` would also walk the
-            # stack for its caller (findCaller), a few per cent of a session check's CPU time.
-            # No args, so a `%` in a path is never read as a format.
-            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
+            level = logging.INFO
+            if 200 <= status < 300 and (scope["method"], scope["path"]) in self.quiet:
+                level = logging.DEBUG
+            if log.isEnabledFor(level):
+                self._write(scope, status, level, started)
+
+    @staticmethod
+    def _write(scope: Scope, status: int, level: int, started: float) -> None:
+        peer = scope.get("client")
+        client = peer[0] if peer else "-"
+        took = (time.perf_counter() - started) * 1000
+        line = f'{client} "{scope["method"]} {scope["path"]}" {status} {took:.1f}ms'
+        # One finished string and a record made directly: `log.info` would also walk the
+        # stack for its caller (findCaller), a few per cent of a session check's CPU time.
+        # No args, so a `%` in a path is never read as a format.
+        log.handle(log.makeRecord(log.name, level, __file__, 0, line, (), None))
