@@ -7,8 +7,10 @@ username and a form body at login, as its cookie backend documents. Every sign-i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,12 @@ class Request:
     method: str
     path: str
     kwargs: dict[str, Any]
+
+    def encoded(self) -> tuple[str, str]:
+        """(content type, body) as httpx would send `kwargs` (for wrk, which sends text)."""
+        if "json" in self.kwargs:
+            return "application/json", json.dumps(self.kwargs["json"])
+        return "application/x-www-form-urlencoded", urlencode(self.kwargs["data"])
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,22 @@
-"""Run wrk (one thread, keep-alive) with bench/lua/report.lua and parse its JSON line."""
+"""Run wrk (one thread, keep-alive) with bench/lua/report.lua and parse its JSON line.
+
+GET by default; with `posts`, each request POSTs the next of those bodies (bench/lua/posts.lua),
+which is how W2 signs in: wrk costs a few microseconds of CPU per request where a Python
+client costs most of a millisecond, on the same two cores the server and its hashes run on.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from servers import BENCH
+from servers import BENCH, WORK
+from systems import Request
 
 LUA = BENCH / "lua" / "report.lua"
+POSTS = BENCH / "lua" / "posts.lua"
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,24 @@ class WrkResult:
         return good / self.seconds if self.seconds else 0.0
 
 
-async def run_wrk(url: str, *, seconds: float, connections: int, cookie: str) -> WrkResult:
+async def run_wrk(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    cookie: str = "",
+    posts: list[Request] | None = None,
+) -> WrkResult:
+    script = LUA
+    extra: list[str] = []
+    if posts:
+        # wrk runs one script: the POST generator with the report's `done` appended.
+        script = WORK / "posts-report.lua"
+        script.write_text(POSTS.read_text() + "\n" + LUA.read_text())
+        kinds = {request.encoded()[0] for request in posts}
+        if len(kinds) != 1:
+            raise ValueError(f"one content type per run, not {sorted(kinds)}")
+        extra = ["--", urlsplit(url).path, kinds.pop(), *(r.encoded()[1] for r in posts)]
     argv = [
         "wrk",
         "-t1",
@@ -36,10 +61,10 @@ async def run_wrk(url: str, *, seconds: float, connections: int, cookie: str) ->
         "--timeout",
         "5s",
         "-s",
-        str(LUA),
-        "-H",
-        f"Cookie: session={cookie}",
+        str(script),
+        *(["-H", f"Cookie: session={cookie}"] if cookie else []),
         url,
+        *extra,
     ]
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
