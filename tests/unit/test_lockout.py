@@ -16,6 +16,7 @@ from signin.accounts.lockout import ip_key, parse_key
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.services import Services, build_services
 from signin.stores import migrate
+from signin.stores.base import LockStore
 from tests.support import CHEAP_ARGON2, make_settings
 
 PASSWORD = "Lattice-Quarry-Ember-58"
@@ -196,6 +197,35 @@ async def test_a_busy_hasher_does_not_count_the_attempt(world: World) -> None:
         await world.services.authenticator.sign_in("alice", WRONG, IP)
     assert await world.failures("alice") == 1
     assert await world.failures(ip_key(IP)) == 1
+
+
+class CountingStore:
+    """The world's lock store, recording each call that writes (purges aside)."""
+
+    def __init__(self, store: LockStore) -> None:
+        self.store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("reserve", "reserve_all", "settle", "clear", "release"):
+            self.calls.append(name)
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize("world", [{"ip_lock_max_failures": 4}], indirect=True)
+async def test_each_attempt_is_one_write_to_reserve_and_one_to_settle(world: World) -> None:
+    counting = CountingStore(world.services.lockout.store)
+    world.services.lockout.store = counting  # type: ignore[assignment]
+    outcomes = [await world.sign_in("bob", PASSWORD)]
+    world.hasher.busy = 1
+    with pytest.raises(Busy):
+        await world.services.authenticator.sign_in("bob", PASSWORD, IP)
+    outcomes += [await world.sign_in("alice", WRONG) for _ in range(5)]
+    assert outcomes == ["ok"] + ["invalid"] * 3 + [f"locked:{LOCK}"] * 2
+    # ok, busy: reserved and settled; wrong: reserved only; locked (alice, then the IP): the same.
+    assert counting.calls == ["reserve_all", "settle"] * 2 + ["reserve_all"] * 5
+    assert (await world.failures(ip_key(IP)), await world.failures("alice")) == (5, 4)
+    assert await world.failures("bob") == 0  # cleared by the success, released when busy
 
 
 async def test_password_reset_clearing_lifts_the_lock(world: World) -> None:

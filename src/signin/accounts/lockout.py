@@ -1,11 +1,11 @@
 """The fail-lock policy (SPEC section 5); docs/fail-lock.md has the algorithm and its trade-offs.
 
-Every sign-in attempt is counted *before* its password is checked, by one atomic reservation per
-key (the client IP's key first, then the username's canonical form). An attempt whose count
-passes a limit is refused without hashing and still counts, so a lock runs from the last
-attempt. A success clears the username's key and takes back only its own count on the IP key:
-successes never lock an IP, yet an attacker cannot reset an IP's count by signing in to an
-account of his own between guesses.
+Every sign-in attempt is counted *before* its password is checked, by one atomic reservation of
+its keys (the client IP's key first, then the username's canonical form) in one store write.
+An attempt whose count passes a limit is refused without hashing and still counts, so a lock
+runs from the last attempt. A success clears the username's key and takes back only its own
+count on the IP key (again one write): successes never lock an IP, yet an attacker cannot reset
+an IP's count by signing in to an account of his own between guesses.
 
 Stored keys: a username key is `canon(name)`, which is case-folded and so never holds an
 upper-case letter; IP keys are stored as `IP:ADDRESS` (and other counters in the same store,
@@ -83,6 +83,12 @@ class Attempt:
     user_key: str
     ip_key: str | None
 
+    @property
+    def ip_keys(self) -> tuple[str, ...]:
+        """The IP key if any: listed before the username key, the order they were reserved in
+        (`LockStore.settle` says why the order matters)."""
+        return (self.ip_key,) if self.ip_key is not None else ()
+
 
 @dataclass(frozen=True)
 class LockInfo:
@@ -115,32 +121,28 @@ class Lockout:
         """Count one attempt; raise `AccountLocked` when the IP or the username is locked.
 
         The IP goes first: an attempt refused for its IP does not extend the username's lock, so
-        one locked-out address cannot keep a victim's account locked by itself.
+        one locked-out address cannot keep a victim's account locked by itself. Both counts are
+        one write to the store (`reserve_all` stops after the IP when the IP is locked).
         """
         now = self.clock()
         await self._maybe_purge(now)
         address_key = ip_key(ip) if ip else None
+        keys = [(username_canon, self.max_failures)]
         if address_key is not None:
-            ip_count = await self.store.reserve(address_key, now, self.lock_seconds)
-            if ip_count > self.ip_max_failures:
-                raise AccountLocked(self.lock_seconds)
-        count = await self.store.reserve(username_canon, now, self.lock_seconds)
-        if count > self.max_failures:
+            keys.insert(0, (address_key, self.ip_max_failures))
+        counts = await self.store.reserve_all(keys, now, self.lock_seconds)
+        if any(count > limit for count, (_, limit) in zip(counts, keys, strict=False)):
             # Same message, same wait, for every username, known or not, and every password.
             raise AccountLocked(self.lock_seconds)
         return Attempt(username_canon, address_key)
 
     async def succeeded(self, attempt: Attempt) -> None:
         """The password was right: forget the username's failures, take back the IP's count."""
-        await self.store.clear(attempt.user_key)
-        if attempt.ip_key is not None:
-            await self.store.release(attempt.ip_key)
+        await self.store.settle(release=attempt.ip_keys, clear=(attempt.user_key,))
 
     async def abandoned(self, attempt: Attempt) -> None:
         """The password was never checked (hasher busy): the attempt does not count."""
-        await self.store.release(attempt.user_key)
-        if attempt.ip_key is not None:
-            await self.store.release(attempt.ip_key)
+        await self.store.settle(release=(*attempt.ip_keys, attempt.user_key))
 
     async def clear(self, username_canon: str) -> bool:
         """Lift a username's lock (a completed password reset, `signin locks clear`)."""

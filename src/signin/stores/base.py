@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -103,6 +104,29 @@ class LockStore(Protocol):
         """Count one attempt atomically; return the failures including it.
 
         A key whose last attempt is `window` seconds old or more starts again from 1.
+        """
+        ...
+
+    async def reserve_all(
+        self, keys: Sequence[tuple[str, int]], now: float, window: int
+    ) -> list[int]:
+        """Count one attempt on each `(key, limit)` in order, as one atomic write.
+
+        Stops after the first key whose new count passes its limit, so the keys after it are
+        not touched (a sign-in refused for its IP does not count on the username). Returns the
+        counts made, in order: shorter than `keys` exactly when the last one passed its limit.
+        One transaction (one script on Redis) instead of one per key: each sign-in attempt pays
+        for one round trip to the store, not two. Each count is that of `reserve`.
+        """
+        ...
+
+    async def settle(self, *, release: Sequence[str] = (), clear: Sequence[str] = ()) -> None:
+        """Take back one attempt on each `release` key (never below 0), then delete every
+        `clear` key, as one atomic write: what a checked or abandoned sign-in leaves behind.
+
+        Rows are written in that order (`release` keys first, each in the order given), so a
+        caller that lists its keys in the order it reserved them never makes two transactions
+        wait on each other's rows in a circle (PostgreSQL would abort one as a deadlock).
         """
         ...
 

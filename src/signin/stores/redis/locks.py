@@ -3,12 +3,15 @@
 `reserve` has the semantics of the SQL upsert: the count starts again from 1 when the last attempt
 is `window` seconds old or more, and the call returns the failures including this attempt. Being
 one script, it runs atomically on the Redis server, so N concurrent attempts from any number of
-processes get N distinct counts. Every key lives `window` seconds after its last attempt: Redis
-forgets expired keys by itself, and `purge` has nothing left to do.
+processes get N distinct counts. `reserve_all` is the same script over several keys, and
+`settle` one script that releases and clears: one round trip each per sign-in attempt. Every
+key lives `window` seconds after its last attempt: Redis forgets expired keys by itself, and
+`purge` has nothing left to do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from signin.stores.base import LockRecord
@@ -17,26 +20,42 @@ from signin.stores.redis.common import RedisStore, as_float, as_text, text, unav
 Names = list[str]
 Records = list[LockRecord]  # `list` is a method name inside the class
 
-# KEYS[1] the lock hash; ARGV[1] now, ARGV[2] window in seconds.
+# KEYS the lock hashes, in order; ARGV[1] now, ARGV[2] window in seconds, ARGV[2 + i] the limit
+# of KEYS[i] (none: no limit). Counts each key in turn and stops after the first whose count
+# passes its limit; returns the counts made.
 # The time is stored as the caller's text, not Lua's tostring (which keeps only 14 digits).
 RESERVE = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'failures', 'last_attempt')
-local failures = 1
-if state[1] and state[2] and tonumber(state[2]) > now - window then
-  failures = tonumber(state[1]) + 1
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'failures', 'last_attempt')
+  local failures = 1
+  if state[1] and state[2] and tonumber(state[2]) > now - window then
+    failures = tonumber(state[1]) + 1
+  end
+  redis.call('HSET', key, 'failures', failures, 'last_attempt', ARGV[1])
+  redis.call('EXPIRE', key, window)
+  counts[i] = failures
+  local limit = tonumber(ARGV[2 + i])
+  if limit and failures > limit then break end
 end
-redis.call('HSET', KEYS[1], 'failures', failures, 'last_attempt', ARGV[1])
-redis.call('EXPIRE', KEYS[1], window)
-return failures
+return counts
 """
 
-# KEYS[1] the lock hash. Takes back one attempt; the time of the last attempt and the TTL stay.
-RELEASE = """
-local failures = tonumber(redis.call('HGET', KEYS[1], 'failures'))
-if failures and failures > 0 then
-  redis.call('HSET', KEYS[1], 'failures', failures - 1)
+# KEYS the lock hashes; ARGV[1] how many of them, from the first, take back one attempt (never
+# below 0; the time of the last attempt and the TTL stay); the rest are deleted.
+SETTLE = """
+local released = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  if i <= released then
+    local failures = tonumber(redis.call('HGET', key, 'failures'))
+    if failures and failures > 0 then
+      redis.call('HSET', key, 'failures', failures - 1)
+    end
+  else
+    redis.call('DEL', key)
+  end
 end
 return 0
 """
@@ -48,23 +67,46 @@ class RedisLockStore(RedisStore):
         self.key_prefix = self.prefix + "lock:"
         # Scripts run by EVALSHA and are loaded again by themselves after a Redis restart.
         self._reserve = self.client.register_script(RESERVE)
-        self._release = self.client.register_script(RELEASE)
+        self._settle = self.client.register_script(SETTLE)
 
     def _key(self, key: str) -> str:
         return self.key_prefix + key
 
     async def reserve(self, key: str, now: float, window: int) -> int:
+        return (await self._reserve_keys([key], [], now, window))[0]
+
+    async def reserve_all(
+        self, keys: Sequence[tuple[str, int]], now: float, window: int
+    ) -> list[int]:
+        return await self._reserve_keys(
+            [key for key, _ in keys], [limit for _, limit in keys], now, window
+        )
+
+    async def _reserve_keys(
+        self, keys: Names, limits: list[int], now: float, window: int
+    ) -> list[int]:
+        if not keys:
+            return []
         with unavailable_on_error():
-            count = await self._reserve(keys=[self._key(key)], args=[as_text(now), int(window)])
-        return int(count)
+            counts = await self._reserve(
+                keys=[self._key(key) for key in keys],
+                args=[as_text(now), int(window), *limits],
+            )
+        return [int(count) for count in counts]
+
+    async def settle(self, *, release: Sequence[str] = (), clear: Sequence[str] = ()) -> None:
+        keys = [self._key(key) for key in (*release, *clear)]
+        if not keys:
+            return
+        with unavailable_on_error():
+            await self._settle(keys=keys, args=[len(release)])
 
     async def clear(self, key: str) -> bool:
         with unavailable_on_error():
             return int(await self.client.delete(self._key(key))) > 0
 
     async def release(self, key: str) -> None:
-        with unavailable_on_error():
-            await self._release(keys=[self._key(key)], args=[])
+        await self.settle(release=(key,))
 
     async def get(self, key: str, now: float, window: int) -> LockRecord | None:
         with unavailable_on_error():

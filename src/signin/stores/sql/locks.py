@@ -1,7 +1,16 @@
-"""Fail-lock counters in SQL, reserved by one atomic upsert (SPEC section 5)."""
+"""Fail-lock counters in SQL, reserved by one atomic upsert per key (SPEC section 5).
+
+`reserve_all` and `settle` write several keys in one transaction: one round trip per sign-in
+attempt and one per outcome, on the writer thread for a SQLite file (fastwrite.py) or one
+pooled transaction otherwise. On PostgreSQL each upsert locks its row until the commit, so the
+order of the rows matters: see `LockStore.settle` for why settle releases before it clears,
+and `purge` for why it skips rows that a reservation holds.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,10 +18,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from signin.stores.base import LockRecord
 from signin.stores.sql.base import SqlStore
-from signin.stores.sql.fastwrite import FastWriter
+from signin.stores.sql.fastwrite import FastWriter, Outcome
 from signin.stores.sql.schema import fail_locks
 
 _KEY: sa.BindParameter[str] = sa.bindparam("b_key")
+NO_LIMIT = sys.maxsize  # `reserve` of one key: never stop early
 
 
 class SqlLockStore(SqlStore):
@@ -21,7 +31,7 @@ class SqlLockStore(SqlStore):
         # Built once with bind parameters: these run on every sign-in attempt.
         insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(fail_locks)
         stale = fail_locks.c.last_attempt <= sa.bindparam("b_cutoff")
-        self._reserve = (
+        reserve = (
             insert.values(key=_KEY, failures=1, last_attempt=sa.bindparam("b_now"))
             .on_conflict_do_update(
                 index_elements=[fail_locks.c.key],
@@ -32,44 +42,67 @@ class SqlLockStore(SqlStore):
             )
             .returning(fail_locks.c.failures)
         )
-        self._clear = fail_locks.delete().where(fail_locks.c.key == _KEY)
-        self._release = (
-            fail_locks.update()
-            .where(fail_locks.c.key == _KEY, fail_locks.c.failures > 0)
-            .values(failures=fail_locks.c.failures - 1)
-        )
+        self._statements: dict[str, sa.UpdateBase] = {
+            "reserve": reserve,
+            "clear": fail_locks.delete().where(fail_locks.c.key == _KEY),
+            "release": (
+                fail_locks.update()
+                .where(fail_locks.c.key == _KEY, fail_locks.c.failures > 0)
+                .values(failures=fail_locks.c.failures - 1)
+            ),
+        }
         # SQLite: these writes skip the async driver (stores/sql/fastwrite.py explains why).
-        self._fast = FastWriter(self.engine) if FastWriter.usable(self.engine) else None
+        self._fast = FastWriter.shared(self.engine)
         if self._fast is not None:
-            self._sql = {
-                name: self._fast.compile(stmt)
-                for name, stmt in (
-                    ("reserve", self._reserve),
-                    ("clear", self._clear),
-                    ("release", self._release),
-                )
-            }
+            self._sql = {name: self._fast.compile(stmt) for name, stmt in self._statements.items()}
 
     async def reserve(self, key: str, now: float, window: int) -> int:
-        params = {"b_key": key, "b_now": now, "b_cutoff": now - window}
+        return (await self.reserve_all([(key, NO_LIMIT)], now, window))[0]
+
+    async def reserve_all(
+        self, keys: Sequence[tuple[str, int]], now: float, window: int
+    ) -> list[int]:
+        if not keys:
+            return []
+        times = {"b_now": now, "b_cutoff": now - window}
+        limits = [limit for _, limit in keys]
         if self._fast is not None:
-            return int((await self._fast.run(self._sql["reserve"], **params)).rows[0][0])
+
+            def passed(index: int, outcome: Outcome) -> bool:
+                return int(outcome.rows[0][0]) > limits[index]
+
+            steps = [(self._sql["reserve"], {**times, "b_key": key}) for key, _ in keys]
+            outcomes = await self._fast.run_all(steps, stop=passed)
+            return [int(outcome.rows[0][0]) for outcome in outcomes]
+        counts: list[int] = []
         async with self.write() as conn:
-            return int((await conn.execute(self._reserve, params)).scalar_one())
+            for key, limit in keys:
+                result = await conn.execute(self._statements["reserve"], {**times, "b_key": key})
+                counts.append(int(result.scalar_one()))
+                if counts[-1] > limit:
+                    break
+        return counts
+
+    async def settle(self, *, release: Sequence[str] = (), clear: Sequence[str] = ()) -> None:
+        writes = [("release", key) for key in release] + [("clear", key) for key in clear]
+        if not writes:
+            return
+        if self._fast is not None:
+            await self._fast.run_all([(self._sql[name], {"b_key": key}) for name, key in writes])
+            return
+        async with self.write() as conn:
+            for name, key in writes:
+                await conn.execute(self._statements[name], {"b_key": key})
 
     async def clear(self, key: str) -> bool:
         if self._fast is not None:
-            return (await self._fast.run(self._sql["clear"], b_key=key)).rowcount > 0
+            return (await self._fast.run(self._sql["clear"], {"b_key": key})).rowcount > 0
         async with self.write() as conn:
-            result = await conn.execute(self._clear, {"b_key": key})
+            result = await conn.execute(self._statements["clear"], {"b_key": key})
         return result.rowcount > 0
 
     async def release(self, key: str) -> None:
-        if self._fast is not None:
-            await self._fast.run(self._sql["release"], b_key=key)
-            return
-        async with self.write() as conn:
-            await conn.execute(self._release, {"b_key": key})
+        await self.settle(release=(key,))
 
     async def get(self, key: str, now: float, window: int) -> LockRecord | None:
         async with self.read() as conn:
@@ -92,8 +125,17 @@ class SqlLockStore(SqlStore):
         return [LockRecord(row.key, row.failures, row.last_attempt) for row in rows]
 
     async def purge(self, now: float, window: int) -> int:
+        """Delete the rows of expired keys; on PostgreSQL, not those a transaction holds.
+
+        A reservation of two stale keys holds the first row while it waits for the second; a
+        plain DELETE could hold the second while it waits for the first, and PostgreSQL would
+        abort one of them as a deadlock. Skipping locked rows, purge never waits: what it skips
+        is being written, so not expired, or expired and deleted by a later purge.
+        """
+        expired = fail_locks.c.last_attempt <= now - window
+        if self.dialect == "postgresql":
+            free = sa.select(fail_locks.c.key).where(expired).with_for_update(skip_locked=True)
+            expired = fail_locks.c.key.in_(free)
         async with self.write() as conn:
-            result = await conn.execute(
-                fail_locks.delete().where(fail_locks.c.last_attempt <= now - window)
-            )
+            result = await conn.execute(fail_locks.delete().where(expired))
         return result.rowcount

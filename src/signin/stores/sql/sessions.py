@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from signin.stores.base import SessionRecord, SessionUser
 from signin.stores.sql.base import SqlStore
 from signin.stores.sql.fastread import MISS, FastReader
+from signin.stores.sql.fastwrite import FastWriter
 from signin.stores.sql.schema import sessions, users
 
 _COLUMNS = (
@@ -57,23 +58,42 @@ class SqlSessionStore(SqlStore):
         self._fast = (
             FastReader(self.engine, self._lookup) if FastReader.usable(self.engine) else None
         )
+        # Built once too: a session is written on every sign-in, on each request that finds its
+        # last_seen stale, and on every sign-out. On a SQLite file these writes go through the
+        # engine's writer thread, committed with synchronous=FULL (stores/sql/fastwrite.py).
+        token = sessions.c.token_hash == sa.bindparam("b_token_hash")
+        self._writes: dict[str, sa.UpdateBase] = {
+            "create": sessions.insert().values(
+                {column.name: sa.bindparam(f"b_{column.name}") for column in sessions.c}
+            ),
+            "touch": sessions.update().where(token).values(last_seen=sa.bindparam("b_now")),
+            "delete": sessions.delete().where(token),
+        }
+        self._fast_writer = writer = FastWriter.shared(self.engine)
+        if writer is not None:
+            self._sql = {name: writer.compile(stmt) for name, stmt in self._writes.items()}
+
+    async def _write(self, name: str, **params: Any) -> None:
+        if self._fast_writer is not None:
+            await self._fast_writer.run(self._sql[name], params, durable=True)
+            return
+        async with self.write() as conn:
+            await conn.execute(self._writes[name], params)
 
     async def create(self, token_hash: bytes, record: SessionRecord) -> None:
-        async with self.write() as conn:
-            await conn.execute(
-                sessions.insert().values(
-                    token_hash=token_hash,
-                    id=record.id,
-                    user_id=record.user_id,
-                    created_at=record.created_at,
-                    last_seen=record.last_seen,
-                    expires_at=record.expires_at,
-                    idle_seconds=record.idle_seconds,
-                    remember=record.remember,
-                    ip=record.ip,
-                    user_agent=record.user_agent,
-                )
-            )
+        await self._write(
+            "create",
+            b_token_hash=token_hash,
+            b_id=record.id,
+            b_user_id=record.user_id,
+            b_created_at=record.created_at,
+            b_last_seen=record.last_seen,
+            b_expires_at=record.expires_at,
+            b_idle_seconds=record.idle_seconds,
+            b_remember=record.remember,
+            b_ip=record.ip,
+            b_user_agent=record.user_agent,
+        )
 
     async def lookup(self, token_hash: bytes) -> SessionUser | None:
         row = self._fast.fetch(token_hash=token_hash) if self._fast else MISS
@@ -91,14 +111,10 @@ class SqlSessionStore(SqlStore):
         )
 
     async def touch(self, token_hash: bytes, now: float) -> None:
-        async with self.write() as conn:
-            await conn.execute(
-                sessions.update().where(sessions.c.token_hash == token_hash).values(last_seen=now)
-            )
+        await self._write("touch", b_token_hash=token_hash, b_now=now)
 
     async def delete(self, token_hash: bytes) -> None:
-        async with self.write() as conn:
-            await conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))
+        await self._write("delete", b_token_hash=token_hash)
 
     async def delete_by_id(self, user_id: int, session_id: str) -> bool:
         async with self.write() as conn:
