@@ -266,6 +266,7 @@ async def test_client_gone_mid_body_is_not_an_error(
 
 async def test_handler_headers_kept_or_replaced_never_doubled() -> None:
     """A handler's CSP, HSTS and Cache-Control stay; the fixed headers are always ours."""
+
     async def handler(scope: object, receive: object, send: object) -> None:
         own = {
             "Content-Security-Policy": "default-src 'none'",
