@@ -23,7 +23,7 @@ from signin.stores import migrate
 from signin.web import account, api, docs, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
-from signin.web.fastpath import CHECKS, answer_check, is_check
+from signin.web.fastpath import CHECKS, answer, is_fast, prepare
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware, content_security_policy
 from signin.web.templating import make_templates, services_of
@@ -33,22 +33,24 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 
 class SigninApp(FastAPI):
-    """FastAPI, with session checks and forward-auth answered ahead of its own stack.
+    """FastAPI, with session checks, forward-auth and sign-ins answered ahead of its stack.
 
-    `checks` is `web/fastpath.answer_check` wrapped in the same outer layers (proxy headers,
-    access log, security headers) as every other request; `create_app` builds both from one
-    list. For those requests Starlette's error middleware, FastAPI's body-limit and telemetry
-    hooks and the router are skipped: a quarter of a check's CPU time after the router itself
-    was gone (bench/FINDINGS.md). So they are not traced when OpenTelemetry is configured.
+    `fast` is `web/fastpath.answer` wrapped in the same outer layers (proxy headers, access
+    log, security headers) as every other request; `create_app` builds both from one list.
+    For those requests Starlette's error middleware, FastAPI's body-limit and telemetry hooks
+    and the router are skipped (bench/FINDINGS.md), so they are not traced when OpenTelemetry
+    is configured. A request `fastpath.prepare` turns down goes to FastAPI as usual.
     """
 
-    checks: ASGIApp | None = None
+    fast: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.checks is not None and is_check(scope):
-            scope["app"] = self  # as Starlette sets it: handlers find services and state here
-            await self.checks(scope, receive, send)
-            return
+        if self.fast is not None and is_fast(scope):
+            taken, receive = await prepare(scope, receive)
+            if taken:
+                scope["app"] = self  # as Starlette sets it: handlers find services and state here
+                await self.fast(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -57,9 +59,9 @@ def create_app(
     *,
     services: Services | None = None,
     migrate_on_start: bool = False,
-    fast_checks: bool = True,
+    fast_paths: bool = True,
 ) -> SigninApp:
-    """The app; `fast_checks=False` sends session checks through the router too (tests)."""
+    """The app; `fast_paths=False` sends every request through FastAPI's router (tests)."""
     services = services or build_services(settings)
 
     @asynccontextmanager
@@ -102,11 +104,11 @@ def create_app(
         Middleware(SecurityMiddleware, csp=csp),
     ]
     app.user_middleware = list(edge)
-    if fast_checks:
-        checks: ASGIApp = answer_check
+    if fast_paths:
+        fast: ASGIApp = answer
         for cls, args, kwargs in reversed(edge):  # as Starlette builds its stack
-            checks = cls(checks, *args, **kwargs)
-        app.checks = checks
+            fast = cls(fast, *args, **kwargs)
+        app.fast = fast
     return app
 
 

@@ -1,13 +1,14 @@
-"""web/fastpath.py answers session checks exactly as the routes do; the access log's line.
+"""web/fastpath.py answers checks and sign-ins exactly as the routes do; the access log's line.
 
 Two apps share one set of services: the real one (`create_app`), and the same app built with
-`fast_checks=False`, where every request goes through FastAPI's stack and router. Every case
+`fast_paths=False`, where every request goes through FastAPI's stack and router. Every case
 must give the same status, headers and body on both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from signin.accounts.clock import FrozenClock
 from signin.app import create_app
 from signin.services import build_services
 from signin.stores import migrate
-from signin.web.fastpath import answer_check
+from signin.web.fastpath import PARSED, answer, prepare
 from signin.web.security import SecurityMiddleware
 from tests.support import make_settings
 
@@ -47,6 +48,29 @@ class Pair:
             assert name in fast.headers, (method, url, name)
         return fast
 
+    async def same_sign_in(self, **kwargs: object) -> httpx.Response:
+        """POST /api/v1/session to both apps: answers equal except for the new token."""
+        fast = await self.fast.post("/api/v1/session", **kwargs)  # type: ignore[arg-type]
+        routed = await self.routed.post("/api/v1/session", **kwargs)  # type: ignore[arg-type]
+        self.fast.cookies.clear()
+        self.routed.cookies.clear()
+        assert fast.status_code == routed.status_code
+        if fast.status_code != 201:
+            assert fast.headers.multi_items() == routed.headers.multi_items()
+            assert fast.content == routed.content
+            return fast
+        assert [k for k, _ in fast.headers.multi_items()] == [
+            k for k, _ in routed.headers.multi_items()
+        ]
+        for name in ("content-type", "cache-control", "content-security-policy"):
+            assert fast.headers[name] == routed.headers[name]
+        fast_cookie, routed_cookie = fast.headers["set-cookie"], routed.headers["set-cookie"]
+        assert fast_cookie.split(";")[1:] == routed_cookie.split(";")[1:]  # all but the value
+        assert fast.json().keys() == routed.json().keys()
+        assert fast.json()["username"] == routed.json()["username"]
+        assert fast.json()["token"] != routed.json()["token"]
+        return fast
+
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
@@ -60,7 +84,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     services = build_services(settings, clock=clock)
     await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
     fast_app = create_app(settings, services=services)
-    routed_app = create_app(settings, services=services, fast_checks=False)
+    routed_app = create_app(settings, services=services, fast_paths=False)
     async with fast_app.router.lifespan_context(fast_app):
         fast_t = httpx.ASGITransport(app=fast_app, client=PEER)
         routed_t = httpx.ASGITransport(app=routed_app, client=PEER)
@@ -85,14 +109,14 @@ async def token_for(pair: Pair, username: str = "alice") -> str:
 def test_checks_pass_the_same_outer_layers(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path))
     layers: list[object] = []
-    inner = app.checks
+    inner = app.fast
     while hasattr(inner, "app"):
         layers.append(type(inner))
         inner = inner.app
-    assert inner is answer_check
+    assert inner is answer
     assert layers == [m.cls for m in app.user_middleware]  # outermost first, same order
     assert layers[-1] is SecurityMiddleware
-    assert create_app(make_settings(tmp_path), fast_checks=False).checks is None
+    assert create_app(make_settings(tmp_path), fast_paths=False).fast is None
 
 
 async def test_session_check_same_on_both_paths(pair: Pair) -> None:
@@ -185,3 +209,108 @@ async def test_access_log_puts_successful_checks_at_debug(
         logging.INFO,
         logging.INFO,
     ]
+
+
+async def test_sign_in_same_on_both_paths(pair: Pair) -> None:
+    for name in ("alice", "bob", "carol"):
+        body = {"username": name, "password": PASSWORD}
+        assert (await pair.fast.post("/api/v1/users", json=body)).status_code == 201
+    pair.fast.cookies.clear()
+    good = {"username": "alice", "password": PASSWORD}
+    assert (await pair.same_sign_in(json=good)).status_code == 201
+    remembered = await pair.same_sign_in(json={**good, "remember": True})
+    assert "max-age=" in remembered.headers["set-cookie"].lower()
+    charset = {"Content-Type": "application/json; charset=utf-8"}
+    assert (await pair.same_sign_in(content=json.dumps(good), headers=charset)).status_code == 201
+    # Username spelling and surrounding spaces are the route's rules on both paths.
+    assert (await pair.same_sign_in(json={**good, "username": " ALICE "})).status_code == 201
+
+    wrong = await pair.same_sign_in(json={"username": "bob", "password": "not it"})
+    assert wrong.status_code == 401
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert (
+        await pair.same_sign_in(json={"username": "nobody", "password": "x"})
+    ).status_code == 401
+    for _ in range(3):  # carol's limit, reached through one app: both count the next attempts
+        wrong_carol = {"username": "carol", "password": "not it"}
+        assert (await pair.fast.post("/api/v1/session", json=wrong_carol)).status_code == 401
+    locked = await pair.same_sign_in(json={"username": "carol", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "retry-after" in locked.headers
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        ('{"username": "alice", "password": "x"}', "text/plain", 415),
+        ('{"username": "alice", "password": "x"}', None, 415),
+        ('{"username": "alice",', "application/json", 422),
+        ("[]", "application/json", 422),
+        ('{"username": "alice"}', "application/json", 422),
+        ('{"username": 1, "password": "x"}', "application/json", 422),
+        ('{"username": "alice", "password": "x", "admin": true}', "application/json", 422),
+        ('{"username": "alice", "password": "' + "p" * 4097 + '"}', "application/json", 422),
+        (b'{"username": "\xff", "password": "x"}', "application/json", 400),  # not UTF-8
+        ("", "application/json", 422),
+        ('{"username": "alice", "password": "' + "p" * 70_000 + '"}', "application/json", 413),
+    ],
+)
+async def test_refused_sign_in_bodies_same_on_both_paths(
+    pair: Pair, content: str | bytes, content_type: str | None, status: int
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    refused = await pair.same_sign_in(content=content, headers=headers)
+    assert refused.status_code == status
+
+
+async def test_chunked_body_over_the_limit_same_on_both_paths(pair: Pair) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"username": "alice", "password": "'
+        for _ in range(70):
+            yield b"p" * 1024
+        yield b'"}'
+
+    for client in (pair.fast, pair.routed):
+        response = await client.post(
+            "/api/v1/session", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 413
+
+
+def scope_for(body_headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/session",
+        "headers": body_headers,
+    }
+
+
+@pytest.mark.parametrize(
+    ("chunks", "content_type", "taken"),
+    [
+        ([b'{"username": "a", ', b'"password": "b"}'], b"application/json", True),
+        ([b'{"username": "a", "password": "b"}'], b"text/plain", False),
+        ([b'{"username": "a", "password": 1}'], b"application/json", False),
+        ([b"p" * 40_000, b"p" * 40_000], b"application/json", False),
+    ],
+)
+async def test_prepare_takes_only_valid_sign_ins_and_replays_the_body(
+    chunks: list[bytes], content_type: bytes, taken: bool
+) -> None:
+    sent = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    queue = list(sent)
+
+    async def receive() -> dict[str, object]:
+        return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+    scope = scope_for([(b"content-type", content_type)])
+    took, replay = await prepare(scope, receive)  # type: ignore[arg-type]
+    assert took is taken
+    assert (PARSED in scope) is taken
+    # Whoever goes on reads every message the client sent, in order, and then the rest.
+    assert [await replay() for _ in sent] == sent
+    assert await replay() == {"type": "http.disconnect"}

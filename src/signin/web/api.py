@@ -25,12 +25,16 @@ from signin.web.auth import (
 from signin.web.templating import services_of
 
 
+def is_json(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "application/json"
+
+
 def require_json(request: Request) -> None:
     """Bodies must be JSON (415 otherwise): HTML forms cannot send it cross-site (CSRF)."""
-    if request.method in ("POST", "PUT", "PATCH"):
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "application/json":
-            raise HTTPException(415, "The request body must be application/json.")
+    if request.method in ("POST", "PUT", "PATCH") and not is_json(
+        request.headers.get("content-type", "")
+    ):
+        raise HTTPException(415, "The request body must be application/json.")
 
 
 class JsonRoute(APIRoute):
@@ -118,6 +122,11 @@ async def create_user(body: SignUpIn, request: Request) -> UserOut:
     responses={401: PROBLEM, 429: PROBLEM, 503: PROBLEM},
 )
 async def create_session(body: SignInIn, request: Request) -> Response:
+    return await session_created(request, body)
+
+
+async def session_created(request: Request, body: SignInIn) -> Response:
+    """The whole of `POST /api/v1/session` after its body, shared with web/fastpath.py."""
     services = services_of(request)
     user = await services.authenticator.sign_in(body.username, body.password, client_ip(request))
     response = JSONResponse({}, status_code=201)
