@@ -78,7 +78,10 @@ async def peer_suite(
         out["floor"] = {"W1": floor_w1[0]}
         print(f"[bench] floor W1 {floor_w1[0]['rate']:.0f}/s", flush=True)
     print(f"[bench] {system.name} W1 {out['W1']['rate']:.0f}/s", flush=True)
-    out["W2"] = await w.w2_sign_ins(server, system, plan)
+    if system is SIGNIN:
+        out["W2"], out["W0_2_beside_W2"] = await w.w2_alternating(server, system, plan)
+    else:
+        out["W2"] = await w.w2_sign_ins(server, system, plan)
     print(f"[bench] {system.name} W2 {out['W2']['rate']:.1f}/s", flush=True)
     spies += [profile(server, f"{system.name}-w3", plan.flood_s)] if spy else []
     out["W3"] = await w.w3_checks_under_flood(server, system, plan, cookie)
@@ -120,6 +123,14 @@ async def run(plan: w.Plan, only: set[str], spy: bool) -> dict[str, Any]:
                 floor.stop()
         if "floor" in results["signin"]:
             results["floor"] = results["signin"].pop("floor")
+        beside = results["signin"].pop("W0_2_beside_W2", None)
+        if beside is not None:
+            # The best 2-thread ceiling of the whole run: the higher bar for W2's ratio.
+            ceiling = results.setdefault("ceiling", {})
+            found = [ceiling["W0_2"], beside] if "W0_2" in ceiling else [beside]
+            best = w.best_of(found, "per_second")
+            best["rounds"] = [rate for numbers in found for rate in numbers["rounds"]]
+            ceiling["W0_2"] = best
     if "fastapi-users" in only:
         server = fastapi_users_server(fresh(WORK / "fastapi-users") / "db.sqlite")
         results["fastapi-users"] = await with_server(

@@ -136,6 +136,20 @@ async def w2_sign_ins(server: Server, system: System, plan: Plan) -> Numbers:
     }
 
 
+async def w2_alternating(server: Server, system: System, plan: Plan) -> tuple[Numbers, Numbers]:
+    """W2 rounds, each followed by a 2-thread W0 round (the server idles meanwhile).
+
+    The ratio compares the best sign-in round with the best ceiling round of the whole run, these
+    included: when outside load drifts, both sides have been measured through the same drift.
+    """
+    signs: list[Numbers] = []
+    ceilings: list[Numbers] = []
+    for _ in range(plan.rounds):
+        signs.append(await w2_sign_ins(server, system, plan))
+        ceilings.append(_w0_once(plan, 2))
+    return best_of(signs), best_of(ceilings, "per_second")
+
+
 async def w3_checks_under_flood(server: Server, system: System, plan: Plan, cookie: str) -> Numbers:
     """Session checks (wrk) while httpx floods wrong passwords, one fresh username per attempt."""
 
