@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from signin.accounts.clock import FrozenClock
 from signin.app import create_app
@@ -314,3 +315,27 @@ async def test_prepare_takes_only_valid_sign_ins_and_replays_the_body(
     # Whoever goes on reads every message the client sent, in order, and then the rest.
     assert [await replay() for _ in sent] == sent
     assert await replay() == {"type": "http.disconnect"}
+
+
+async def test_only_well_formed_sign_ins_take_the_fast_path(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path / "data"))
+    taken: list[tuple[str, str]] = []
+    inner = app.fast
+    assert inner is not None
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        taken.append((scope["method"], scope["path"]))
+        await inner(scope, receive, send)
+
+    app.fast = counting
+    await asyncio.to_thread(migrate.upgrade, app.state.services.settings.sqlalchemy_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=PEER)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            body = {"username": "alice", "password": PASSWORD}
+            assert (await client.post("/api/v1/users", json=body)).status_code == 201
+            assert (await client.post("/api/v1/session", json=body)).status_code == 201
+            assert (await client.get("/api/v1/session")).status_code == 200
+            assert (await client.post("/api/v1/session", content=b"{")).status_code == 415
+            assert (await client.post("/api/v1/session", json={"username": 1})).status_code == 422
+    assert taken == [("POST", "/api/v1/session"), ("GET", "/api/v1/session")]
