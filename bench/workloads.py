@@ -88,13 +88,16 @@ async def w1_alternating(targets: list[tuple[Server, System, str]], plan: Plan) 
 
 
 async def w1_session_check(server: Server, system: System, plan: Plan, cookie: str) -> Numbers:
+    url = server.base + system.check_path
+    return await _wrk_numbers(server, url, plan.read_s, plan.read_connections, cookie=cookie)
+
+
+async def _wrk_numbers(
+    server: Server, url: str, seconds: float, connections: int, **wrk: Any
+) -> Numbers:
+    """One wrk run against `server`, with the server's CPU per request over that run."""
     cpu = server.cpu_seconds()
-    result = await run_wrk(
-        server.base + system.check_path,
-        seconds=plan.read_s,
-        connections=plan.read_connections,
-        cookie=cookie,
-    )
+    result = await run_wrk(url, seconds=seconds, connections=connections, **wrk)
     cpu = server.cpu_seconds() - cpu
     return {
         "rate": result.rate,
@@ -119,21 +122,8 @@ def _load_numbers(result: LoadResult, cpu: float, ok: tuple[int, int]) -> Number
 async def w2_sign_ins(server: Server, system: System, plan: Plan) -> Numbers:
     """Valid sign-ins through the API, round-robin over the bench accounts, driven by wrk."""
     posts = [system.sign_in(f"bench{i}", PASSWORD) for i in range(plan.users)]
-    cpu = server.cpu_seconds()
-    result = await run_wrk(
-        server.base + system.signin_path,
-        seconds=plan.signin_s,
-        connections=plan.signin_clients,
-        posts=posts,
-    )
-    cpu = server.cpu_seconds() - cpu
-    return {
-        "rate": result.rate,
-        "p50_ms": result.p50_ms,
-        "p99_ms": result.p99_ms,
-        "errors": result.errors + result.non_2xx,
-        "cpu_ms": 1000 * cpu / max(1, result.requests),
-    }
+    url = server.base + system.signin_path
+    return await _wrk_numbers(server, url, plan.signin_s, plan.signin_clients, posts=posts)
 
 
 async def w2_alternating(server: Server, system: System, plan: Plan) -> tuple[Numbers, Numbers]:
