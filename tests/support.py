@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -22,6 +22,9 @@ from signin.app import create_app
 from signin.services import Services, build_services
 from signin.settings import Settings
 from signin.stores import migrate
+from signin.stores.sql.engine import create_engine
+from signin.stores.sql.schema import users
+from signin.stores.sql.sessions import SqlSessionStore
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
 CHEAP_ARGON2_ENV = {
@@ -29,6 +32,7 @@ CHEAP_ARGON2_ENV = {
     "SIGNIN_ARGON2_MEMORY_KIB": "1024",
     "SIGNIN_ARGON2_PARALLELISM": "1",
 }
+S = TypeVar("S", bound=SqlSessionStore)
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,6 +48,28 @@ def need(condition: bool, what: str) -> None:
     if require_all():
         pytest.fail(f"{what} is required (SIGNIN_REQUIRE_ALL=1) but missing")
     pytest.skip(f"{what} is missing")
+
+
+async def sqlite_session_store(
+    path: Path,
+    cls: type[S] = SqlSessionStore,  # type: ignore[assignment]
+) -> S:
+    """A session store (`cls`) on a new migrated SQLite file holding one user, id 1, alice."""
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            users.insert().values(
+                id=1,
+                username="alice",
+                username_canon="alice",
+                password_hash="x",
+                created_at=1.0,
+                password_changed_at=1.0,
+            )
+        )
+    return cls(engine)
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -20,24 +20,7 @@ from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.schema import users
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.users import SqlUserStore
-
-
-async def _store(path: Path) -> SqlSessionStore:
-    url = f"sqlite+aiosqlite:///{path}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            users.insert().values(
-                id=1,
-                username="alice",
-                username_canon="alice",
-                password_hash="x",
-                created_at=1.0,
-                password_changed_at=1.0,
-            )
-        )
-    return SqlSessionStore(engine)
+from tests.support import sqlite_session_store
 
 
 def _record(session_id: str) -> SessionRecord:
@@ -45,7 +28,7 @@ def _record(session_id: str) -> SessionRecord:
 
 
 async def test_lookup_takes_the_fast_path_and_sees_deletes_at_once(tmp_path: Path) -> None:
-    store = await _store(tmp_path / "s.db")
+    store = await sqlite_session_store(tmp_path / "s.db")
     digest = hashlib.sha256(b"token").digest()
     await store.create(digest, _record("s1"))
     assert store._fast is not None
@@ -63,7 +46,7 @@ async def test_lookup_takes_the_fast_path_and_sees_deletes_at_once(tmp_path: Pat
 
 
 async def test_fast_path_is_read_only(tmp_path: Path) -> None:
-    store = await _store(tmp_path / "s.db")
+    store = await sqlite_session_store(tmp_path / "s.db")
     assert store._fast is not None
     store._fast.fetch(token_hash=b"")
     assert store._fast._conn is not None
@@ -108,7 +91,7 @@ async def test_lock_writer_without_database_is_unavailable(tmp_path: Path) -> No
 
 
 async def test_user_by_canon_fast_path_matches_the_async_path(tmp_path: Path) -> None:
-    store = await _store(tmp_path / "u.db")
+    store = await sqlite_session_store(tmp_path / "u.db")
     user_store = SqlUserStore(store.engine)
     assert user_store._fast is not None
     fast = await user_store.by_canon("alice")
@@ -164,7 +147,7 @@ async def test_reserve_all_commits_once_and_stops_inside_the_writer(tmp_path: Pa
 async def test_session_writes_are_durable_and_seen_at_once(tmp_path: Path) -> None:
     """A session created through the writer thread is found by the very next lookup, survives
     closing every connection, and was committed with synchronous=FULL (lock counts: NORMAL)."""
-    store = await _store(tmp_path / "s.db")
+    store = await sqlite_session_store(tmp_path / "s.db")
     writer = store._fast_writer
     assert writer is not None
     digest = hashlib.sha256(b"token").digest()
@@ -197,7 +180,7 @@ async def test_session_writes_are_durable_and_seen_at_once(tmp_path: Path) -> No
 async def test_session_write_errors_match_the_async_path(tmp_path: Path) -> None:
     """A taken token or an unknown user is SQLAlchemy's IntegrityError on both paths (no
     parameters in its text: they hold the token hash); a missing database is unavailable."""
-    store = await _store(tmp_path / "s.db")
+    store = await sqlite_session_store(tmp_path / "s.db")
     slow = SqlSessionStore(store.engine)
     slow._fast_writer = None
     digest = hashlib.sha256(b"token").digest()

@@ -7,10 +7,8 @@ from pathlib import Path
 
 from signin.accounts.clock import FrozenClock
 from signin.accounts.sessions import SessionManager, token_hash
-from signin.stores import migrate
-from signin.stores.sql.engine import create_engine
-from signin.stores.sql.schema import users
 from signin.stores.sql.sessions import SqlSessionStore
+from tests.support import sqlite_session_store
 
 
 class CountingStore(SqlSessionStore):
@@ -25,20 +23,7 @@ class CountingStore(SqlSessionStore):
 
 
 async def test_concurrent_checks_write_last_seen_once(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    store = CountingStore(create_engine(url))
-    async with store.engine.begin() as conn:
-        await conn.execute(
-            users.insert().values(
-                id=1,
-                username="alice",
-                username_canon="alice",
-                password_hash="x",
-                created_at=1.0,
-                password_changed_at=1.0,
-            )
-        )
+    store = await sqlite_session_store(tmp_path / "t.db", CountingStore)
     clock = FrozenClock()
     manager = SessionManager(
         store, idle_seconds=7200, max_seconds=43200, remember_seconds=86400, clock=clock
