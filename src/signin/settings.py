@@ -241,6 +241,8 @@ class Settings(BaseSettings):
                 text = ",".join(str(item) for item in value)
             elif value is None:
                 text = ""
+            elif isinstance(value, bool):
+                text = "true" if value else "false"  # as the README and SPEC spell them
             else:
                 text = str(value)
             if name in SECRET_FIELDS and text:

@@ -8,23 +8,17 @@ reaches sibling subdomains.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from tests.integration.proxies import EchoHandler, echo_app, stop, wait_for_port
 from tests.support import ServerProcess, csrf_of, free_port, need
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
@@ -104,37 +98,6 @@ http {{
 """
 
 
-class EchoHandler(BaseHTTPRequestHandler):
-    """The protected app: answers with the identity headers nginx gave it."""
-
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        body = json.dumps(
-            {
-                "path": self.path,
-                "user": _utf8(self.headers.get("Remote-User")),
-                "email": _utf8(self.headers.get("Remote-Email")),
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def _utf8(value: str | None) -> str | None:
-    # http.server reads header bytes as Latin-1; signin sends UTF-8.
-    return value.encode("latin-1").decode("utf-8") if value is not None else None
-
-
 @dataclass
 class Stack:
     auth: str
@@ -142,71 +105,47 @@ class Stack:
     seen: list[str]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited: {log.read_text(errors='replace')[-2000:]}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on {port}")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     need(os.access(NGINX, os.X_OK), f"nginx ({NGINX})")
     tmp = tmp_path_factory.mktemp("nginx")
     auth_port, app_port = free_port(), free_port()
-
-    EchoHandler.seen = []
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-
-    signin = ServerProcess(
-        {
-            "SIGNIN_DATA_DIR": str(tmp / "data"),
-            "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
-            "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
-            "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
-        },
-        log_path=tmp / "signin.log",
-    ).start()
-
-    conf = tmp / "nginx.conf"
-    conf.write_text(
-        NGINX_CONF.format(
-            # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp dir.
-            user="user root root;" if os.geteuid() == 0 else "",
-            tmp=tmp,
-            signin=signin.port,
-            upstream=upstream.server_address[1],
-            auth=auth_port,
-            app=app_port,
+    with echo_app() as upstream:
+        signin = ServerProcess(
+            {
+                "SIGNIN_DATA_DIR": str(tmp / "data"),
+                "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
+                "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
+                "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
+            },
+            log_path=tmp / "signin.log",
+        ).start()
+        conf = tmp / "nginx.conf"
+        conf.write_text(
+            NGINX_CONF.format(
+                # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp.
+                user="user root root;" if os.geteuid() == 0 else "",
+                tmp=tmp,
+                signin=signin.port,
+                upstream=upstream,
+                auth=auth_port,
+                app=app_port,
+            )
         )
-    )
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(auth_port, nginx, tmp / "error.log")
-        wait_for_port(app_port, nginx, tmp / "error.log")
-        yield Stack(
-            f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen
+        nginx = subprocess.Popen(
+            [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
-    finally:
-        nginx.terminate()
         try:
-            nginx.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait(timeout=5)
-        signin.stop()
-        upstream.shutdown()
-        upstream.server_close()
+            wait_for_port(auth_port, nginx, tmp / "error.log")
+            wait_for_port(app_port, nginx, tmp / "error.log")
+            yield Stack(
+                f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen
+            )
+        finally:
+            stop(nginx)
+            signin.stop()
 
 
 def create_user(stack: Stack, username: str) -> None:
@@ -252,7 +191,7 @@ def test_sign_in_through_the_redirect_then_sign_out_locks_out(stack: Stack) -> N
         spoof = {"Remote-User": "admin", "Remote-Email": "admin@example.com"}
         app = browser.get(signed_in.headers["location"], headers=spoof)
         assert app.status_code == 200
-        assert app.json() == {"path": "/reports?q=1", "user": "Zoë", "email": None}
+        assert app.json() == {"path": "/reports?q=1", "user": "Zoë", "email": None, "groups": None}
         cookies = dict(browser.cookies)
 
         page = browser.get(f"{stack.auth}/sign-out")

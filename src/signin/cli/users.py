@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import fail, out, run_with_services, when
+from signin.cli.common import command_group, fail, out, run_with_services, when
 from signin.services import Services
 
-users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+users_app = command_group("Manage accounts.")
 
 
 @users_app.command("list")
