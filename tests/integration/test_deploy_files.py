@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.integration.proxies import echo_app, self_signed, stop, swap, wait_for_port
-from tests.support import REPO, ServerProcess, csrf_of, free_port, need
+from tests.support import REPO, ServerProcess, csrf_of, free_port, need, run_signin
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
@@ -55,6 +55,7 @@ class Site:
     app: str  # the guarded app, https
     http: str | None  # the plain-http port's base URL, where the file has one
     verify: ssl.SSLContext
+    env: dict[str, str]  # the signin server's settings, for the CLI
 
 
 def nginx_config(tmp: Path, site: Path) -> Path:
@@ -75,15 +76,18 @@ def nginx_test(tmp: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def settings_for(tmp: Path, auth_port: int, app_port: int) -> dict[str, str]:
+    return {
+        "SIGNIN_DATA_DIR": str(tmp / "data"),
+        "SIGNIN_PUBLIC_URL": f"https://127.0.0.1:{auth_port}",
+        "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
+        "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
+    }
+
+
 def signin_for(tmp: Path, auth_port: int, app_port: int) -> ServerProcess:
     return ServerProcess(
-        {
-            "SIGNIN_DATA_DIR": str(tmp / "data"),
-            "SIGNIN_PUBLIC_URL": f"https://127.0.0.1:{auth_port}",
-            "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
-            "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
-        },
-        log_path=tmp / "signin.log",
+        settings_for(tmp, auth_port, app_port), log_path=tmp / "signin.log"
     ).start()
 
 
@@ -129,6 +133,7 @@ def nginx_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             f"https://127.0.0.1:{app_port}",
             f"http://127.0.0.1:{http_port}",
             ssl.create_default_context(cafile=str(cert)),
+            settings_for(tmp, auth_port, app_port),
         )
 
 
@@ -176,6 +181,7 @@ def caddy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             f"https://127.0.0.1:{app_port}",
             None,
             ssl.create_default_context(cafile=str(root)),
+            settings_for(tmp, auth_port, app_port),
         )
 
 
@@ -241,6 +247,31 @@ def test_nginx_example_guards_the_app_over_tls(nginx_site: Site) -> None:
         app = client.get(f"{nginx_site.app}/api", headers={"Remote-User": "admin"})
         assert app.status_code == 302  # a client's own header is not a sign-in
         assert app.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_app_links_to_sign_out_and_back(nginx_site: Site) -> None:
+    """docs/deploy.md: the app's sign-out link carries the next/sig that `signin sign-url` makes."""
+    back = f"{nginx_site.app}/goodbye"
+    made = run_signin(nginx_site.env, "sign-url", back)
+    assert made.returncode == 0, made.stderr
+    query = urlsplit(made.stdout.strip()).query
+    with httpx.Client(timeout=15, verify=nginx_site.verify) as browser:
+        browser.post(
+            f"{nginx_site.auth}/api/v1/users", json={"username": "leaver", "password": PASSWORD}
+        )
+        browser.post(
+            f"{nginx_site.auth}/api/v1/session", json={"username": "leaver", "password": PASSWORD}
+        )
+        assert browser.get(f"{nginx_site.app}/").status_code == 200
+        page = browser.get(f"{nginx_site.auth}/sign-out?{query}")
+        assert page.status_code == 200
+        hidden = dict(HIDDEN_RE.findall(page.text))
+        out = browser.post(
+            f"{nginx_site.auth}/sign-out", data={"csrf_token": csrf_of(page.text), **hidden}
+        )
+        assert out.status_code == 303
+        assert out.headers["location"] == back
+        assert browser.get(f"{nginx_site.app}/").status_code == 302
 
 
 def test_caddy_example_guards_the_app_over_tls(caddy_site: Site) -> None:
