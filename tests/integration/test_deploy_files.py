@@ -12,6 +12,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -176,13 +177,32 @@ def caddy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for port in (auth_port, app_port):
             wait_for_port(port, proc, log)
         root = tmp / "data-caddy" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-        yield Site(
-            f"https://127.0.0.1:{auth_port}",
-            f"https://127.0.0.1:{app_port}",
-            None,
-            ssl.create_default_context(cafile=str(root)),
-            settings_for(tmp, auth_port, app_port),
-        )
+        auth, app = f"https://127.0.0.1:{auth_port}", f"https://127.0.0.1:{app_port}"
+        verify = tls_ready(root, (auth, app), proc, log)
+        yield Site(auth, app, None, verify, settings_for(tmp, auth_port, app_port))
+
+
+def tls_ready(
+    root: Path, urls: tuple[str, ...], proc: subprocess.Popen[bytes], log: Path
+) -> ssl.SSLContext:
+    """Caddy listens before its local CA has issued the certificates: wait for good handshakes.
+
+    Returns a context that trusts that CA (and nothing else)."""
+    deadline = time.monotonic() + 30
+    pending = list(urls)
+    while pending:
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        assert time.monotonic() < deadline, "Caddy served no certificate in time"
+        if root.exists():
+            verify = ssl.create_default_context(cafile=str(root))
+            try:
+                httpx.get(pending[0] + "/healthz", verify=verify, timeout=2)
+                pending.pop(0)
+                continue
+            except httpx.ConnectError:
+                pass
+        time.sleep(0.2)
+    return verify
 
 
 def sign_in_through(browser: httpx.Client, location: str, username: str) -> httpx.Response:
