@@ -7,6 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.accounts.access.gate import Gate
+from signin.accounts.access.groups import Groups
+from signin.accounts.access.invites import Invites
+from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.lockout import Lockout
@@ -28,6 +32,7 @@ from signin.mail import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
+from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
@@ -64,6 +69,9 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    invites: Invites
+    groups: Groups
+    gate: Gate
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -73,12 +81,19 @@ class Services:
         await self.engine.dispose()
 
 
+def build_gate(settings: Settings) -> Gate:
+    """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
+    rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
+    return Gate(rules, settings.access_default)
+
+
 def build_services(
     settings: Settings, *, clock: Clock = system_clock, hasher: PasswordHasher | None = None
 ) -> Services:
     """Build everything; opens no connection until first use."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds hashes and the key
     keys = key_ring(settings)
+    gate = build_gate(settings)
     engine = create_engine(settings.sqlalchemy_url)
     users = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
@@ -146,6 +161,7 @@ def build_services(
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
     )
+    invites = Invites(SqlInviteStore(engine), clock=clock)
     return Services(
         settings=settings,
         engine=engine,
@@ -158,7 +174,14 @@ def build_services(
         lockout=lockout,
         sessions=sessions,
         registration=Registration(
-            users, hasher, policy, sessions, require_email=settings.require_email, clock=clock
+            users,
+            hasher,
+            policy,
+            sessions,
+            require_email=settings.require_email,
+            clock=clock,
+            mode=settings.signup,
+            invites=invites,
         ),
         authenticator=authenticator,
         redirects=RedirectPolicy(
@@ -172,6 +195,9 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
+        invites=invites,
+        groups=Groups(users),
+        gate=gate,
         extras={
             "closers": closers,
             "health": health,

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from signin.accounts.access.invites import Invites
 from signin.accounts.clock import Clock
 from signin.accounts.emails import email_canon, normalize_email
-from signin.accounts.errors import Busy, EmailTaken, InvalidInput, NotFound, Problem, UsernameTaken
+from signin.accounts.errors import (
+    Busy,
+    EmailTaken,
+    InvalidInput,
+    InviteRequired,
+    NotFound,
+    Problem,
+    SignUpClosed,
+    UsernameTaken,
+)
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.sessions import SessionManager
 from signin.accounts.usernames import canon, username_problems
@@ -22,6 +32,8 @@ class Registration:
         *,
         require_email: bool,
         clock: Clock,
+        mode: str = "open",
+        invites: Invites | None = None,
     ) -> None:
         self.users = users
         self.hasher = hasher
@@ -29,14 +41,36 @@ class Registration:
         self.sessions = sessions
         self.require_email = require_email
         self.clock = clock
+        self.mode = mode  # SIGNIN_SIGNUP: open | invite | closed
+        self.invites = invites
 
-    async def sign_up(self, username: str, password: str, email: str = "") -> UserRecord:
-        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error."""
+    async def sign_up(
+        self,
+        username: str,
+        password: str,
+        email: str = "",
+        *,
+        invite: str = "",
+        admin: bool = False,
+    ) -> UserRecord:
+        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
+
+        Visitors pass the sign-up mode (`SignUpClosed`, `InviteRequired`, `InviteInvalid`);
+        `admin` (the CLI) may always make accounts. An invite's groups go to the account.
+        """
+        if not admin and self.mode == "closed":
+            raise SignUpClosed()
+        if not admin and self.mode == "invite" and not invite:
+            raise InviteRequired()
+        invites = self.invites if invite else None
+        bound = await invites.check(invite) if invites is not None else None
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
         # from "bob " under the name "bob" could never sign in. Spaces are refused instead.
         problems: list[Problem] = list(username_problems(username))
         address, email_problems = normalize_email(email)
         problems += email_problems
+        if invites is not None and bound is not None and not email_problems:
+            problems += invites.email_problems(bound, address)
         if address is None and not email_problems and self.require_email:
             problems.append(Problem("email_required", "email", "Email address is required."))
         prehash, password_problems = await self.policy.check(username, password)
@@ -51,17 +85,18 @@ class Registration:
             password_hash = await self.hasher.hash(prehash)
         except HasherBusy as exc:
             raise Busy(exc.retry_after) from None
+        new_user = NewUser(
+            username=username,
+            username_canon=canon(username),
+            email=address,
+            email_canon=email_canon(address) if address else None,
+            password_hash=password_hash,
+            created_at=self.clock(),
+        )
         try:
-            return await self.users.create(
-                NewUser(
-                    username=username,
-                    username_canon=canon(username),
-                    email=address,
-                    email_canon=email_canon(address) if address else None,
-                    password_hash=password_hash,
-                    created_at=self.clock(),
-                )
-            )
+            if invites is not None:
+                return await invites.create_user(invite, new_user)
+            return await self.users.create(new_user)
         except DuplicateUser as exc:
             # Lost a race with a concurrent sign-up of the same name or address.
             raise (EmailTaken() if exc.field == "email" else UsernameTaken()) from None
