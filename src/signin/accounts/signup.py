@@ -19,7 +19,7 @@ from signin.accounts.policy import PasswordPolicy
 from signin.accounts.sessions import SessionManager
 from signin.accounts.usernames import canon, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
-from signin.stores.base import DuplicateUser, NewUser, UserRecord, UserStore
+from signin.stores.base import DuplicateUser, InviteRecord, NewUser, UserRecord, UserStore
 
 
 class Registration:
@@ -43,6 +43,16 @@ class Registration:
         self.clock = clock
         self.mode = mode  # SIGNIN_SIGNUP: open | invite | closed
         self.invites = invites
+
+    async def offer(self, invite: str = "") -> InviteRecord | None:
+        """What the sign-up page may offer: the invite in use, if any, or the refusal."""
+        if self.mode == "closed":
+            raise SignUpClosed()
+        if invite and self.invites is not None:
+            return await self.invites.check(invite)
+        if self.mode == "invite":
+            raise InviteRequired()
+        return None
 
     async def sign_up(
         self,

@@ -64,6 +64,7 @@ class SignUpIn(BaseModel):
     username: str = Field(max_length=256)
     password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
     email: str | None = Field(default=None, max_length=320)
+    invite: str | None = Field(default=None, max_length=128, description="invite token")
 
 
 class UserOut(BaseModel):
@@ -105,11 +106,13 @@ async def require_session(request: Request) -> SessionUser:
     "/users",
     status_code=201,
     response_model=UserOut,
-    responses={409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
+    responses={403: PROBLEM, 409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
     services = services_of(request)
-    user = await services.registration.sign_up(body.username, body.password, body.email or "")
+    user = await services.registration.sign_up(
+        body.username, body.password, body.email or "", invite=body.invite or ""
+    )
     for hook in services.extras.get("after_sign_up", []):
         await hook(user)
     return UserOut(username=user.username, email=user.email)

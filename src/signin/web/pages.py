@@ -9,7 +9,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from signin.accounts.errors import InvalidInput, SigninError
+from signin.accounts.errors import (
+    InvalidInput,
+    InviteInvalid,
+    InviteRequired,
+    SigninError,
+    SignUpClosed,
+)
 from signin.web.auth import (
     clear_session_cookie,
     client_ip,
@@ -90,25 +96,41 @@ async def home(request: Request) -> Response:
 
 @router.get("/sign-up")
 async def sign_up_page(request: Request) -> Response:
-    return render(
-        request,
-        "sign_up.html",
-        {"redirect": redirect_fields(request), "basic": request.query_params.get("basic") == "1"},
-    )
+    invite = request.query_params.get("invite", "")[:MAX_FIELD]
+    context: dict[str, Any] = {
+        "redirect": redirect_fields(request),
+        "basic": request.query_params.get("basic") == "1",
+        "mode": services_of(request).settings.signup,
+    }
+    try:
+        offered = await services_of(request).registration.offer(invite)
+    except SigninError as exc:  # the mode refuses (closed, invite needed or not valid)
+        context["refused"] = exc.message
+        return render(request, "sign_up.html", context, status_code=status_for(exc))
+    if offered is not None:
+        context.update(invite=invite, invite_email=offered.email)
+    return render(request, "sign_up.html", context)
 
 
 @router.post("/sign-up")
 async def sign_up(request: Request) -> Response:
     fields = await read_form(request)
     services = services_of(request)
+    invite = fields.get("invite", "")
     try:
         user = await services.registration.sign_up(
-            fields.get("username", ""), fields.get("password", ""), fields.get("email", "")
+            fields.get("username", ""),
+            fields.get("password", ""),
+            fields.get("email", ""),
+            invite=invite,
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
+    except (SignUpClosed, InviteRequired, InviteInvalid) as exc:
+        context = {"refused": exc.message, "mode": services.settings.signup}
+        return form_error(request, "sign_up.html", exc, fields, **context)
     except SigninError as exc:
-        return form_error(request, "sign_up.html", exc, fields)
+        return form_error(request, "sign_up.html", exc, fields, invite=invite, mode="")
     for hook in services.extras.get("after_sign_up", []):
         await hook(user)
     return response

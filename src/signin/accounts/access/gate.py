@@ -11,13 +11,22 @@ from __future__ import annotations
 import enum
 import posixpath
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import unquote
 
 from signin.accounts.access.rules import Rule
 from signin.accounts.usernames import canon
-from signin.stores.base import SessionUser
 
 HOST_CACHE_MAX = 4096  # distinct hosts remembered; past this the memo starts again
+
+
+class Who(Protocol):
+    """A signed-in user as the rules see them (a `SessionUser`, or a `UserRecord` in the CLI)."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def groups(self) -> tuple[str, ...]: ...
 
 
 class Outcome(enum.Enum):
@@ -120,14 +129,14 @@ class Gate:
             return rule
         return None
 
-    def decide(self, target: Target, user: SessionUser | None, *, two_factor: bool) -> Decision:
+    def decide(self, target: Target, user: Who | None, *, two_factor: bool) -> Decision:
         """The answer for `user` (None: anonymous); `two_factor`: the session has one."""
         rule = self.match(target)
         policy = rule.policy if rule is not None else self.default
         return Decision(outcome(policy, rule, user, two_factor), rule, policy)
 
 
-def outcome(policy: str, rule: Rule | None, user: SessionUser | None, two_factor: bool) -> Outcome:
+def outcome(policy: str, rule: Rule | None, user: Who | None, two_factor: bool) -> Outcome:
     if policy == "bypass":
         return Outcome.BYPASS
     if policy == "deny":
@@ -141,7 +150,7 @@ def outcome(policy: str, rule: Rule | None, user: SessionUser | None, two_factor
     return Outcome.ALLOW
 
 
-def admitted(rule: Rule, user: SessionUser) -> bool:
+def admitted(rule: Rule, user: Who) -> bool:
     if rule.groups and not rule.groups.isdisjoint(user.groups):
         return True
     return bool(rule.users) and canon(user.username) in rule.users
