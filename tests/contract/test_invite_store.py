@@ -41,14 +41,16 @@ class TestInviteStoreContract:
     ) -> None:
         await invites.add(digest("t"), invite("a1", uses=2, groups=("ops", "dev")), None)
         first = await invites.create_user(digest("t"), new_user("ann"), T0 + 1)
-        assert first is not None and first.groups == ("dev", "ops")
+        assert first is not None
+        assert first.groups == ("dev", "ops")
         assert (await user_store.by_canon("ann")) == first
         second = await invites.create_user(digest("t"), new_user("bob"), T0 + 1)
         assert second is not None
         assert await invites.create_user(digest("t"), new_user("cat"), T0 + 1) is None
         assert await user_store.by_canon("cat") is None
         found = await invites.get(digest("t"))
-        assert found is not None and found[0].uses == 2
+        assert found is not None
+        assert found[0].uses == 2
 
     async def test_expired_revoked_unknown(
         self, invites: SqlInviteStore, user_store: UserStore
@@ -71,7 +73,8 @@ class TestInviteStoreContract:
         with pytest.raises(DuplicateUser):
             await invites.create_user(digest("t"), new_user("Ann".lower()), T0)
         found = await invites.get(digest("t"))
-        assert found is not None and found[0].uses == 0
+        assert found is not None
+        assert found[0].uses == 0
         assert await invites.create_user(digest("t"), new_user("bob"), T0) is not None
 
     async def test_racing_sign_ups_make_exactly_one_account(
@@ -84,4 +87,5 @@ class TestInviteStoreContract:
         assert sum(result is not None for result in results) == 1
         assert len(await user_store.list()) == 1
         found = await invites.get(digest("t"))
-        assert found is not None and found[0].uses == 1
+        assert found is not None
+        assert found[0].uses == 1

@@ -124,9 +124,12 @@ def test_outcomes(gate: Gate) -> None:
     assert decide("app.example.com", "/api/x", user("zoe"), "POST") is Outcome.FORBIDDEN
     assert decide("vault.example.com", "/", user()) is Outcome.STEP_UP
     two = gate.decide(Target("vault.example.com", "/"), user(), two_factor=True)
-    assert two.outcome is Outcome.ALLOW and two.rule is not None and two.rule.number == 4
+    assert two.outcome is Outcome.ALLOW
+    assert two.rule is not None
+    assert two.rule.number == 4
     default = gate.decide(Target("elsewhere.org", "/"), user(), two_factor=False)
-    assert default.rule is None and default.outcome is Outcome.ALLOW
+    assert default.rule is None
+    assert default.outcome is Outcome.ALLOW
 
 
 @pytest.mark.parametrize(
