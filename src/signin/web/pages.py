@@ -106,7 +106,9 @@ async def sign_up_page(request: Request) -> Response:
         offered = await services_of(request).registration.offer(invite)
     except SigninError as exc:  # the mode refuses (closed, invite needed or not valid)
         context["refused"] = exc.message
-        return render(request, "sign_up.html", context, status_code=status_for(exc))
+        # Explaining that an invite is needed is the page working; the others are refusals.
+        status = 200 if isinstance(exc, InviteRequired) else status_for(exc)
+        return render(request, "sign_up.html", context, status_code=status)
     if offered is not None:
         context.update(invite=invite, invite_email=offered.email)
     return render(request, "sign_up.html", context)
