@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support import ServerProcess, csrf_of, free_port, need
+from tests.support import ServerProcess, csrf_of, free_port, need, run_signin
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
@@ -76,6 +76,8 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Forwarded-Method $request_method;
         }}
 
         location = /_signin/sign-in {{
@@ -94,9 +96,11 @@ http {{
             auth_request /_signin/verify;
             auth_request_set $signin_user $upstream_http_remote_user;
             auth_request_set $signin_email $upstream_http_remote_email;
+            auth_request_set $signin_groups $upstream_http_remote_groups;
             error_page 401 = /_signin/sign-in;
             proxy_set_header Remote-User $signin_user;
             proxy_set_header Remote-Email $signin_email;
+            proxy_set_header Remote-Groups $signin_groups;
             proxy_pass http://app;
         }}
     }}
@@ -116,6 +120,7 @@ class EchoHandler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "user": _utf8(self.headers.get("Remote-User")),
                 "email": _utf8(self.headers.get("Remote-Email")),
+                "groups": self.headers.get("Remote-Groups"),
             }
         ).encode()
         self.send_response(200)
@@ -135,11 +140,27 @@ def _utf8(value: str | None) -> str | None:
     return value.encode("latin-1").decode("utf-8") if value is not None else None
 
 
+# The group-protected location: /team/ only for members of `team`, /health for everyone.
+RULES = """
+[[rule]]
+hosts = ["127.0.0.1:{app}"]
+paths = ["^/health(/|$)"]
+policy = "bypass"
+
+[[rule]]
+hosts = ["127.0.0.1:{app}"]
+paths = ["^/team(/|$)"]
+policy = "signed_in"
+groups = ["team"]
+"""
+
+
 @dataclass
 class Stack:
     auth: str
     app: str
     seen: list[str]
+    env: dict[str, str]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -164,15 +185,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
 
-    signin = ServerProcess(
-        {
-            "SIGNIN_DATA_DIR": str(tmp / "data"),
-            "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
-            "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
-            "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
-        },
-        log_path=tmp / "signin.log",
-    ).start()
+    (tmp / "rules.toml").write_text(RULES.format(app=app_port), encoding="utf-8")
+    env = {
+        "SIGNIN_DATA_DIR": str(tmp / "data"),
+        "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
+        "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
+        "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
+        "SIGNIN_ACCESS_RULES": str(tmp / "rules.toml"),
+    }
+    signin = ServerProcess(env, log_path=tmp / "signin.log").start()
 
     conf = tmp / "nginx.conf"
     conf.write_text(
@@ -195,7 +216,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_for_port(auth_port, nginx, tmp / "error.log")
         wait_for_port(app_port, nginx, tmp / "error.log")
         yield Stack(
-            f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen
+            f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen, env
         )
     finally:
         nginx.terminate()
@@ -252,7 +273,12 @@ def test_sign_in_through_the_redirect_then_sign_out_locks_out(stack: Stack) -> N
         spoof = {"Remote-User": "admin", "Remote-Email": "admin@example.com"}
         app = browser.get(signed_in.headers["location"], headers=spoof)
         assert app.status_code == 200
-        assert app.json() == {"path": "/reports?q=1", "user": "Zoë", "email": None}
+        assert app.json() == {
+            "path": "/reports?q=1",
+            "user": "Zoë",
+            "email": None,
+            "groups": None,
+        }
         cookies = dict(browser.cookies)
 
         page = browser.get(f"{stack.auth}/sign-out")
@@ -283,3 +309,35 @@ def test_bearer_token_passes_and_spoofed_headers_do_not(stack: Stack) -> None:
         posted = client.post(f"{stack.app}/form", data={"a": "1"})
         assert posted.status_code == 302
         assert parse_qs(urlsplit(posted.headers["location"]).query)["next"] == [f"{stack.app}/form"]
+
+
+def test_group_protected_location(stack: Stack) -> None:
+    create_user(stack, "teamie")
+    token = httpx.post(
+        f"{stack.auth}/api/v1/session", json={"username": "teamie", "password": PASSWORD}
+    ).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=10) as client:
+        assert client.get(f"{stack.app}/health").json()["user"] is None  # bypass: anyone
+        anonymous = client.get(f"{stack.app}/team/board")
+        assert anonymous.status_code == 302  # not signed in: sign in first
+        before = len(stack.seen)
+        refused = client.get(f"{stack.app}/team/board", headers=bearer)
+        assert refused.status_code == 403  # signed in, not in the group
+        assert len(stack.seen) == before, "the app must not see refused requests"
+        other = client.get(f"{stack.app}/elsewhere", headers=bearer)
+        assert other.status_code == 200  # the default policy: signed in
+
+        added = run_signin(stack.env, "users", "groups", "teamie", "--add", "team")
+        assert added.returncode == 0, added.stderr
+        member = client.get(f"{stack.app}/team/board", headers=bearer)  # the next check
+        assert member.status_code == 200
+        assert member.json() == {
+            "path": "/team/board",
+            "user": "teamie",
+            "email": None,
+            "groups": "team",
+        }
+        # nginx hands the app /team/board; the rules see the same path, not a bypassed /health/.
+        sneaky = client.get(f"{stack.app}/health/%2e%2e/team/board")
+        assert sneaky.status_code == 302
