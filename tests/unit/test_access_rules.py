@@ -204,5 +204,46 @@ def test_host_memo_is_bounded(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("signin.accounts.access.gate.HOST_CACHE_MAX", 4)
     for index in range(10):
         gate.match(Target(f"h{index}.example.com", "/admin"))
-    assert len(gate._by_host) <= 4
+    assert len(gate._plans) <= 4
     assert number(gate, "h1.example.com", "/admin") == 2
+
+
+def test_joined_expression_agrees_with_one_rule_at_a_time(gate: Gate) -> None:
+    """The plan's one expression picks the same first rule as testing each rule in order."""
+    paths = ["/admin", "/admin/x", "/administrator", "/api/v", "/hooks/", "/.git", "/", "/x"]
+    for host in ["app.example.com", "a.b.example.com", "public.example.com", "other.org"]:
+        for method in ["GET", "POST", "DELETE"]:
+            plan = gate.plan(host, method)
+            assert plan.joined is not None
+            for path in paths:
+                looped = next((r for r in plan.rules if r.matches_path(path)), None)
+                assert gate.match(Target(host, path, method)) is looped, (host, method, path)
+
+
+def test_backreferences_and_inline_flags_are_tried_rule_by_rule(tmp_path: Path) -> None:
+    gate = gate_from(
+        tmp_path,
+        """
+[[rule]]
+hosts = ["a.org"]
+paths = ["/(x)y\\\\1$"]
+policy = "deny"
+
+[[rule]]
+hosts = ["b.org"]
+paths = ["(?i)/caps"]
+policy = "deny"
+
+[[rule]]
+hosts = ["a.org", "b.org"]
+paths = ["/(?P<name>z)"]
+policy = "bypass"
+""",
+    )
+    assert gate.plan("a.org", "GET").joined is None
+    assert gate.match(Target("a.org", "/xyx")).number == 1  # type: ignore[union-attr]
+    assert gate.match(Target("a.org", "/xyy")) is None
+    assert gate.match(Target("a.org", "/z")).number == 3  # type: ignore[union-attr]
+    assert gate.plan("b.org", "GET").joined is None
+    assert gate.match(Target("b.org", "/CAPS")).number == 1 + 1  # type: ignore[union-attr]
+    assert gate.match(Target("b.org", "/z")).number == 3  # type: ignore[union-attr]

@@ -1,15 +1,20 @@
 """The forward-auth decision: compiled rules, first match decides (SPEC section 12).
 
 The rules are indexed by host once, at start: exact hosts in a dict, `*.domain` suffixes and `*`
-in short lists. The candidate rules of a host (in file order) are computed on its first request
-and kept, so a check tests only the rules that name its host, each by a frozenset lookup for the
-method and one compiled regular expression (all of a rule's `paths` in one) for the path.
+in short lists. On the first request for a host and method, the rules that can match it (in file
+order) are picked and their paths joined into one regular expression, `(?P<r0>...)|(?P<r1>...)`:
+Python's `re` tries the alternatives in order, so the first group that matches names the first
+rule that matches, found in one call into C however many rules the host has. That plan is kept
+(a bounded memo), so a check costs one dict lookup, one regex match and the path's normalization.
+Patterns with backreferences (whose group numbers would shift when joined) or inline flags are
+tried one rule at a time instead, with the same result.
 """
 
 from __future__ import annotations
 
 import enum
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote
@@ -17,7 +22,7 @@ from urllib.parse import unquote
 from signin.accounts.access.rules import Rule
 from signin.accounts.usernames import canon
 
-HOST_CACHE_MAX = 4096  # distinct hosts remembered; past this the memo starts again
+HOST_CACHE_MAX = 4096  # distinct (host, method) plans remembered; past this the memo starts again
 
 
 class Who(Protocol):
@@ -53,12 +58,39 @@ class Decision:
     policy: str
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The rules that can match one host and method, and their paths as one expression."""
+
+    rules: tuple[Rule, ...]
+    joined: re.Pattern[str] | None  # None: try the rules one at a time
+
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def join_paths(rules: tuple[Rule, ...]) -> re.Pattern[str] | None:
+    parts = []
+    for index, rule in enumerate(rules):
+        if any(_BACKREFERENCE.search(regex.pattern) for regex in rule.path_res):
+            return None
+        body = "|".join(f"(?:{regex.pattern})" for regex in rule.path_res)
+        parts.append(f"(?P<r{index}>{body})")
+    try:
+        return re.compile("|".join(parts)) if parts else None
+    except re.error:  # inline flags, say, which may only open a whole expression
+        return None
+
+
 def normalize_path(raw: str) -> str:
     """The path as the app will see it: query dropped, %-escapes decoded, `.`/`..`/`//` resolved.
 
     Matching the raw path would let `/public/../admin` pass a `bypass` rule for `^/public/`.
     """
-    path = unquote(raw.split("?", 1)[0].split("#", 1)[0])
+    path = raw.partition("?")[0].partition("#")[0]
+    if path.startswith("/") and "%" not in path and "/." not in path and "//" not in path:
+        return path  # nothing to resolve (the common case, kept cheap)
+    path = unquote(path)
     if not path.startswith("/"):
         path = "/" + path
     normal = posixpath.normpath(path)
@@ -83,7 +115,7 @@ class Gate:
                     self.suffixes.append((host[1:], rule))
                 else:
                     self.exact.setdefault(host, []).append(rule)
-        self._by_host: dict[str, tuple[Rule, ...]] = {}
+        self._plans: dict[tuple[str, str], Plan] = {}
 
     @property
     def trivial(self) -> bool:
@@ -93,13 +125,18 @@ class Gate:
     def protects_hosts(self) -> bool:
         return any(rule.policy != "bypass" for rule in self.rules) or self.default != "bypass"
 
-    def candidates(self, host: str) -> tuple[Rule, ...]:
-        found = self._by_host.get(host)
+    def plan(self, host: str, method: str) -> Plan:
+        found = self._plans.get((host, method))
         if found is None:
-            found = self._candidates(host.lower())
-            if len(self._by_host) >= HOST_CACHE_MAX:
-                self._by_host.clear()
-            self._by_host[host] = found
+            rules = tuple(
+                rule
+                for rule in self._candidates(host.lower())
+                if not rule.methods or method in rule.methods
+            )
+            found = Plan(rules, join_paths(rules))
+            if len(self._plans) >= HOST_CACHE_MAX:
+                self._plans.clear()
+            self._plans[host, method] = found
         return found
 
     def _candidates(self, host: str) -> tuple[Rule, ...]:
@@ -120,14 +157,13 @@ class Gate:
 
     def match(self, target: Target) -> Rule | None:
         """The first rule for this request, or None."""
+        plan = self.plan(target.host, target.method)
+        if target.path is not None and plan.joined is not None:
+            found = plan.joined.match(normalize_path(target.path))
+            # The outer group closes last, so `lastgroup` is the rule's own `r<index>`.
+            return plan.rules[int(found.lastgroup[1:])] if found and found.lastgroup else None
         path = normalize_path(target.path) if target.path is not None else None
-        for rule in self.candidates(target.host):
-            if rule.methods and target.method not in rule.methods:
-                continue
-            if rule.path_re is not None and (path is None or rule.path_re.match(path) is None):
-                continue
-            return rule
-        return None
+        return next((rule for rule in plan.rules if rule.matches_path(path)), None)
 
     def decide(self, target: Target, user: Who | None, *, two_factor: bool) -> Decision:
         """The answer for `user` (None: anonymous); `two_factor`: the session has one."""

@@ -49,7 +49,13 @@ class Rule:
     policy: str
     groups: frozenset[str]
     users: frozenset[str]  # canonical usernames
-    path_re: re.Pattern[str] | None  # the `paths` as one alternation, or None: every path
+    path_res: tuple[re.Pattern[str], ...]  # the `paths`, compiled; empty: every path
+
+    def matches_path(self, path: str | None) -> bool:
+        """Whether a normalized path (None: unknown) is one of this rule's paths."""
+        if not self.path_res:
+            return True
+        return path is not None and any(regex.match(path) for regex in self.path_res)
 
     @property
     def restricted(self) -> bool:
@@ -108,12 +114,10 @@ def _rule(number: int, table: Any) -> Rule:
         if not HOST_RE.fullmatch(host):
             raise ValueError(f"hosts: {host!r} is not a host name, *.domain or *")
     paths = _strings(table, "paths")
-    path_re = None
-    if paths:
-        try:
-            path_re = re.compile("|".join(f"(?:{pattern})" for pattern in paths))
-        except re.error as exc:
-            raise ValueError(f"paths: not a regular expression: {exc}") from None
+    try:
+        path_res = tuple(re.compile(pattern) for pattern in paths)
+    except re.error as exc:
+        raise ValueError(f"paths: not a regular expression: {exc}") from None
     methods = frozenset(method.upper() for method in _strings(table, "methods"))
     if methods - METHODS:
         raise ValueError(f"methods: unknown method {sorted(methods - METHODS)[0]!r}")
@@ -127,7 +131,7 @@ def _rule(number: int, table: Any) -> Rule:
     users = frozenset(canon(user) for user in _strings(table, "users"))
     if (groups or users) and policy in ("bypass", "deny"):
         raise ValueError(f"groups and users have no meaning with policy {policy!r}")
-    return Rule(number, hosts, paths, methods, policy, groups, users, path_re)
+    return Rule(number, hosts, paths, methods, policy, groups, users, path_res)
 
 
 def _strings(table: dict[str, Any], key: str, *, required: bool = False) -> tuple[str, ...]:
