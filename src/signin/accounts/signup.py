@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 from signin.accounts.access.invites import Invites
+from signin.accounts.addresses import email_canon, normalize_email
 from signin.accounts.clock import Clock
-from signin.accounts.emails import email_canon, normalize_email
 from signin.accounts.errors import (
     Busy,
     EmailTaken,
@@ -21,6 +23,8 @@ from signin.accounts.usernames import canon, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.stores.base import DuplicateUser, InviteRecord, NewUser, UserRecord, UserStore
 
+AfterSignUp = Callable[[UserRecord], Awaitable[None]]
+
 
 class Registration:
     def __init__(
@@ -32,6 +36,7 @@ class Registration:
         *,
         require_email: bool,
         clock: Clock,
+        after_sign_up: Sequence[AfterSignUp] = (),
         mode: str = "open",
         invites: Invites | None = None,
     ) -> None:
@@ -41,6 +46,7 @@ class Registration:
         self.sessions = sessions
         self.require_email = require_email
         self.clock = clock
+        self.after_sign_up = list(after_sign_up)  # each must not raise (the account exists)
         self.mode = mode  # SIGNIN_SIGNUP: open | invite | closed
         self.invites = invites
 
@@ -61,17 +67,27 @@ class Registration:
         email: str = "",
         *,
         invite: str = "",
+        welcome: bool = True,
         admin: bool = False,
     ) -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
 
         Visitors pass the sign-up mode (`SignUpClosed`, `InviteRequired`, `InviteInvalid`);
-        `admin` (the CLI) may always make accounts. An invite's groups go to the account.
+        `admin` (the CLI's `users create`) may always make accounts. An invite's groups go to
+        the account. With `welcome` (a person signing up, not an admin's `users create`) the
+        after-sign-up hooks run once the account exists: today, the verification mail.
         """
         if not admin and self.mode == "closed":
             raise SignUpClosed()
         if not admin and self.mode == "invite" and not invite:
             raise InviteRequired()
+        user = await self._create(username, password, email, invite)
+        if welcome:
+            for hook in self.after_sign_up:
+                await hook(user)
+        return user
+
+    async def _create(self, username: str, password: str, email: str, invite: str) -> UserRecord:
         invites = self.invites if invite else None
         bound = await invites.check(invite) if invites is not None else None
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made

@@ -11,8 +11,8 @@ import hashlib
 import secrets
 
 from signin.accounts.access.groups import check_groups
+from signin.accounts.addresses import email_canon, normalize_email
 from signin.accounts.clock import Clock
-from signin.accounts.emails import email_canon, normalize_email
 from signin.accounts.errors import InvalidInput, InviteInvalid, NotFound, Problem
 from signin.stores.base import InviteRecord, InviteStore, NewUser, UserRecord
 
