@@ -8,8 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from signin.services import Services
-from tests.http.test_forward_auth import ALLOWED, PEER, PUBLIC, assert_signed_link, sign_up_and_in
+from tests.http.test_forward_auth import (
+    ALLOWED,
+    PEER,
+    PUBLIC,
+    assert_signed_link,
+    services,
+    sign_up_and_in,
+)
 from tests.support import make_settings, running_app
 
 RULES = """
@@ -42,11 +48,6 @@ policy = "deny"
 hosts = ["app.example.com"]
 policy = "signed_in"
 """
-
-
-def services(client: httpx.AsyncClient) -> Services:
-    found: Services = client.app.state.services  # type: ignore[attr-defined]
-    return found
 
 
 @pytest.fixture

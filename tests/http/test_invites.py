@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from signin.accounts.access.invites import invite_hash
-from signin.services import Services, build_services
+from signin.services import build_services
+from tests.http.test_forward_auth import services
 from tests.support import CHEAP_ARGON2_ENV, form_post, make_settings, run_signin, running_app
 
 PASSWORD = "correct horse battery"
@@ -50,11 +51,6 @@ async def invite_only(tmp_path: Path, clock: Clock) -> AsyncIterator[httpx.Async
 async def closed(tmp_path: Path, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     async for http in app_in(tmp_path, clock, "closed"):
         yield http
-
-
-def services(client: httpx.AsyncClient) -> Services:
-    found: Services = client.app.state.services  # type: ignore[attr-defined]
-    return found
 
 
 async def invite(client: httpx.AsyncClient, **options: Any) -> str:
