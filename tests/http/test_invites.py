@@ -130,6 +130,7 @@ async def test_email_binding(invite_only: httpx.AsyncClient) -> None:
     token = await invite(invite_only, email="Ann@Example.org", uses=3)
     page = await invite_only.get("/sign-up", params={"invite": token})
     assert 'value="Ann@example.org"' in page.text  # as email_validator normalizes it
+    assert "(the address this invite is for)" in page.text
     wrong = await api_sign_up(invite_only, "ann", token, email="other@example.org")
     assert wrong.status_code == 422
     assert "This invite is for Ann@example.org" in wrong.text
@@ -165,6 +166,7 @@ async def test_closed_mode(closed: httpx.AsyncClient) -> None:
     assert page.status_code == 403
     assert 'data-signup-mode="closed"' in page.text
     assert "Sign-up is closed" in page.text
+    assert 'href="/sign-up"' not in page.text  # not offered in the navigation either
     token = await invite(closed)
     assert (await closed.get("/sign-up", params={"invite": token})).status_code == 403
     assert (await api_sign_up(closed, "eve", token)).status_code == 403
