@@ -247,3 +247,20 @@ policy = "bypass"
     assert gate.plan("b.org", "GET").joined is None
     assert gate.match(Target("b.org", "/CAPS")).number == 1 + 1  # type: ignore[union-attr]
     assert gate.match(Target("b.org", "/z")).number == 3  # type: ignore[union-attr]
+
+
+async def test_check_reads_the_session_only_when_the_rule_needs_it(gate: Gate) -> None:
+    reads: list[str] = []
+
+    async def who() -> SessionUser | None:
+        reads.append("read")
+        return user("bob", "admins")
+
+    assert await gate.check(Target("public.example.com", "/"), who) == (Outcome.BYPASS, None)
+    assert await gate.check(Target("x.org", "/.git/HEAD"), who) == (Outcome.FORBIDDEN, None)
+    assert reads == []
+    answer, found = await gate.check(Target("app.example.com", "/admin"), who)
+    assert (answer, reads) == (Outcome.ALLOW, ["read"])
+    assert found is not None
+    assert (await gate.check(Target("vault.example.com", "/"), who))[0] is Outcome.STEP_UP
+    assert (await gate.check(None, who))[0] is Outcome.ALLOW  # no target: the default only

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from signin.accounts.access.gate import Outcome, Target, outcome
+from signin.accounts.access.gate import Outcome, Target
 from signin.cli.common import fail, run_with_services
 from signin.services import Services
 from signin.stores.base import UserRecord
@@ -41,10 +41,9 @@ def access_check(
                 print(f"{found.username} is disabled: checked as anonymous")
                 found = None
         target = Target(parts.netloc.rpartition("@")[2].lower(), parts.path or "/", method.upper())
-        rule = services.gate.match(target)
-        policy = rule.policy if rule is not None else services.gate.default
-        decision = outcome(policy, rule, found, two_factor=False)
-        print(rule.describe() if rule is not None else f"no rule matched: default {policy}")
-        print(f"decision: {decision.value} ({ANSWERS[decision]})")
+        decision = services.gate.decide(target, found, two_factor=False)
+        rule = decision.rule
+        print(rule.describe() if rule else f"no rule matched: default {decision.policy}")
+        print(f"decision: {decision.outcome.value} ({ANSWERS[decision.outcome]})")
 
     run_with_services(work)

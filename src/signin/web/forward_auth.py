@@ -27,7 +27,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from signin.accounts.access.gate import Outcome, Target, outcome
+from signin.accounts.access.gate import Outcome, Target
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
@@ -75,26 +75,20 @@ async def verify(request: Request, rd: str | None = None) -> Response:
 async def verify_answer(request: Request, rd: str | None) -> Response:
     """The whole of `GET /api/v1/verify` (the routes' and the edge's)."""
     gate = services_of(request).gate
-    if gate.trivial:  # no rules: every signed-in user passes, as before SPEC section 12
-        found = await current_session(request)
-        return signed_in(found) if found is not None else sign_in_answer(request, rd)
-    rule = gate.match(target_of(request, rd))
-    policy = rule.policy if rule is not None else gate.default
-    if policy == "bypass":
+    # No rules file and the default of old: no target to work out, as before SPEC section 12.
+    target = None if gate.trivial else target_of(request, rd)
+    answer, found = await gate.check(target, lambda: current_session(request))
+    if answer is Outcome.ALLOW and found is not None:
+        return signed_in(found)
+    if answer is Outcome.BYPASS:
         return Response(headers=NO_STORE)
-    if policy == "deny":
+    if answer is Outcome.SIGN_IN:
+        return sign_in_answer(request, rd)
+    if answer is Outcome.STEP_UP:
+        return forbidden(request, "This address needs a second factor, which is not set up.")
+    if found is None:
         return forbidden(request, "This address is closed to everyone.")
-    found = await current_session(request)
-    # Sessions carry no second factor until SPEC section 13 lands: a `two_factor` rule refuses.
-    match outcome(policy, rule, found, two_factor=False):
-        case Outcome.ALLOW:
-            return signed_in(found) if found is not None else sign_in_answer(request, rd)
-        case Outcome.SIGN_IN:
-            return sign_in_answer(request, rd)
-        case Outcome.STEP_UP:
-            return forbidden(request, "This address needs a second factor, which is not set up.")
-        case _:
-            return forbidden(request, "Your account may not open this address.")
+    return forbidden(request, "Your account may not open this address.")
 
 
 def sign_in_answer(request: Request, rd: str | None) -> Response:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import enum
 import posixpath
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote
 
 from signin.accounts.access.rules import Rule
 from signin.accounts.usernames import canon
+from signin.stores.base import SessionUser
 
 HOST_CACHE_MAX = 4096  # distinct (host, method) plans remembered; past this the memo starts again
 
@@ -165,11 +167,33 @@ class Gate:
         path = normalize_path(target.path) if target.path is not None else None
         return next((rule for rule in plan.rules if rule.matches_path(path)), None)
 
+    async def check(
+        self, target: Target | None, who: Callable[[], Awaitable[SessionUser | None]]
+    ) -> tuple[Outcome, SessionUser | None]:
+        """A forward-auth check: the outcome, and the session when one was read.
+
+        `target` None: the rules are not consulted (`trivial`), only the default. `who` reads
+        the session; a `bypass` or `deny` rule answers without it, saving the lookup.
+        """
+        rule = self.match(target) if target is not None else None
+        policy = rule.policy if rule is not None else self.default
+        if policy in ("bypass", "deny"):
+            return outcome(policy, rule, None, two_factor=False), None
+        found = await who()
+        strong = found is not None and second_factor(found)
+        return outcome(policy, rule, found, two_factor=strong), found
+
     def decide(self, target: Target, user: Who | None, *, two_factor: bool) -> Decision:
         """The answer for `user` (None: anonymous); `two_factor`: the session has one."""
         rule = self.match(target)
         policy = rule.policy if rule is not None else self.default
         return Decision(outcome(policy, rule, user, two_factor), rule, policy)
+
+
+def second_factor(found: SessionUser) -> bool:
+    """Whether the session passed a second factor: sessions record none until SPEC section 13
+    lands, so a `two_factor` rule refuses every session (STEP_UP) for now."""
+    return False
 
 
 def outcome(policy: str, rule: Rule | None, user: Who | None, two_factor: bool) -> Outcome:
