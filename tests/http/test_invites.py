@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from signin.accounts.access.invites import invite_hash
+from signin.accounts.errors import InvalidInput, NotFound
 from signin.services import build_services
 from tests.http.test_forward_auth import services
 from tests.support import CHEAP_ARGON2_ENV, form_post, make_settings, run_signin, running_app
@@ -222,3 +223,19 @@ def subprocess_create(env: dict[str, str], name: str) -> subprocess.CompletedPro
         capture_output=True,
         timeout=120,
     )
+
+
+async def test_bad_invite_options_are_refused(invite_only: httpx.AsyncClient) -> None:
+    invites = services(invite_only).invites
+    for options, field in [
+        ({"uses": 0}, "uses"),
+        ({"expires_seconds": 0}, "expires"),
+        ({"email": "not an address"}, "email"),
+        ({"groups": ("Staff",)}, "groups"),
+    ]:
+        with pytest.raises(InvalidInput) as caught:
+            await invites.create(**options)  # type: ignore[arg-type]
+        assert [problem.field for problem in caught.value.problems] == [field]
+    assert await invites.all() == []
+    with pytest.raises(NotFound):
+        await invites.revoke("nope")
