@@ -33,7 +33,7 @@ async def seed(settings: Settings) -> list[str]:
             user = await services.users.by_canon(name)
             if user is None:
                 user = await services.registration.sign_up(
-                    name, "correct horse battery", f"{name}@example.com", welcome=False
+                    name, "correct horse battery", f"{name}@example.com"
                 )
             issued = await services.sessions.issue(
                 user.id, remember=False, ip="192.0.2.1", user_agent=agent

@@ -67,15 +67,16 @@ class Registration:
         email: str = "",
         *,
         invite: str = "",
-        welcome: bool = True,
+        welcome: bool = False,
         admin: bool = False,
     ) -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
 
         Visitors pass the sign-up mode (`SignUpClosed`, `InviteRequired`, `InviteInvalid`);
         `admin` (the CLI's `users create`) may always make accounts. An invite's groups go to
-        the account. With `welcome` (a person signing up, not an admin's `users create`) the
-        after-sign-up hooks run once the account exists: today, the verification mail.
+        the account. `welcome=True` (a person signing up on a page or the API, not an admin's
+        `users create`) runs the after-sign-up hooks once the account exists: today, the
+        verification mail.
         """
         if not admin and self.mode == "closed":
             raise SignUpClosed()

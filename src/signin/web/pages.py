@@ -91,6 +91,7 @@ async def sign_up(request: Request) -> Response:
             fields.get("password", ""),
             fields.get("email", ""),
             invite=invite,
+            welcome=True,
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
