@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.proxies import EchoHandler, echo_app, stop, wait_for_port
-from tests.support import ServerProcess, csrf_of, free_port, need
+from tests.support import ServerProcess, csrf_of, free_port, need, run_signin
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
@@ -70,6 +71,8 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Forwarded-Method $request_method;
         }}
 
         location = /_signin/sign-in {{
@@ -88,13 +91,30 @@ http {{
             auth_request /_signin/verify;
             auth_request_set $signin_user $upstream_http_remote_user;
             auth_request_set $signin_email $upstream_http_remote_email;
+            auth_request_set $signin_groups $upstream_http_remote_groups;
             error_page 401 = /_signin/sign-in;
             proxy_set_header Remote-User $signin_user;
             proxy_set_header Remote-Email $signin_email;
+            proxy_set_header Remote-Groups $signin_groups;
             proxy_pass http://app;
         }}
     }}
 }}
+"""
+
+
+# The group-protected location: /team/ only for members of `team`, /health for everyone.
+RULES = """
+[[rule]]
+hosts = ["127.0.0.1:{app}"]
+paths = ["^/health(/|$)"]
+policy = "bypass"
+
+[[rule]]
+hosts = ["127.0.0.1:{app}"]
+paths = ["^/team(/|$)"]
+policy = "signed_in"
+groups = ["team"]
 """
 
 
@@ -103,6 +123,7 @@ class Stack:
     auth: str
     app: str
     seen: list[str]
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +131,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     need(os.access(NGINX, os.X_OK), f"nginx ({NGINX})")
     tmp = tmp_path_factory.mktemp("nginx")
     auth_port, app_port = free_port(), free_port()
-    with echo_app() as upstream:
-        signin = ServerProcess(
-            {
-                "SIGNIN_DATA_DIR": str(tmp / "data"),
-                "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
-                "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
-                "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
-            },
-            log_path=tmp / "signin.log",
-        ).start()
+
+    (tmp / "rules.toml").write_text(RULES.format(app=app_port), encoding="utf-8")
+    env = {
+        "SIGNIN_DATA_DIR": str(tmp / "data"),
+        "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
+        "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
+        "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
+        "SIGNIN_ACCESS_RULES": str(tmp / "rules.toml"),
+    }
+    with ExitStack() as cleanup:
+        upstream = cleanup.enter_context(echo_app())
+        signin = ServerProcess(env, log_path=tmp / "signin.log").start()
+        cleanup.callback(signin.stop)
         conf = tmp / "nginx.conf"
         conf.write_text(
             NGINX_CONF.format(
@@ -137,15 +161,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        try:
-            wait_for_port(auth_port, nginx, tmp / "error.log")
-            wait_for_port(app_port, nginx, tmp / "error.log")
-            yield Stack(
-                f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen
-            )
-        finally:
-            stop(nginx)
-            signin.stop()
+        cleanup.callback(stop, nginx)
+        wait_for_port(auth_port, nginx, tmp / "error.log")
+        wait_for_port(app_port, nginx, tmp / "error.log")
+        yield Stack(
+            f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen, env
+        )
 
 
 def create_user(stack: Stack, username: str) -> None:
@@ -191,7 +212,12 @@ def test_sign_in_through_the_redirect_then_sign_out_locks_out(stack: Stack) -> N
         spoof = {"Remote-User": "admin", "Remote-Email": "admin@example.com"}
         app = browser.get(signed_in.headers["location"], headers=spoof)
         assert app.status_code == 200
-        assert app.json() == {"path": "/reports?q=1", "user": "Zoë", "email": None, "groups": None}
+        assert app.json() == {
+            "path": "/reports?q=1",
+            "user": "Zoë",
+            "email": None,
+            "groups": None,
+        }
         cookies = dict(browser.cookies)
 
         page = browser.get(f"{stack.auth}/sign-out")
@@ -222,3 +248,35 @@ def test_bearer_token_passes_and_spoofed_headers_do_not(stack: Stack) -> None:
         posted = client.post(f"{stack.app}/form", data={"a": "1"})
         assert posted.status_code == 302
         assert parse_qs(urlsplit(posted.headers["location"]).query)["next"] == [f"{stack.app}/form"]
+
+
+def test_group_protected_location(stack: Stack) -> None:
+    create_user(stack, "teamie")
+    token = httpx.post(
+        f"{stack.auth}/api/v1/session", json={"username": "teamie", "password": PASSWORD}
+    ).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=10) as client:
+        assert client.get(f"{stack.app}/health").json()["user"] is None  # bypass: anyone
+        anonymous = client.get(f"{stack.app}/team/board")
+        assert anonymous.status_code == 302  # not signed in: sign in first
+        before = len(stack.seen)
+        refused = client.get(f"{stack.app}/team/board", headers=bearer)
+        assert refused.status_code == 403  # signed in, not in the group
+        assert len(stack.seen) == before, "the app must not see refused requests"
+        other = client.get(f"{stack.app}/elsewhere", headers=bearer)
+        assert other.status_code == 200  # the default policy: signed in
+
+        added = run_signin(stack.env, "users", "groups", "teamie", "--add", "team")
+        assert added.returncode == 0, added.stderr
+        member = client.get(f"{stack.app}/team/board", headers=bearer)  # the next check
+        assert member.status_code == 200
+        assert member.json() == {
+            "path": "/team/board",
+            "user": "teamie",
+            "email": None,
+            "groups": "team",
+        }
+        # nginx hands the app /team/board; the rules see the same path, not a bypassed /health/.
+        sneaky = client.get(f"{stack.app}/health/%2e%2e/team/board")
+        assert sneaky.status_code == 302

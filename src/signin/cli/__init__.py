@@ -5,6 +5,7 @@ Each group of commands lives in its own module and is registered here.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from signin.accounts.access.rules import RulesError
+from signin.cli.access import access_app
 from signin.cli.common import command_group, fail, migrate_schema, out, settings_or_exit
 from signin.cli.data import register as register_data_commands
+from signin.cli.invites import invites_app
 from signin.cli.locks import locks_app
 from signin.cli.redirects import sign_url
 from signin.cli.serving import check_port, check_tls
@@ -46,16 +50,26 @@ def serve(
     """Serve pages, API and forward-auth. Creates data dir, schema and secret key on first start."""
     import uvicorn
 
-    from signin.services import key_ring
+    from signin.services import build_gate, key_ring
 
     settings = settings_or_exit()
     tls = check_tls(certfile, keyfile)
     try:
         key_ring(settings)
-    except SecretKeyError as exc:
+        gate = build_gate(settings)
+    except (SecretKeyError, RulesError) as exc:
         fail(str(exc), 2)
     check_port(host, port)
     migrate_schema(settings)
+    guarded = gate.protects_hosts() and bool(
+        settings.access_rules or settings.allowed_redirect_hosts
+    )
+    if settings.signup == "open" and guarded:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("signin").warning(
+            "SIGNIN_SIGNUP=open: anyone can make an account and pass forward-auth to the "
+            "protected hosts; set SIGNIN_SIGNUP=invite or closed, or restrict the rules"
+        )
     uvicorn.run(
         "signin.app:serve_app",
         factory=True,
@@ -109,8 +123,10 @@ def db_upgrade() -> None:
 app.command("serve")(serve)
 app.command("config")(config)
 app.add_typer(users_app, name="users")
+app.add_typer(invites_app, name="invites")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(locks_app, name="locks")
+app.add_typer(access_app, name="access")
 app.command("sign-url")(sign_url)
 app.add_typer(db_app, name="db")
 db_app.command("upgrade")(db_upgrade)
