@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from signin.accounts.clock import FrozenClock
 from signin.app import create_app
-from signin.services import build_services
+from signin.services import Services, build_services
 from signin.stores import migrate
 from signin.web.fastpath import PARSED, answer, prepare
 from signin.web.security import SecurityMiddleware
@@ -37,6 +37,7 @@ class Pair:
     fast: httpx.AsyncClient
     routed: httpx.AsyncClient
     clock: FrozenClock
+    services: Services
 
     async def same(self, method: str, url: str, **kwargs: object) -> httpx.Response:
         """Send one request to both apps; assert identical answers; return the fast one."""
@@ -94,7 +95,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
             httpx.AsyncClient(transport=fast_t, base_url=base) as fast,
             httpx.AsyncClient(transport=routed_t, base_url=base) as routed,
         ):
-            yield Pair(fast, routed, clock)
+            yield Pair(fast, routed, clock, services)
 
 
 async def token_for(pair: Pair, username: str = "alice") -> str:
@@ -118,6 +119,22 @@ def test_checks_pass_the_same_outer_layers(tmp_path: Path) -> None:
     assert layers == [m.cls for m in app.user_middleware]  # outermost first, same order
     assert layers[-1] is SecurityMiddleware
     assert create_app(make_settings(tmp_path), fast_paths=False).fast is None
+
+
+async def test_session_strength_same_on_both_paths(pair: Pair) -> None:
+    """`two_factor` is false for a password sign-in, true for a session made with a factor."""
+    weak = await token_for(pair)
+    answer = await pair.same("GET", "/api/v1/session", headers={"Cookie": f"session={weak}"})
+    assert answer.json()["two_factor"] is False
+    user = await pair.services.users.by_canon("alice")
+    assert user is not None
+    strong = await pair.services.sessions.issue(
+        user.id, remember=False, ip=None, user_agent=None, two_factor=True
+    )
+    bearer = {"Authorization": f"Bearer {strong.token}"}
+    answer = await pair.same("GET", "/api/v1/session", headers=bearer)
+    assert answer.status_code == 200
+    assert answer.json()["two_factor"] is True
 
 
 async def test_session_check_same_on_both_paths(pair: Pair) -> None:

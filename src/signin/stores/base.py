@@ -53,6 +53,7 @@ class SessionRecord:
     remember: bool
     ip: str | None
     user_agent: str | None
+    two_factor: bool = False  # made with a second factor (SPEC 13), not by a password alone
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,7 @@ class SessionOut(BaseModel):
     username: str
     created_at: datetime
     expires_at: datetime
+    two_factor: bool = Field(description="whether a second factor was proven for this session")
 
 
 def _time(epoch: float) -> datetime:
@@ -149,6 +150,7 @@ async def session_answer(request: Request) -> Response:
         username=found.username,
         created_at=_time(found.session.created_at),
         expires_at=_time(expires),
+        two_factor=found.session.two_factor,
     )
     # Serialized as FastAPI serializes a `response_model` (pydantic straight to JSON bytes).
     return Response(out.model_dump_json(), media_type="application/json")

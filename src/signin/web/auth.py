@@ -39,7 +39,12 @@ def user_agent(request: Request) -> str | None:
 
 
 async def start_session(
-    request: Request, response: Response, user_id: int, *, remember: bool
+    request: Request,
+    response: Response,
+    user_id: int,
+    *,
+    remember: bool,
+    two_factor: bool = False,
 ) -> IssuedSession:
     """Issue a new token (never reuse one presented before sign-in) and set the cookie."""
     services = services_of(request)
@@ -47,7 +52,11 @@ async def start_session(
     if old:
         await services.sessions.end(old)
     issued = await services.sessions.issue(
-        user_id, remember=remember, ip=client_ip(request), user_agent=user_agent(request)
+        user_id,
+        remember=remember,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        two_factor=two_factor,
     )
     set_cookie(
         response,

@@ -47,6 +47,7 @@ sessions = sa.Table(
     sa.Column("remember", sa.Boolean, nullable=False),
     sa.Column("ip", sa.String(64)),
     sa.Column("user_agent", sa.String(512)),
+    sa.Column("two_factor", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 fail_locks = sa.Table(
