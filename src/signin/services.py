@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
+from signin.accounts.factors.manager import TwoFactor
+from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -22,12 +25,14 @@ from signin.accounts.tokens import OneTimeTokens
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
-from signin.crypto.signing import CsrfSigner, RedirectSigner
+from signin.crypto.sealing import SecretBox
+from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
 from signin.letters import Letters
 from signin.mail import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
+from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
@@ -64,6 +69,8 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    two_factor: TwoFactor
+    sign_in_flow: SignInFlow
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -146,6 +153,25 @@ def build_services(
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
     )
+    two_factor = TwoFactor(
+        SqlFactorStore(engine),
+        SecretBox(keys, "totp"),
+        RecoveryHasher(keys),
+        authenticator,
+        lockout,
+        letters,
+        issuer=settings.totp_issuer,
+        clock=clock,
+    )
+    sign_in_flow = SignInFlow(
+        users,
+        authenticator,
+        lockout,
+        two_factor,
+        tokens,
+        StateSigner(keys, "two-factor", PENDING_SECONDS),
+        clock=clock,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -172,6 +198,8 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
+        two_factor=two_factor,
+        sign_in_flow=sign_in_flow,
         extras={
             "closers": closers,
             "health": health,

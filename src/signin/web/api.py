@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from signin.accounts.errors import NotAuthenticated
+from signin.accounts.factors.flow import Pending, SignedIn
 from signin.stores.base import SessionUser
 from signin.web.auth import (
     clear_session_cookie,
@@ -84,6 +85,15 @@ class SessionCreated(BaseModel):
     expires_at: datetime
 
 
+class TwoFactorRequired(BaseModel):
+    """202: the password was right; finish at `POST /api/v1/session/two-factor`."""
+
+    two_factor_required: bool = True
+    challenge: str
+    methods: list[str]
+    expires_at: datetime
+
+
 class SessionOut(BaseModel):
     username: str
     created_at: datetime
@@ -120,7 +130,12 @@ async def create_user(body: SignUpIn, request: Request) -> UserOut:
     "/session",
     status_code=201,
     response_model=SessionCreated,
-    responses={401: PROBLEM, 429: PROBLEM, 503: PROBLEM},
+    responses={
+        202: {"model": TwoFactorRequired, "description": "A second factor is due (SPEC 13)"},
+        401: PROBLEM,
+        429: PROBLEM,
+        503: PROBLEM,
+    },
 )
 async def create_session(body: SignInIn, request: Request) -> Response:
     return await session_created(request, body)
@@ -128,10 +143,27 @@ async def create_session(body: SignInIn, request: Request) -> Response:
 
 async def session_created(request: Request, body: SignInIn) -> Response:
     """The whole of `POST /api/v1/session` after its body, shared with web/fastpath.py."""
+    outcome = await services_of(request).sign_in_flow.password_step(
+        body.username, body.password, client_ip(request), remember=body.remember
+    )
+    if isinstance(outcome, Pending):
+        required = TwoFactorRequired(
+            challenge=outcome.challenge,
+            methods=list(outcome.methods),
+            expires_at=_time(outcome.expires_at),
+        )
+        return JSONResponse(required.model_dump(mode="json"), status_code=202)
+    return await session_response(request, outcome)
+
+
+async def session_response(request: Request, outcome: SignedIn) -> Response:
+    """201 with a new session for a completed sign-in (one or two steps)."""
     services = services_of(request)
-    user = await services.authenticator.sign_in(body.username, body.password, client_ip(request))
+    user = outcome.user
     response = JSONResponse({}, status_code=201)
-    issued = await start_session(request, response, user.id, remember=body.remember)
+    issued = await start_session(
+        request, response, user.id, remember=outcome.remember, two_factor=outcome.two_factor
+    )
     out = SessionCreated(
         token=issued.token,
         username=user.username,

@@ -11,6 +11,8 @@ from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 from signin.web.templating import services_of
 
 SESSION_COOKIE = "session"
+PENDING_COOKIE = "two_factor"  # the pending second sign-in step (SPEC 13): signed, not a session
+PENDING_MAX_AGE = 300
 
 
 def presented_token(request: Request) -> str | None:
@@ -72,3 +74,22 @@ async def start_session(
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     delete_cookie(response, request, services_of(request).settings, SESSION_COOKIE, shared=True)
+
+
+def pending_challenge(request: Request) -> str | None:
+    return read_cookie(request, services_of(request).settings, PENDING_COOKIE)
+
+
+def set_pending_cookie(request: Request, response: Response, challenge: str) -> None:
+    set_cookie(
+        response,
+        request,
+        services_of(request).settings,
+        PENDING_COOKIE,
+        challenge,
+        max_age=PENDING_MAX_AGE,
+    )
+
+
+def clear_pending_cookie(request: Request, response: Response) -> None:
+    delete_cookie(response, request, services_of(request).settings, PENDING_COOKIE)
