@@ -154,6 +154,7 @@ def build_services(
         clock=clock,
     )
     two_factor = TwoFactor(
+        users,
         SqlFactorStore(engine),
         SecretBox(keys, "totp"),
         RecoveryHasher(keys),

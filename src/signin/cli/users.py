@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from signin.cli.common import fail, out, run_with_services, when
+from signin.cli.two_factor import two_factor_app
 from signin.services import Services
 
 users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+users_app.add_typer(two_factor_app, name="two-factor")
 
 
 @users_app.command("list")

@@ -18,6 +18,7 @@ from signin.accounts.errors import (
     InvalidCode,
     InvalidCredentials,
     MailNotSent,
+    NotFound,
     TwoFactorState,
     WrongPassword,
 )
@@ -25,8 +26,9 @@ from signin.accounts.factors import recovery, totp
 from signin.accounts.lockout import Lockout
 from signin.accounts.postman import Postman
 from signin.accounts.signin import Authenticator
+from signin.accounts.usernames import canon
 from signin.crypto.sealing import SecretBox
-from signin.stores.base import FactorStore, TotpRecord, UserRecord
+from signin.stores.base import FactorStore, TotpRecord, UserRecord, UserStore
 
 log = logging.getLogger("signin.two_factor")
 Method = Literal["totp", "recovery"]
@@ -56,6 +58,7 @@ def _owner(user_id: int) -> bytes:
 class TwoFactor:
     def __init__(
         self,
+        users: UserStore,
         store: FactorStore,
         box: SecretBox,
         hasher: recovery.RecoveryHasher,
@@ -66,6 +69,7 @@ class TwoFactor:
         issuer: str,
         clock: Clock,
     ) -> None:
+        self.users = users
         self.store = store
         self.box = box
         self.hasher = hasher
@@ -172,6 +176,16 @@ class TwoFactor:
             log.info("two-factor turned off for user id %d", user.id)
             await self._notify(user, on=False, when=self.clock())
         return removed
+
+    async def reset_by_name(self, username: str) -> UserRecord:
+        """`signin users two-factor reset USERNAME` (a lost phone); `TwoFactorState` when the
+        account has no second factor, `NotFound` when there is no such account."""
+        user = await self.users.by_canon(canon(username.strip()))
+        if user is None:
+            raise NotFound(f"no account named {username!r}")
+        if not await self.reset(user):
+            raise TwoFactorState(f"{user.username} has no second factor")
+        return user
 
     def _secret(self, record: TotpRecord) -> str:
         return self.box.open(record.secret, _owner(record.user_id)).plaintext.decode("ascii")
