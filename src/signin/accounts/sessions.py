@@ -58,9 +58,16 @@ class SessionManager:
         remember: bool,
         ip: str | None,
         user_agent: str | None,
+        replacing: str | None = None,
         two_factor: bool = False,
     ) -> IssuedSession:
-        """A new session; `two_factor` records that a second factor was proven to make it."""
+        """A new session; the one `replacing` names (a token presented before) ends first.
+
+        A sign-in never reuses a token the browser held before it (session fixation).
+        `two_factor` records that a second factor was proven to make it (SPEC 13).
+        """
+        if replacing:
+            await self.end(replacing)
         now = self.clock()
         token = secrets.token_urlsafe(32)
         record = SessionRecord(

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from signin.accounts.errors import ChallengeInvalid, SigninError
 from signin.accounts.factors.flow import STEP_UP_PATH, SignedIn
+from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.api import PROBLEM, JsonRoute, SessionCreated, session_response
 from signin.web.auth import (
@@ -25,8 +26,8 @@ from signin.web.auth import (
     start_session,
 )
 from signin.web.errors import retry_headers, status_for
-from signin.web.pages import destination, read_form, redirect_fields, see_other
-from signin.web.templating import render, services_of
+from signin.web.forms import destination, read_form, redirect_fields, see_other
+from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["api"], route_class=JsonRoute)

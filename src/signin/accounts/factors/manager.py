@@ -24,10 +24,10 @@ from signin.accounts.errors import (
 )
 from signin.accounts.factors import recovery, totp
 from signin.accounts.lockout import Lockout
-from signin.accounts.postman import Postman
 from signin.accounts.signin import Authenticator
 from signin.accounts.usernames import canon
 from signin.crypto.sealing import SecretBox
+from signin.mail import Letters
 from signin.stores.base import FactorStore, TotpRecord, UserRecord, UserStore
 
 log = logging.getLogger("signin.two_factor")
@@ -64,7 +64,7 @@ class TwoFactor:
         hasher: recovery.RecoveryHasher,
         authenticator: Authenticator,
         lockout: Lockout,
-        postman: Postman,
+        letters: Letters,
         *,
         issuer: str,
         clock: Clock,
@@ -75,7 +75,7 @@ class TwoFactor:
         self.hasher = hasher
         self.authenticator = authenticator
         self.lockout = lockout
-        self.postman = postman
+        self.letters = letters
         self.issuer = issuer or ISSUER
         self.clock = clock
 
@@ -199,6 +199,6 @@ class TwoFactor:
         if not (user.email and user.email_verified):
             return
         try:
-            await self.postman.two_factor_changed(user, on=on, when=when)
+            await self.letters.two_factor_changed(user, on=on, when=when)
         except MailNotSent as exc:
             log.warning("two-factor notice not sent: %s", exc.detail)
