@@ -7,8 +7,7 @@ from pathlib import Path
 
 from signin.accounts.factors import totp
 from signin.services import build_services
-from signin.stores import migrate
-from tests.support import CHEAP_ARGON2_ENV, make_settings, run_signin
+from tests.support import CHEAP_ARGON2_ENV, make_settings, migrated, run_signin
 
 PASSWORD = "correct horse battery"
 
@@ -17,7 +16,7 @@ async def enrolled_user(data_dir: Path) -> None:
     settings = make_settings(data_dir)
     services = build_services(settings)
     try:
-        await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        await migrated(settings.sqlalchemy_url)
         user = await services.registration.sign_up("Alice", PASSWORD, "")
         await services.two_factor.begin(user)
         status = await services.two_factor.status(user)

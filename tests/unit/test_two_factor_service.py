@@ -21,11 +21,10 @@ from signin.accounts.errors import (
 from signin.accounts.factors import totp
 from signin.accounts.factors.flow import Pending, SignedIn
 from signin.services import Services, build_services
-from signin.stores import migrate
 from signin.stores.base import UserRecord
 from signin.stores.sql.schema import recovery_codes, totp_factors
 from tests.backends import fresh_database, need_postgres
-from tests.support import make_settings
+from tests.support import make_settings, migrated
 
 PASSWORD = "correct horse battery"
 
@@ -36,7 +35,7 @@ async def built(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "sqlite":
         settings = make_settings(tmp_path / "data")
         services = build_services(settings, clock=clock)
-        await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        await migrated(settings.sqlalchemy_url)
         try:
             yield services
         finally:
@@ -45,7 +44,7 @@ async def built(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     with fresh_database(need_postgres()) as url:
         settings = make_settings(tmp_path / "data", database_url=url)
         services = build_services(settings, clock=clock)
-        await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        await migrated(settings.sqlalchemy_url)
         try:
             yield services
         finally:
@@ -191,3 +190,37 @@ async def test_disable_and_new_codes_need_a_code_or_the_password(built: Services
     assert await built.two_factor.verify(user.id, fresh[0]) is None
     with pytest.raises(TwoFactorState):
         await built.two_factor.disable(user, code="", password=PASSWORD, ip=None)
+
+
+async def test_secrets_sealed_under_an_old_key_work_and_move_to_the_new_one(
+    tmp_path: Path,
+) -> None:
+    """SIGNIN_SECRET_KEY rotated with the old one in SIGNIN_SECRET_KEY_FALLBACKS."""
+    old, new = "o" * 40, "n" * 40
+    clock = FrozenClock(1_800_000_010.0)
+    before = make_settings(tmp_path / "data", secret_key=old)
+    services = build_services(before, clock=clock)
+    await migrated(before.sqlalchemy_url)
+    try:
+        user, secret, codes = await enrolled(services)
+    finally:
+        await services.close()
+    rotated = build_services(
+        make_settings(tmp_path / "data", secret_key=new, secret_key_fallbacks=old), clock=clock
+    )
+    try:
+        async with rotated.engine.connect() as conn:
+            sealed_old = (await conn.execute(sa.select(totp_factors.c.secret))).scalar_one()
+        assert await rotated.two_factor.verify(user.id, current(rotated, secret)) == "totp"
+        assert await rotated.two_factor.verify(user.id, codes[0]) == "recovery"
+        async with rotated.engine.connect() as conn:
+            sealed_new = (await conn.execute(sa.select(totp_factors.c.secret))).scalar_one()
+        assert sealed_new != sealed_old
+    finally:
+        await rotated.close()
+    after = build_services(make_settings(tmp_path / "data", secret_key=new), clock=clock)
+    try:  # the old key dropped: the resealed secret still opens
+        clock.advance(totp.STEP_SECONDS)
+        assert await after.two_factor.verify(user.id, current(after, secret)) == "totp"
+    finally:
+        await after.close()

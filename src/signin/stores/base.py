@@ -195,6 +195,10 @@ class FactorStore(Protocol):
         """Record `step` as used when it is newer than the last one used; False otherwise."""
         ...
 
+    async def reseal_totp(self, user_id: int, secret: bytes) -> None:
+        """Store the same secret sealed again (under the current key, after a rotation)."""
+        ...
+
     async def replace_recovery(
         self, user_id: int, code_hashes: Sequence[bytes], now: float
     ) -> None: ...

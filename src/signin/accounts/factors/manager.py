@@ -126,10 +126,16 @@ class TwoFactor:
             return None
         now = self.clock()
         if totp.looks_like_code(code):
-            step = totp.matching_step(self._secret(record), code, now)
-            if step is not None and await self.store.use_step(user_id, step):
-                return "totp"
-            return None
+            opened = self.box.open(record.secret, _owner(user_id))
+            secret = opened.plaintext.decode("ascii")
+            step = totp.matching_step(secret, code, now)
+            if step is None or not await self.store.use_step(user_id, step):
+                return None
+            if opened.needs_reseal:  # sealed under a fallback key: move it to the current one
+                await self.store.reseal_totp(
+                    user_id, self.box.seal(opened.plaintext, _owner(user_id))
+                )
+            return "totp"
         if await self.store.use_recovery(user_id, self.hasher.candidates(code), now):
             log.info("recovery code used for user id %d", user_id)
             return "recovery"

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from signin.stores.base import TotpRecord
 from signin.stores.sql.base import SqlStore
+from signin.stores.sql.fastread import MISS, FastReader
 from signin.stores.sql.schema import recovery_codes as codes
 from signin.stores.sql.schema import totp_factors as factors
 
@@ -32,11 +33,19 @@ def _code_rows(user_id: int, code_hashes: Sequence[bytes], now: float) -> list[d
 
 
 class SqlFactorStore(SqlStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read on every sign-in ("is a second step due?"): on SQLite without the async hops.
+        self._by_user = sa.select(factors).where(factors.c.user_id == sa.bindparam("user_id"))
+        self._fast = (
+            FastReader(self.engine, self._by_user) if FastReader.usable(self.engine) else None
+        )
+
     async def totp(self, user_id: int) -> TotpRecord | None:
-        async with self.read() as conn:
-            row = (
-                await conn.execute(sa.select(factors).where(factors.c.user_id == user_id))
-            ).first()
+        row = self._fast.fetch(user_id=user_id) if self._fast else MISS
+        if row is MISS:
+            async with self.read() as conn:
+                row = (await conn.execute(self._by_user, {"user_id": user_id})).first()
         return _record(row) if row is not None else None
 
     async def begin_totp(self, user_id: int, secret: bytes, now: float) -> None:
@@ -78,6 +87,12 @@ class SqlFactorStore(SqlStore):
                 .values(last_step=step)
             )
         return result.rowcount == 1
+
+    async def reseal_totp(self, user_id: int, secret: bytes) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                factors.update().where(factors.c.user_id == user_id).values(secret=secret)
+            )
 
     async def replace_recovery(
         self, user_id: int, code_hashes: Sequence[bytes], now: float
