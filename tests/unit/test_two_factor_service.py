@@ -192,19 +192,26 @@ async def test_disable_and_new_codes_need_a_code_or_the_password(built: Services
         await built.two_factor.disable(user, code="", password=PASSWORD, ip=None)
 
 
+async def enrolled_under(
+    tmp_path: Path, key: str, clock: FrozenClock
+) -> tuple[UserRecord, str, list[str]]:
+    """`enrolled` on a new database under the master secret `key`."""
+    settings = make_settings(tmp_path / "data", secret_key=key)
+    services = build_services(settings, clock=clock)
+    await migrated(settings.sqlalchemy_url)
+    try:
+        return await enrolled(services)
+    finally:
+        await services.close()
+
+
 async def test_secrets_sealed_under_an_old_key_work_and_move_to_the_new_one(
     tmp_path: Path,
 ) -> None:
     """SIGNIN_SECRET_KEY rotated with the old one in SIGNIN_SECRET_KEY_FALLBACKS."""
     old, new = "o" * 40, "n" * 40
     clock = FrozenClock(1_800_000_010.0)
-    before = make_settings(tmp_path / "data", secret_key=old)
-    services = build_services(before, clock=clock)
-    await migrated(before.sqlalchemy_url)
-    try:
-        user, secret, codes = await enrolled(services)
-    finally:
-        await services.close()
+    user, secret, codes = await enrolled_under(tmp_path, old, clock)
     rotated = build_services(
         make_settings(tmp_path / "data", secret_key=new, secret_key_fallbacks=old), clock=clock
     )
@@ -222,5 +229,18 @@ async def test_secrets_sealed_under_an_old_key_work_and_move_to_the_new_one(
     try:  # the old key dropped: the resealed secret still opens
         clock.advance(totp.STEP_SECONDS)
         assert await after.two_factor.verify(user.id, current(after, secret)) == "totp"
+    finally:
+        await after.close()
+
+
+async def test_a_secret_whose_key_was_dropped_is_a_clear_error(tmp_path: Path) -> None:
+    clock = FrozenClock(1_800_000_010.0)
+    user, secret, _ = await enrolled_under(tmp_path, "o" * 40, clock)
+    after = build_services(make_settings(tmp_path / "data", secret_key="n" * 40), clock=clock)
+    try:
+        with pytest.raises(TwoFactorState, match="signin users two-factor reset"):
+            await after.two_factor.verify(user.id, current(after, secret))
+        await after.two_factor.reset_by_name("alice")  # the operator's way out
+        assert not await after.two_factor.enabled(user.id)
     finally:
         await after.close()

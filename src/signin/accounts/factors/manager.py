@@ -26,7 +26,7 @@ from signin.accounts.factors import recovery, totp
 from signin.accounts.lockout import Lockout
 from signin.accounts.signin import Authenticator
 from signin.accounts.usernames import canon
-from signin.crypto.sealing import SecretBox
+from signin.crypto.sealing import Opened, SealBroken, SecretBox
 from signin.mail import Letters
 from signin.stores.base import FactorStore, TotpRecord, UserRecord, UserStore
 
@@ -126,7 +126,7 @@ class TwoFactor:
             return None
         now = self.clock()
         if totp.looks_like_code(code):
-            opened = self.box.open(record.secret, _owner(user_id))
+            opened = self._open(record)
             secret = opened.plaintext.decode("ascii")
             step = totp.matching_step(secret, code, now)
             if step is None or not await self.store.use_step(user_id, step):
@@ -193,8 +193,19 @@ class TwoFactor:
             raise TwoFactorState(f"{user.username} has no second factor")
         return user
 
+    def _open(self, record: TotpRecord) -> Opened:
+        try:
+            return self.box.open(record.secret, _owner(record.user_id))
+        except SealBroken:
+            # Its key is gone (a fallback dropped too early) or the row was tampered with.
+            log.error("the TOTP secret of user id %d cannot be decrypted", record.user_id)
+            raise TwoFactorState(
+                "The two-factor key of this account cannot be read. Use a recovery code, or ask "
+                "the operator to run: signin users two-factor reset USERNAME"
+            ) from None
+
     def _secret(self, record: TotpRecord) -> str:
-        return self.box.open(record.secret, _owner(record.user_id)).plaintext.decode("ascii")
+        return self._open(record).plaintext.decode("ascii")
 
     def _enrolment(self, user: UserRecord, record: TotpRecord) -> Enrolment:
         secret = self._secret(record)

@@ -72,7 +72,8 @@ class SqlFactorStore(SqlStore):
             if result.rowcount != 1:
                 return False
             await conn.execute(codes.delete().where(codes.c.user_id == user_id))
-            await conn.execute(codes.insert(), _code_rows(user_id, code_hashes, now))
+            if code_hashes:
+                await conn.execute(codes.insert(), _code_rows(user_id, code_hashes, now))
         return True
 
     async def use_step(self, user_id: int, step: int) -> bool:
@@ -99,7 +100,8 @@ class SqlFactorStore(SqlStore):
     ) -> None:
         async with self.write() as conn:
             await conn.execute(codes.delete().where(codes.c.user_id == user_id))
-            await conn.execute(codes.insert(), _code_rows(user_id, code_hashes, now))
+            if code_hashes:
+                await conn.execute(codes.insert(), _code_rows(user_id, code_hashes, now))
 
     async def use_recovery(self, user_id: int, code_hashes: Sequence[bytes], now: float) -> bool:
         if not code_hashes:
