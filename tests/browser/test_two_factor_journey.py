@@ -10,7 +10,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from signin.accounts.factors import totp
-from tests.browser.helpers import sign_in, sign_out, sign_up, submit_and_wait, unique_name
+from signin.crypto.prehash import prehash_v1
+from tests.browser.helpers import (
+    PostLog,
+    sign_in,
+    sign_out,
+    sign_up,
+    submit_and_wait,
+    unique_name,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -32,6 +40,7 @@ def path_of(page: Page) -> str:
 
 def test_enrol_sign_out_sign_in_with_a_code(page: Page, signin_server: ServerProcess) -> None:
     base = signin_server.url
+    posts = PostLog(page)
     name = unique_name("otp")
     assert sign_up(page, base, name, PASSWORD).status == 303
 
@@ -73,3 +82,16 @@ def test_enrol_sign_out_sign_in_with_a_code(page: Page, signin_server: ServerPro
     page.get_by_label("Code").fill(codes[0])
     assert submit_and_wait(page, "Continue", "/sign-in/two-factor").status == 303
     assert path_of(page) == "/welcome"
+
+    # New recovery codes with the password: the page sends its pre-hash, never the password.
+    page.goto(base + "/account/two-factor")
+    page.locator("#recovery-codes-password").fill(PASSWORD)
+    path = "/account/two-factor/recovery-codes"
+    renewed = submit_and_wait(page, "Make new recovery codes with the password", path)
+    assert renewed.status == 200
+    fresh = page.locator("[data-recovery-codes] code").all_inner_texts()
+    assert len(fresh) == 10
+    assert set(fresh).isdisjoint(codes)
+    [fields] = posts.fields_to(path)
+    assert fields["current_password"] == [prehash_v1(name, PASSWORD)]
+    assert all(PASSWORD not in body for body in posts.bodies_to(path))

@@ -26,7 +26,7 @@ from signin.web.auth import (
     start_session,
 )
 from signin.web.errors import retry_headers, status_for
-from signin.web.forms import destination, read_form, redirect_fields, see_other
+from signin.web.forms import destination, is_basic, read_form, redirect_fields, see_other
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -122,6 +122,7 @@ async def _manage_page(
     codes: list[str] | None = None,
     exc: SigninError | None = None,
     notice: str | None = None,
+    fields: dict[str, str] | None = None,
 ) -> Response:
     services = services_of(request)
     user = await services.account.user(found.session.user_id)
@@ -132,6 +133,7 @@ async def _manage_page(
         "codes": codes,
         "notice": notice,
         "message": exc.message if exc else None,
+        "basic": is_basic(request, fields),
     }
     return render(
         request,
@@ -197,8 +199,8 @@ async def disable(request: Request) -> Response:
     try:
         await services.two_factor.disable(user, **_proof(request, fields))
     except SigninError as exc:
-        return await _manage_page(request, found, exc=exc)
-    return see_other(MANAGE_PATH)
+        return await _manage_page(request, found, exc=exc, fields=fields)
+    return see_other(MANAGE_PATH + ("?basic=1" if is_basic(request, fields) else ""))
 
 
 @router.post(MANAGE_PATH + "/recovery-codes")
@@ -212,8 +214,8 @@ async def renew_codes(request: Request) -> Response:
     try:
         codes = await services.two_factor.renew_codes(user, **_proof(request, fields))
     except SigninError as exc:
-        return await _manage_page(request, found, exc=exc)
-    return await _manage_page(request, found, codes=codes)
+        return await _manage_page(request, found, exc=exc, fields=fields)
+    return await _manage_page(request, found, codes=codes, fields=fields)
 
 
 def _proof(request: Request, fields: dict[str, str]) -> dict[str, Any]:
