@@ -1,133 +1,36 @@
-"""SPEC 13 over HTTP: enrolment pages, the second sign-in step on pages and API, wrong,
-replayed and recovery codes, the fail lock, step-up of a password-only session, mails."""
+"""SPEC 13 over HTTP, pages: enrolment, the second sign-in step, wrong, replayed and recovery
+codes, the fail lock, step-up of a password-only session, disabling, mails."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from signin.accounts.clock import FrozenClock
-from signin.accounts.factors import totp
-from signin.services import Services, build_services
 from tests.http.mailflows import other_client
+from tests.http.twofactorflows import (
+    CODE_RE,
+    PASSWORD,
+    App,
+    cookie_header,
+    enrol,
+    password_step,
+    second_step,
+    sign_up,
+    signed_up_and_enrolled,
+    strength,
+    two_factor_app,
+)
 from tests.mailcatcher import MailCatcher, mail_catcher
-from tests.support import csrf_of, form_post, make_settings, running_app
-
-PASSWORD = "correct horse battery"
-SECRET_RE = re.compile(r"data-totp-secret>([A-Z2-7]+)<")
-CODE_RE = re.compile(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>")
-
-
-@dataclass
-class App:
-    client: httpx.AsyncClient
-    services: Services
-    clock: FrozenClock
-
-    def code(self, secret: str, offset: int = 0) -> str:
-        return totp.code_at(secret, totp.step_at(self.clock()) + offset)
-
-    def next_step(self) -> None:
-        self.clock.advance(totp.STEP_SECONDS)
+from tests.support import csrf_of
 
 
 @pytest.fixture
 def catcher() -> Iterator[MailCatcher]:
     with mail_catcher() as running:
         yield running
-
-
-@asynccontextmanager
-async def two_factor_app(tmp_path: Path, **overrides: Any) -> AsyncIterator[App]:
-    settings = make_settings(tmp_path / "data", **overrides)
-    clock = FrozenClock(1_800_000_010.0)
-    services = build_services(settings, clock=clock)
-    async with running_app(settings, services=services) as client:
-        yield App(client, services, clock)
-
-
-async def sign_up(app: App, username: str = "alice") -> None:
-    created = await app.client.post(
-        "/api/v1/users", json={"username": username, "password": PASSWORD}
-    )
-    assert created.status_code == 201
-
-
-async def enrol(app: App) -> tuple[str, list[str]]:
-    """Through the pages, signed in: set up, read the secret, confirm; the secret and codes."""
-    page = await app.client.get("/account/two-factor")
-    assert page.status_code == 200
-    assert 'data-two-factor-state="off"' in page.text
-    began = await app.client.post(
-        "/account/two-factor/begin", data={"csrf_token": csrf_of(page.text)}
-    )
-    assert began.status_code == 303
-    page = await app.client.get("/account/two-factor")
-    assert 'data-two-factor-state="enrolling"' in page.text
-    assert "<svg" in page.text
-    match = SECRET_RE.search(page.text)
-    assert match
-    secret = match.group(1)
-    token = csrf_of(page.text)
-    wrong = await app.client.post(
-        "/account/two-factor/confirm", data={"csrf_token": token, "code": app.code(secret, 5)}
-    )
-    assert wrong.status_code == 401
-    assert "not right" in wrong.text
-    done = await app.client.post(
-        "/account/two-factor/confirm", data={"csrf_token": token, "code": app.code(secret)}
-    )
-    assert done.status_code == 200
-    codes = CODE_RE.findall(done.text)
-    assert len(codes) == 10
-    again = await app.client.get("/account/two-factor")
-    assert 'data-two-factor-state="on"' in again.text
-    assert not CODE_RE.search(again.text)  # shown once
-    app.next_step()
-    return secret, codes
-
-
-async def password_step(app: App, **extra: str) -> httpx.Response:
-    response = await form_post(
-        app.client, "/sign-in", {"username": "alice", "password": PASSWORD, **extra}
-    )
-    return response
-
-
-def cookie_header(response: httpx.Response, name: str) -> str | None:
-    for header in response.headers.get_list("set-cookie"):
-        if header.startswith(name + "="):
-            return header
-    return None
-
-
-async def second_step(app: App, code: str) -> httpx.Response:
-    page = await app.client.get("/sign-in/two-factor")
-    assert page.status_code == 200, page.text
-    return await app.client.post(
-        "/sign-in/two-factor", data={"csrf_token": csrf_of(page.text), "code": code}
-    )
-
-
-async def strength(app: App) -> bool | None:
-    me = await app.client.get("/api/v1/session")
-    return me.json()["two_factor"] if me.status_code == 200 else None
-
-
-async def signed_up_and_enrolled(app: App) -> tuple[str, list[str]]:
-    await sign_up(app)
-    await password_step(app)
-    secret, codes = await enrol(app)
-    app.client.cookies.clear()
-    return secret, codes
 
 
 async def test_page_sign_in_needs_the_code_and_keeps_next_and_remember(tmp_path: Path) -> None:
@@ -226,55 +129,6 @@ async def test_pending_step_expires_after_five_minutes(tmp_path: Path) -> None:
         )
         assert late.status_code == 401
         assert await strength(app) is None
-
-
-async def test_api_sign_in_answers_202_then_201(tmp_path: Path) -> None:
-    async with two_factor_app(tmp_path) as app:
-        secret, codes = await signed_up_and_enrolled(app)
-        body = {"username": "alice", "password": PASSWORD}
-        first = await app.client.post("/api/v1/session", json=body)
-        assert first.status_code == 202
-        data = first.json()
-        assert data["two_factor_required"] is True
-        assert data["methods"] == ["totp", "recovery"]
-        assert data["expires_at"].startswith("2027-01-15T08:05:4")  # now + 300 s
-        assert cookie_header(first, "session") is None
-        step = {"challenge": data["challenge"], "code": app.code(secret)}
-        wrong = await app.client.post("/api/v1/session/two-factor", json={**step, "code": "999999"})
-        if app.code(secret) != "999999":
-            assert wrong.status_code == 401
-            assert wrong.headers["content-type"] == "application/problem+json"
-            assert wrong.json()["type"].endswith("/invalid_code")
-        done = await app.client.post("/api/v1/session/two-factor", json=step)
-        assert done.status_code == 201
-        token = done.json()["token"]
-        me = await app.client.get("/api/v1/session", headers={"Authorization": f"Bearer {token}"})
-        assert me.json()["two_factor"] is True
-        again = await app.client.post("/api/v1/session/two-factor", json={**step, "code": codes[0]})
-        assert again.status_code == 401  # the challenge was used
-        assert again.json()["type"].endswith("/challenge_invalid")
-        not_json = await app.client.post("/api/v1/session/two-factor", content=b"x")
-        assert not_json.status_code == 415
-        missing = await app.client.post("/api/v1/session/two-factor", json={"code": "1"})
-        assert missing.status_code == 422
-
-
-async def test_two_racing_uses_of_one_code_sign_in_once(tmp_path: Path) -> None:
-    async with two_factor_app(tmp_path) as app:
-        secret, _ = await signed_up_and_enrolled(app)
-        body = {"username": "alice", "password": PASSWORD}
-        challenges = []
-        for _ in range(2):
-            first = await app.client.post("/api/v1/session", json=body)
-            challenges.append(first.json()["challenge"])
-        code = app.code(secret)
-        answers = await asyncio.gather(
-            *(
-                app.client.post("/api/v1/session/two-factor", json={"challenge": c, "code": code})
-                for c in challenges
-            )
-        )
-        assert sorted(a.status_code for a in answers) == [201, 401]
 
 
 async def test_step_up_of_a_password_only_session(tmp_path: Path) -> None:
