@@ -61,3 +61,22 @@ async def test_two_racing_uses_of_one_code_sign_in_once(tmp_path: Path) -> None:
             )
         )
         assert sorted(a.status_code for a in answers) == [201, 401]
+
+
+async def test_remember_is_kept_from_the_first_step_unless_the_second_says(
+    tmp_path: Path,
+) -> None:
+    async with two_factor_app(tmp_path) as app:
+        secret, _ = await signed_up_and_enrolled(app)
+        body = {"username": "alice", "password": PASSWORD, "remember": True}
+        for second, remembered in ((None, True), (False, False)):
+            first = await app.client.post("/api/v1/session", json=body)
+            step = {"challenge": first.json()["challenge"], "code": app.code(secret)}
+            if second is not None:
+                step["remember"] = second
+            done = await app.client.post("/api/v1/session/two-factor", json=step)
+            assert done.status_code == 201
+            cookie = cookie_header(done, "session")
+            assert cookie is not None
+            assert ("Max-Age=" in cookie) is remembered
+            app.next_step()

@@ -135,7 +135,8 @@ class SignInFlow:
             await self.tokens.redeem(nonce, "two-factor", user_id=user.id)
         except TokenInvalid:
             raise ChallengeInvalid() from None  # a racing request with another code won
-        keep = bool(state.get("r")) if remember is None else remember or bool(state.get("r"))
+        # `remember` given at the second step (API) decides; else the first step's choice.
+        keep = bool(state.get("r")) if remember is None else remember
         return SignedIn(user, True, keep, str(state.get("x") or ""), str(state.get("s") or ""))
 
     async def can_step_up(self, user_id: int) -> bool:
