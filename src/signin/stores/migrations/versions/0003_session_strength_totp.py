@@ -17,10 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("sessions") as batch:
-        batch.add_column(
-            sa.Column("two_factor", sa.Boolean, nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN on both databases. Not batch mode: on SQLite a server default that is
+    # an expression makes Alembic recreate the table, which let concurrent starts (N instances
+    # migrating one file at once) run this revision twice.
+    op.add_column(
+        "sessions",
+        sa.Column("two_factor", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "totp_factors",
         sa.Column("user_id", sa.Integer, nullable=False),
