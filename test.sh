@@ -35,4 +35,7 @@ done
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
-exec .venv/bin/pytest "$@"
+# Two pytest-xdist workers by default (most slow tests wait on child processes, so two overlap
+# well even on two cores); whole modules/classes go to one worker so module-scoped servers start
+# once. SIGNIN_TEST_WORKERS=0 runs everything in this one process, as before (docs/testing.md).
+exec .venv/bin/pytest -n "${SIGNIN_TEST_WORKERS:-2}" --dist loadscope "$@"

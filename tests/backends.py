@@ -77,9 +77,29 @@ def postgres_url() -> str | None:
     return url
 
 
+def worker_redis_db(url: str, worker: str | None) -> str:
+    """The Redis URL for one pytest-xdist worker: worker `gwN` uses the database N above the base.
+
+    Tests may flush their database, so parallel workers must not share one. Worker gw0 keeps the
+    base database of `SIGNIN_TEST_REDIS_URL`; gwN uses base + N, or base - N where base + N would
+    pass 15 (so the default 15 gives 15, 14, ...). With `-n 2` that is two databases, base and
+    its neighbour; without xdist only the base one.
+    """
+    if not worker or not worker.startswith("gw"):
+        return url
+    index = int(worker[2:])
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or "0")
+    db = base + index if base + index <= 15 else base - index
+    if not 0 <= db <= 15:
+        raise RuntimeError(f"no Redis database left for xdist worker {worker} above/below {base}")
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
 @cache
 def redis_url() -> str | None:
     url = os.environ.get("SIGNIN_TEST_REDIS_URL") or REDIS_DEFAULT
+    url = worker_redis_db(url, os.environ.get("PYTEST_XDIST_WORKER"))
     if not _port_open(url) or not run_sync(_redis_answers(url)):
         return None
     return url
