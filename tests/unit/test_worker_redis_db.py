@@ -1,4 +1,4 @@
-"""Parallel test workers (pytest-xdist) each get a Redis database of their own (tests/backends.py)."""
+"""Parallel test workers (pytest-xdist) each get a Redis database of their own."""
 
 from __future__ import annotations
 
