@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.devices import Devices
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -19,10 +20,11 @@ from signin.accounts.signin import Authenticator
 from signin.accounts.signup import Registration
 from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens
+from signin.accounts.unlock import UnlockLinks
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
-from signin.crypto.signing import CsrfSigner, RedirectSigner
+from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner
 from signin.letters import Letters
 from signin.mail import Mailer, build_mailer
 from signin.settings import Settings
@@ -64,9 +66,12 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    devices: Devices
+    unlock: UnlockLinks
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.unlock.drain()
         self.hasher.close()
         for closer in self.extras.get("closers", []):
             await closer()
@@ -114,7 +119,6 @@ def build_services(
         remember_seconds=settings.remember_seconds,
         clock=clock,
     )
-    authenticator = Authenticator(users, hasher, lockout)
     mailer = build_mailer(
         settings.smtp_url,
         data_dir=settings.data_dir,
@@ -123,6 +127,14 @@ def build_services(
     )
     letters = Letters(mailer, settings.public_url)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
+    devices = Devices(DeviceSigner(keys, settings.device_seconds))
+    unlock = UnlockLinks(
+        tokens,
+        letters,
+        Throttle(lock_store, prefix="UNLOCK:", window=settings.lock_seconds, clock=clock),
+        token_seconds=settings.reset_token_seconds,
+    )
+    authenticator = Authenticator(users, hasher, lockout, devices, unlock)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
         users,
@@ -172,6 +184,8 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
+        devices=devices,
+        unlock=unlock,
         extras={
             "closers": closers,
             "health": health,

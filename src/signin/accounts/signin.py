@@ -1,11 +1,19 @@
-"""Sign-in: lock reservation first, then one argon2id verification (or a dummy one)."""
+"""Sign-in: lock reservation first, then one argon2id verification (or a dummy one).
+
+A device proof presented with the attempt (accounts/devices.py) decides which lock applies
+before anything is counted; deciding costs HMACs only, never a hash or a store access.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from signin.accounts.devices import Devices
 from signin.accounts.errors import Busy, InvalidCredentials
 from signin.accounts.legacy import is_marked, verify_legacy
 from signin.accounts.lockout import Lockout
 from signin.accounts.policy import MAX_LENGTH
+from signin.accounts.unlock import UnlockLinks
 from signin.accounts.usernames import canon
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.crypto.prehash import is_prehash, prehash_v1
@@ -18,39 +26,63 @@ MAX_USERNAME_INPUT = 128
 
 
 class Authenticator:
-    def __init__(self, users: UserStore, hasher: PasswordHasher, lockout: Lockout) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        hasher: PasswordHasher,
+        lockout: Lockout,
+        devices: Devices | None = None,
+        unlock: UnlockLinks | None = None,
+    ) -> None:
         self.users = users
         self.hasher = hasher
         self.lockout = lockout
+        self.devices = devices
+        self.unlock = unlock
 
-    async def sign_in(self, username: str, password: str, ip: str | None) -> UserRecord:
-        """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`."""
+    async def sign_in(
+        self, username: str, password: str, ip: str | None, proofs: Iterable[str | None] = ()
+    ) -> UserRecord:
+        """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`.
+
+        `proofs`: the device proofs the client presented (SPEC 5a); one valid for this
+        username makes the attempt trusted. The caller gives a new proof on success.
+        """
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
-        attempt = await self.lockout.reserve(key, ip)
+        device = self.devices.trusted_key(key, proofs) if self.devices is not None else None
+        attempt = await self.lockout.reserve(key, ip, device)
         try:
-            user = await self._check(username.strip(), key, password)
+            user, ok = await self._check(username.strip(), key, password)
         except HasherBusy as exc:
             await self.lockout.abandoned(attempt)
             raise Busy(exc.retry_after) from None
-        if user is None:
+        if not ok or user is None:
+            if user is not None and self.unlock is not None and self.lockout.starts_lock(attempt):
+                self.unlock.lock_started(user)
             raise InvalidCredentials()
         await self.lockout.succeeded(attempt)
         return user
 
-    async def _check(self, username: str, key: str, password: str) -> UserRecord | None:
+    async def _check(
+        self, username: str, key: str, password: str
+    ) -> tuple[UserRecord | None, bool]:
+        """The account named (None: unknown or disabled) and whether the password is its own."""
         user = await self.users.by_canon(key) if key else None
-        if user is None or user.disabled or not password or len(password) > MAX_LENGTH * 4:
+        if user is None or user.disabled:
             await self.hasher.dummy_verify()
-            return None
+            return None, False
+        if not password or len(password) > MAX_LENGTH * 4:
+            await self.hasher.dummy_verify()
+            return user, False
         if is_marked(user.password_hash):  # imported from the demo: accounts/legacy.py
-            return user if await verify_legacy(self.users, self.hasher, user, password) else None
+            return user, await verify_legacy(self.users, self.hasher, user, password)
         prehash = password if is_prehash(password) else prehash_v1(username, password)
         ok, upgraded = await self.hasher.verify(user.password_hash, prehash)
         if not ok:
-            return None
+            return user, False
         if upgraded is not None:
             await self.users.set_password_hash(user.id, upgraded, 0.0, rehash_only=True)
-        return user
+        return user, True
 
     async def check_password(self, user: UserRecord, password: str) -> bool:
         """Verify a password of a known user (the account page), without the lock policy."""

@@ -19,6 +19,8 @@ from signin.web.auth import (
     clear_session_cookie,
     client_ip,
     current_session,
+    give_device_proof,
+    presented_proofs,
     presented_token,
     start_session,
 )
@@ -76,12 +78,16 @@ class SignInIn(BaseModel):
     username: str = Field(max_length=256)
     password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
     remember: bool = False
+    device_token: str | None = Field(
+        default=None, max_length=4096, description="a device proof from an earlier sign-in"
+    )
 
 
 class SessionCreated(BaseModel):
     token: str
     username: str
     expires_at: datetime
+    device_token: str = Field(description="a device proof: send it back at the next sign-in")
 
 
 class SessionOut(BaseModel):
@@ -128,13 +134,19 @@ async def create_session(body: SignInIn, request: Request) -> Response:
 async def session_created(request: Request, body: SignInIn) -> Response:
     """The whole of `POST /api/v1/session` after its body, shared with web/fastpath.py."""
     services = services_of(request)
-    user = await services.authenticator.sign_in(body.username, body.password, client_ip(request))
+    user = await services.authenticator.sign_in(
+        body.username,
+        body.password,
+        client_ip(request),
+        presented_proofs(request, body.device_token),
+    )
     response = JSONResponse({}, status_code=201)
     issued = await start_session(request, response, user.id, remember=body.remember)
     out = SessionCreated(
         token=issued.token,
         username=user.username,
         expires_at=_time(services.sessions.expires_at(issued.record)),
+        device_token=give_device_proof(request, response, user),
     )
     response.body = response.render(out.model_dump(mode="json"))
     response.headers["content-length"] = str(len(response.body))

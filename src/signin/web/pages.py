@@ -14,6 +14,8 @@ from signin.web.auth import (
     clear_session_cookie,
     client_ip,
     current_session,
+    give_device_proof,
+    presented_proofs,
     presented_token,
     start_session,
 )
@@ -129,10 +131,14 @@ async def sign_in(request: Request) -> Response:
     services = services_of(request)
     try:
         user = await services.authenticator.sign_in(
-            fields.get("username", ""), fields.get("password", ""), client_ip(request)
+            fields.get("username", ""),
+            fields.get("password", ""),
+            client_ip(request),
+            presented_proofs(request),
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=bool(fields.get("remember")))
+        give_device_proof(request, response, user)
     except SigninError as exc:
         return form_error(request, "sign_in.html", exc, fields)
     return response
