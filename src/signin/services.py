@@ -127,7 +127,7 @@ def build_services(
     )
     letters = Letters(mailer, settings.public_url)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
-    devices = Devices(DeviceSigner(keys, settings.device_seconds))
+    devices = Devices(DeviceSigner(keys, settings.device_seconds, clock))
     unlock = UnlockLinks(
         tokens,
         letters,

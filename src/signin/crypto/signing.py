@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 
-from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.exc import BadData
 
 from signin.crypto.keys import KeyRing
@@ -60,10 +62,16 @@ class DeviceSigner:
     redirect signature) can pass as a proof, and a proof is refused once `max_age` has passed.
     """
 
-    def __init__(self, keys: KeyRing, max_age: int) -> None:
+    def __init__(self, keys: KeyRing, max_age: int, clock: Callable[[], float] = time.time) -> None:
+        class ClockedSigner(TimestampSigner):
+            # Stamps and ages measured on the services' clock (frozen in tests).
+            def get_timestamp(self) -> int:
+                return int(clock())
+
         self._serializer = URLSafeTimedSerializer(
             keys.derive_all("device"),
             salt="device",
+            signer=ClockedSigner,
             signer_kwargs={"digest_method": hashlib.sha256},
         )
         self._max_age = max_age
