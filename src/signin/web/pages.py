@@ -109,6 +109,7 @@ async def sign_up(request: Request) -> Response:
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
+        give_device_proof(request, response, user)  # signed in: the account's first browser
     except SigninError as exc:
         return form_error(request, "sign_up.html", exc, fields)
     for hook in services.extras.get("after_sign_up", []):
