@@ -68,7 +68,7 @@ class Devices:
 
     def grant(self, username_canon: str, cookie: str | None = None) -> Granted:
         """The one place a device proof is made: every successful sign-in path calls this
-        (through `web/devices.give_device_proof`), with the browser's current cookie value.
+        (through `web/auth.give_device_proof`), with the browser's current cookie value.
 
         The browser's valid proofs for other accounts are kept (newest first, at most
         `max_per_browser` in all); an older proof for this account is replaced.

@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from signin.accounts.postman import Postman
 from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens, Redeemable
+from signin.mail import Letters
 from signin.stores.base import UserRecord
 
 log = logging.getLogger("signin.unlock")
@@ -28,13 +28,13 @@ class UnlockLinks:
     def __init__(
         self,
         tokens: OneTimeTokens,
-        postman: Postman,
+        letters: Letters,
         throttle: Throttle,
         *,
         token_seconds: int,
     ) -> None:
         self.tokens = tokens
-        self.postman = postman
+        self.letters = letters
         self.throttle = throttle
         self.token_seconds = token_seconds
         self._sending: set[asyncio.Task[None]] = set()
@@ -52,7 +52,7 @@ class UnlockLinks:
             if not await self.throttle.allow(f"user:{user.id}", 1):
                 return
             token = await self.tokens.issue(user, "unlock", self.token_seconds)
-            await self.postman.unlock_link(user, token, self.token_seconds)
+            await self.letters.unlock_link(user, token, self.token_seconds)
             log.info("unlock mail sent for user id %d", user.id)
         except Exception as exc:  # a background task: nobody else would see it
             log.warning("unlock mail for user id %d not sent: %s", user.id, type(exc).__name__)

@@ -14,9 +14,9 @@ from starlette.responses import Response
 
 from signin.accounts.devices import split
 from signin.accounts.sessions import IssuedSession
+from signin.services import services_of
 from signin.stores.base import SessionUser, UserRecord
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
-from signin.web.templating import services_of
 
 SESSION_COOKIE = "session"
 DEVICE_COOKIE = "device"
@@ -75,13 +75,14 @@ def user_agent(request: Request) -> str | None:
 async def start_session(
     request: Request, response: Response, user_id: int, *, remember: bool
 ) -> IssuedSession:
-    """Issue a new token (never reuse one presented before sign-in) and set the cookie."""
+    """Issue a new token in place of any presented before sign-in, and set the cookie."""
     services = services_of(request)
-    old = presented_token(request)
-    if old:
-        await services.sessions.end(old)
     issued = await services.sessions.issue(
-        user_id, remember=remember, ip=client_ip(request), user_agent=user_agent(request)
+        user_id,
+        remember=remember,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        replacing=presented_token(request),
     )
     set_cookie(
         response,

@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.errors import TokenInvalid
+from signin.services import services_of
 from signin.web.auth import give_device_proof
-from signin.web.pages import read_form
+from signin.web.forms import read_form
 from signin.web.reset import token_error
-from signin.web.templating import render, services_of
+from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
