@@ -224,6 +224,9 @@ async def test_a_device_locks_itself_and_the_cli_shows_and_clears_it(site: Site)
     assert f"cleared {shown[0]}" in cleared
     async with site.browser() as http:
         assert (await api_sign_in(http, name, PASSWORD, token)).status_code == 201
+    status, refused = await asyncio.to_thread(site.cli, "locks", "clear", f"device:{name}")
+    assert status == 1
+    assert refused.strip() == f"error: bad key 'device:{name}': a device key is device:USERNAME:ID"
 
 
 async def test_a_trusted_browser_passes_its_locked_ip(site: Site) -> None:
