@@ -17,8 +17,7 @@ from signin.accounts.tokens import TokenUsed
 from signin.crypto.keys import KeyRing
 from signin.crypto.signing import CsrfSigner, DeviceSigner
 from signin.services import Services, build_services
-from signin.stores import migrate
-from tests.support import make_settings
+from tests.support import make_settings, migrated
 from tests.unit.test_lockout import CountingHasher
 
 PASSWORD = "Lattice-Quarry-Ember-58"
@@ -71,7 +70,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     clock = FrozenClock()
     hasher = CountingHasher()
     services = build_services(settings, clock=clock, hasher=hasher)
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    await migrated(settings.sqlalchemy_url)
     await services.registration.sign_up("Alice", PASSWORD)
     await services.registration.sign_up("Bob", PASSWORD)
     carol = await services.registration.sign_up("Carol", PASSWORD, "carol@example.org")
