@@ -309,3 +309,18 @@ def test_device_keys_parse() -> None:
     for bad in ("device:", "device:alice", "device::id", "device:alice:"):
         with pytest.raises(ValueError, match="device:USERNAME:ID"):
             parse_key(bad)
+
+
+async def test_a_locked_proof_on_a_locked_ip_is_refused_without_touching_the_name(
+    world: World,
+) -> None:
+    proof = world.proof("alice")
+    for _ in range(3):
+        assert await world.sign_in("alice", WRONG, [proof]) == "invalid"
+    for n in range(17):
+        assert await world.sign_in(f"nobody{n}", WRONG) == "invalid"
+    assert await world.failures(ip_key(IP)) == 20
+    checks = world.hasher.checks
+    assert await world.sign_in("alice", PASSWORD, [proof]) == "locked"
+    assert world.hasher.checks == checks
+    assert await world.failures("alice") is None  # refused for its IP, as section 5 step 2
