@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.accounts.access.gate import Gate
+from signin.accounts.access.groups import Groups
+from signin.accounts.access.invites import Invites
+from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.devices import Devices
+from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
+from signin.accounts.factors.manager import TwoFactor
+from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -25,12 +32,15 @@ from signin.accounts.unlock import UnlockLinks
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
-from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner
+from signin.crypto.sealing import SecretBox
+from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, StateSigner
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
+from signin.stores.sql.factors import SqlFactorStore
+from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
@@ -72,6 +82,11 @@ class Services:
     account: AccountService
     devices: Devices
     unlock: UnlockLinks
+    invites: Invites
+    groups: Groups
+    gate: Gate
+    two_factor: TwoFactor
+    sign_in_flow: SignInFlow
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -83,6 +98,12 @@ class Services:
         for closer in self.closers:
             await closer()
         await self.engine.dispose()
+
+
+def build_gate(settings: Settings) -> Gate:
+    """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
+    rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
+    return Gate(rules, settings.access_default)
 
 
 def services_of(request: HTTPConnection) -> Services:
@@ -97,6 +118,7 @@ def build_services(
     """Build everything; opens no connection until first use."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds hashes and the key
     keys = key_ring(settings)
+    gate = build_gate(settings)
     engine = create_engine(settings.sqlalchemy_url)
     users = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
@@ -171,6 +193,27 @@ def build_services(
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
     )
+    invites = Invites(SqlInviteStore(engine), clock=clock)
+    two_factor = TwoFactor(
+        users,
+        SqlFactorStore(engine),
+        SecretBox(keys, "totp"),
+        RecoveryHasher(keys),
+        authenticator,
+        lockout,
+        letters,
+        issuer=settings.totp_issuer,
+        clock=clock,
+    )
+    sign_in_flow = SignInFlow(
+        users,
+        authenticator,
+        lockout,
+        two_factor,
+        tokens,
+        StateSigner(keys, "two-factor", PENDING_SECONDS),
+        clock=clock,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -190,6 +233,8 @@ def build_services(
             require_email=settings.require_email,
             clock=clock,
             after_sign_up=[verification.after_sign_up],
+            mode=settings.signup,
+            invites=invites,
         ),
         authenticator=authenticator,
         redirects=RedirectPolicy(
@@ -205,6 +250,11 @@ def build_services(
         account=AccountService(users, authenticator, new_password, sessions, letters),
         devices=devices,
         unlock=unlock,
+        invites=invites,
+        groups=Groups(users),
+        gate=gate,
+        two_factor=two_factor,
+        sign_in_flow=sign_in_flow,
         closers=closers,
         health=health,
     )

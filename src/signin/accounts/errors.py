@@ -164,6 +164,42 @@ class MailNotSent(RetryLater):
         self.detail = detail
 
 
+class SignUpClosed(SigninError):
+    """Sign-up is closed: accounts are made by an administrator."""
+
+    code = "sign_up_closed"
+
+
+class InviteRequired(SigninError):
+    """Sign-up needs an invite: open the invite link you were given."""
+
+    code = "invite_required"
+
+
+class InviteInvalid(SigninError):
+    """This invite is not valid: it may have expired, been revoked or been used up."""
+
+    code = "invite_invalid"
+
+
+class InvalidCode(SigninError):
+    """That code is not right. Enter the current code from your app, or a recovery code."""
+
+    code = "invalid_code"
+
+
+class ChallengeInvalid(SigninError):
+    """This sign-in step has expired or was used already. Please sign in again."""
+
+    code = "challenge_invalid"
+
+
+class TwoFactorState(SigninError):
+    """The second factor is not in a state that allows this (already on, or not set up)."""
+
+    code = "two_factor_state"
+
+
 class NotFound(SigninError):
     """No such account."""
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from signin.accounts.devices import Devices
 from signin.accounts.errors import Busy, InvalidCredentials
 from signin.accounts.legacy import is_marked, verify_legacy
-from signin.accounts.lockout import Lockout
+from signin.accounts.lockout import Attempt, Lockout
 from signin.accounts.policy import MAX_LENGTH
 from signin.accounts.unlock import UnlockLinks
 from signin.accounts.usernames import canon
@@ -48,9 +48,17 @@ class Authenticator:
         `proofs`: the device proofs the client presented (SPEC 5a); one valid for this
         username makes the attempt trusted. The caller gives a new proof on success.
         """
+        user, attempt = await self.check_password_attempt(username, password, ip, proofs)
+        await self.lockout.succeeded(attempt)
+        return user
+
+    async def check_password_attempt(
+        self, username: str, password: str, ip: str | None, proofs: Iterable[str | None] = ()
+    ) -> tuple[UserRecord, Attempt]:
+        """As `sign_in`, but a right password leaves its attempt for the caller to settle
+        (`Lockout.succeeded`, or `abandoned` while a second step is still due)."""
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
-        device = self.devices.trusted_key(key, proofs) if self.devices is not None else None
-        attempt = await self.lockout.reserve(key, ip, device)
+        attempt = await self.lockout.reserve(key, ip, self.device_key(key, proofs))
         try:
             user, ok = await self._check(username.strip(), key, password)
         except HasherBusy as exc:
@@ -60,8 +68,13 @@ class Authenticator:
             if user is not None and self.unlock is not None and self.lockout.starts_lock(attempt):
                 self.unlock.lock_started(user)
             raise InvalidCredentials()
-        await self.lockout.succeeded(attempt)
-        return user
+        return user, attempt
+
+    def device_key(self, username_canon: str, proofs: Iterable[str | None]) -> str | None:
+        """The lock key of a valid device proof for this username (trusted), else None."""
+        if self.devices is None:
+            return None
+        return self.devices.trusted_key(username_canon, proofs)
 
     async def _check(
         self, username: str, key: str, password: str

@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Purpose = Literal["redirect", "csrf", "session", "reset", "verify", "email-link", "device"]
+Purpose = Literal[
+    "redirect",
+    "csrf",
+    "session",
+    "reset",
+    "verify",
+    "email-link",
+    "totp",
+    "recovery",
+    "two-factor",
+    "device",
+]
 KEY_FILE = "secret.key"
 
 

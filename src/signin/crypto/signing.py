@@ -10,11 +10,12 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from typing import Any
 
 from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.exc import BadData
 
-from signin.crypto.keys import KeyRing
+from signin.crypto.keys import KeyRing, Purpose
 
 
 class RedirectSigner:
@@ -92,3 +93,29 @@ class DeviceSigner:
         ):
             return value[0], value[1]
         return None
+
+
+class StateSigner:
+    """A small JSON object signed with its time under the key of `purpose`; valid `max_age` s.
+
+    For short-lived state kept by the client, e.g. the pending second sign-in step (SPEC 13).
+    """
+
+    def __init__(self, keys: KeyRing, purpose: Purpose, max_age: int) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            keys.derive_all(purpose), salt=purpose, signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        self.max_age = max_age
+
+    def dumps(self, value: dict[str, Any]) -> str:
+        return str(self._serializer.dumps(value))
+
+    def loads(self, token: str) -> dict[str, Any] | None:
+        """The object, or None when the signature is wrong or older than `max_age`."""
+        if not token or len(token) > 2048:
+            return None
+        try:
+            value = self._serializer.loads(token, max_age=self.max_age)
+        except (BadSignature, UnicodeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None

@@ -38,6 +38,12 @@ STATUS: dict[type[e.SigninError], int] = {
     e.NotFound: 404,
     e.RateLimited: 429,
     e.MailNotSent: 503,
+    e.SignUpClosed: 403,
+    e.InviteRequired: 403,
+    e.InviteInvalid: 403,
+    e.InvalidCode: 401,
+    e.ChallengeInvalid: 401,
+    e.TwoFactorState: 409,
 }
 
 

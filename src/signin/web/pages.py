@@ -8,15 +8,18 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signin.accounts.errors import SigninError
+from signin.accounts.errors import InviteInvalid, InviteRequired, SigninError, SignUpClosed
+from signin.accounts.factors.flow import STEP_UP_PATH, Pending
 from signin.services import services_of
 from signin.web.auth import (
+    clear_pending_cookie,
     clear_session_cookie,
     client_ip,
     current_session,
     give_device_proof,
     presented_proofs,
     presented_token,
+    set_pending_cookie,
     start_session,
 )
 from signin.web.errors import retry_headers, status_for
@@ -31,6 +34,7 @@ from signin.web.forms import (
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+MAX_INVITE = 128  # longer than any invite token: cut before it reaches the store
 
 
 def form_error(
@@ -63,29 +67,45 @@ async def home(request: Request) -> Response:
 
 @router.get("/sign-up")
 async def sign_up_page(request: Request) -> Response:
-    return render(
-        request,
-        "sign_up.html",
-        {"redirect": redirect_fields(request), "basic": is_basic(request)},
-    )
+    invite = request.query_params.get("invite", "")[:MAX_INVITE]
+    context: dict[str, Any] = {
+        "redirect": redirect_fields(request),
+        "basic": is_basic(request),
+        "mode": services_of(request).settings.signup,
+    }
+    try:
+        offered = await services_of(request).registration.offer(invite)
+    except SigninError as exc:  # the mode refuses (closed, invite needed or not valid)
+        context["refused"] = exc.message
+        # Explaining that an invite is needed is the page working; the others are refusals.
+        status = 200 if isinstance(exc, InviteRequired) else status_for(exc)
+        return render(request, "sign_up.html", context, status_code=status)
+    if offered is not None:
+        context.update(invite=invite, invite_email=offered.email)
+    return render(request, "sign_up.html", context)
 
 
 @router.post("/sign-up")
 async def sign_up(request: Request) -> Response:
     fields = await read_form(request)
     services = services_of(request)
+    invite = fields.get("invite", "")
     try:
         user = await services.registration.sign_up(
             fields.get("username", ""),
             fields.get("password", ""),
             fields.get("email", ""),
+            invite=invite,
             welcome=True,
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
         give_device_proof(request, response, user)  # signed in: the account's first browser
+    except (SignUpClosed, InviteRequired, InviteInvalid) as exc:
+        context = {"refused": exc.message, "mode": services.settings.signup}
+        return form_error(request, "sign_up.html", exc, fields, **context)
     except SigninError as exc:
-        return form_error(request, "sign_up.html", exc, fields)
+        return form_error(request, "sign_up.html", exc, fields, invite=invite, mode="")
     return response
 
 
@@ -103,15 +123,23 @@ async def sign_in(request: Request) -> Response:
     fields = await read_form(request)
     services = services_of(request)
     try:
-        user = await services.authenticator.sign_in(
+        outcome = await services.sign_in_flow.password_step(
             fields.get("username", ""),
             fields.get("password", ""),
             client_ip(request),
-            presented_proofs(request),
+            remember=bool(fields.get("remember")),
+            proofs=presented_proofs(request),
+            **redirect_fields(request, fields),
         )
+        if isinstance(outcome, Pending):
+            # The password was right but a second factor is due: no session yet.
+            response = see_other(STEP_UP_PATH)
+            set_pending_cookie(request, response, outcome.challenge)
+            return response
         response = see_other(destination(request, fields, "/welcome"))
-        await start_session(request, response, user.id, remember=bool(fields.get("remember")))
-        give_device_proof(request, response, user)
+        await start_session(request, response, outcome.user.id, remember=outcome.remember)
+        give_device_proof(request, response, outcome.user)
+        clear_pending_cookie(request, response)
     except SigninError as exc:
         return form_error(request, "sign_in.html", exc, fields)
     return response
