@@ -31,6 +31,23 @@ async def checks(client: httpx.AsyncClient, pair: Pair, token: str) -> list[http
     ]
 
 
+async def new_account_token(
+    client: httpx.AsyncClient, up_on: str, in_on: str, name: str, email: str | None = None
+) -> str:
+    """Sign `name` up on the instance at `up_on`, sign in on `in_on`; the session token."""
+    created = await client.post(
+        up_on + "/api/v1/users", json={"username": name, "password": PASSWORD, "email": email}
+    )
+    assert created.status_code == 201
+    client.cookies.clear()
+    session = await client.post(
+        in_on + "/api/v1/session", json={"username": name, "password": PASSWORD}
+    )
+    assert session.status_code == 201
+    token: str = session.json()["token"]
+    return token
+
+
 def verification_path(data_dir: Path, email: str) -> str:
     """The verification link's path from the mail that instance wrote to its outbox."""
     for mail in sorted((data_dir / "outbox").glob("*.eml")):
@@ -45,16 +62,7 @@ async def test_email_verified_on_b_shows_in_forward_auth_on_a(pair: Pair) -> Non
     name = fresh_name("vera")
     email = f"{name}@example.org"
     async with httpx.AsyncClient() as client:
-        created = await client.post(
-            pair.a.url + "/api/v1/users",
-            json={"username": name, "password": PASSWORD, "email": email},
-        )
-        assert created.status_code == 201
-        session = await client.post(
-            pair.b.url + "/api/v1/session", json={"username": name, "password": PASSWORD}
-        )
-        assert session.status_code == 201
-        token = session.json()["token"]
+        token = await new_account_token(client, pair.a.url, pair.b.url, name, email)
         before = await checks(client, pair, token)
         assert [r.status_code for r in before] == [200] * 4
         assert [r.headers.get("remote-email") for r in before[1::2]] == [None, None]
@@ -73,15 +81,7 @@ async def test_email_verified_on_b_shows_in_forward_auth_on_a(pair: Pair) -> Non
 async def test_disable_by_cli_refuses_the_next_check_on_both(pair: Pair) -> None:
     name = fresh_name("dina")
     async with httpx.AsyncClient() as client:
-        created = await client.post(
-            pair.a.url + "/api/v1/users", json={"username": name, "password": PASSWORD}
-        )
-        assert created.status_code == 201
-        session = await client.post(
-            pair.a.url + "/api/v1/session", json={"username": name, "password": PASSWORD}
-        )
-        assert session.status_code == 201
-        token = session.json()["token"]
+        token = await new_account_token(client, pair.a.url, pair.a.url, name)
         assert [r.status_code for r in await checks(client, pair, token)] == [200] * 4
 
         disabled = await asyncio.to_thread(run_cli, pair.env, "users", "disable", name)
@@ -109,14 +109,7 @@ async def test_disable_by_cli_refuses_the_next_check_on_both(pair: Pair) -> None
 async def test_delete_by_cli_refuses_the_next_check_on_both(pair: Pair) -> None:
     name = fresh_name("dora")
     async with httpx.AsyncClient() as client:
-        created = await client.post(
-            pair.b.url + "/api/v1/users", json={"username": name, "password": PASSWORD}
-        )
-        assert created.status_code == 201
-        session = await client.post(
-            pair.b.url + "/api/v1/session", json={"username": name, "password": PASSWORD}
-        )
-        token = session.json()["token"]
+        token = await new_account_token(client, pair.b.url, pair.b.url, name)
         assert [r.status_code for r in await checks(client, pair, token)] == [200] * 4
         deleted = await asyncio.to_thread(run_cli, pair.env, "users", "delete", "--yes", name)
         assert deleted.returncode == 0, deleted.stderr
