@@ -59,26 +59,25 @@ def backend_rows(r: dict[str, Any]) -> list[list[str]]:
             ]
         )
     hash_ms = g("ceiling", "W0_1", "cpu_ms")
-    w2 = {name: g(name, "W2", "cpu_ms") for name in ("sqlite", "pg-redis")}
-    beyond = {name: (v - hash_ms if v and hash_ms else None) for name, v in w2.items()}
     rows.append(
         [
-            "W2 valid sign-ins/s",
-            _fmt(g("sqlite", "W2", "rate"), 1),
+            f"W2 valid sign-ins/s (server CPU ms each; one hash alone: {_fmt(hash_ms, 1)})",
+            f"{_fmt(g('sqlite', 'W2', 'rate'), 1)} ({_fmt(g('sqlite', 'W2', 'cpu_ms'), 1)})",
             "–",
-            _fmt(g("pg-redis", "W2", "rate"), 1),
+            f"{_fmt(g('pg-redis', 'W2', 'rate'), 1)} ({_fmt(g('pg-redis', 'W2', 'cpu_ms'), 1)})",
             "–",
             "–",
             "–",
         ]
     )
+    beyond = {name: g(name, "W2_cheap_hash", "cpu_ms") for name in ("sqlite", "pg-redis")}
     rows.append(
         [
-            f"W2 server CPU ms/sign-in beyond its hash ({_fmt(hash_ms, 1)} ms)",
+            "W2 server CPU ms/sign-in beyond its hash (argon2id at 8 KiB, t=1)",
             _fmt(beyond["sqlite"], 2),
             "–",
             _fmt(beyond["pg-redis"], 2),
-            "–",
+            _fmt(ratio(beyond["pg-redis"], beyond["sqlite"]), 2),
             "<= 4 ms",
             verdict(_at_most(beyond["pg-redis"], 4)),
         ]
