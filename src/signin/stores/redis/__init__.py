@@ -20,7 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from signin.stores.base import UserStore
-from signin.stores.redis.common import unavailable_on_error
+from signin.stores.redis.common import RedisStore, unavailable_on_error
 from signin.stores.redis.locks import RedisLockStore
 from signin.stores.redis.mux import Multiplexer
 from signin.stores.redis.sessions import RedisSessionStore
@@ -31,7 +31,15 @@ CONNECT_TIMEOUT = 1.0
 COMMAND_TIMEOUT = 2.0
 MAX_CONNECTIONS = 64
 
-__all__ = ["RedisLockStore", "RedisSessionStore", "RedisStores", "connect_redis_stores"]
+__all__ = [
+    "RedisLockStore",
+    "RedisSessionStore",
+    "RedisStores",
+    "connect_redis_stores",
+    "forget_accounts",
+]
+# What Redis keeps about accounts: gone with them when the database is reset.
+ACCOUNT_KEYS = ("session:", "user-sessions:", "user-facts:")
 
 
 @dataclass(frozen=True)
@@ -88,3 +96,23 @@ def connect_redis_stores(
         ping=ping,
         close=close,
     )
+
+
+async def forget_accounts(url: str, prefix: str = DEFAULT_PREFIX) -> int:
+    """Delete every session and user fact (not the locks); the number of keys deleted.
+
+    After `signin db reset` user ids start again from 1: a session or facts left behind would
+    name whoever gets that id next.
+    """
+    client = make_client(url)
+    store = RedisStore(client, prefix=prefix)
+    deleted = 0
+    try:
+        with unavailable_on_error():
+            for kind in ACCOUNT_KEYS:
+                keys = [key async for key in store.scan_keys(prefix + kind)]
+                for start in range(0, len(keys), 500):
+                    deleted += int(await client.delete(*keys[start : start + 500]))
+    finally:
+        await client.aclose()
+    return deleted
