@@ -92,7 +92,7 @@ def connect_redis_stores(
     return RedisStores(
         users=InvalidatingUserStore(users, facts),
         sessions=RedisSessionStore(client, prefix=prefix, users=users, mux=mux, facts=facts),
-        locks=RedisLockStore(client, prefix=prefix),
+        locks=RedisLockStore(client, prefix=prefix, mux=mux),
         ping=ping,
         close=close,
     )

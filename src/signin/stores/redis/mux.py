@@ -2,7 +2,7 @@
 
 redis-py checks a connection out of its pool for each command, wraps it in timeouts and a
 retry, and parses the reply in Python: about 100-130 µs of CPU per command on the bench
-machine, as much as a whole session check costs on SQLite (bench/FINDINGS.md, finding 12).
+machine, as much as a whole session check costs on SQLite (bench/FINDINGS-scaleout.md, S2).
 `Multiplexer` writes each command straight onto one shared connection and hands the replies
 back in order (Redis answers the commands of one connection in the order it got them), parsed
 by hiredis: under load many commands share one write and one read, a few µs each.

@@ -161,9 +161,11 @@ class RedisSessionStore(RedisStore):
         self._lookup_args = [facts.facts_prefix, facts.generation_prefix]
         self.session_prefix = self.prefix + "session:"
         self.user_prefix = self.prefix + "user-sessions:"
-        self._create = self.client.register_script(CREATE)
-        self._touch = self.client.register_script(TOUCH)
-        self._delete = self.client.register_script(DELETE)
+        # A sign-in, a sign-out and a check that renews last_seen run these: on the
+        # multiplexed connection too; the listings and mass ends stay on redis-py's pool.
+        self._create = mux.script(CREATE)
+        self._touch = mux.script(TOUCH)
+        self._delete = mux.script(DELETE)
         self._end = self.client.register_script(END_SESSIONS)
         self._list_for_user = self.client.register_script(LIST_FOR_USER)
 
