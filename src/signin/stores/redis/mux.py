@@ -43,7 +43,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self, timeout: float) -> None:
         self.loop = asyncio.get_running_loop()
         self.timeout = timeout
-        self.reader = hiredis.Reader(encoding="utf-8")
+        # Text as redis-py decodes it; a stray invalid byte is replaced, never a broken stream.
+        self.reader = hiredis.Reader(encoding="utf-8", errors="replace")
         self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self.outgoing: list[bytes] = []
         self.transport: asyncio.Transport | None = None
@@ -163,6 +164,8 @@ class Multiplexer:
             or self._connecting.get_loop() is not asyncio.get_running_loop()
         ):
             self._connecting = asyncio.ensure_future(self._connect())
+            # Its callers may all be cancelled before it ends: its error is read here anyway.
+            self._connecting.add_done_callback(_read_outcome)
         connecting = self._connecting
         try:
             return await asyncio.shield(connecting)
@@ -199,6 +202,11 @@ class Multiplexer:
                 raise
         self._conn = conn
         return conn
+
+
+def _read_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _tls_context(options: dict[str, Any]) -> Any:
