@@ -45,6 +45,7 @@ ACCOUNT_KEYS = ("session:", "user-sessions:", "user-facts:")
 @dataclass(frozen=True)
 class RedisStores:
     users: UserStore  # the SQL user store, each write also ending the user's facts in Redis
+    facts: UserFacts  # what checks know of each user; `facts.changing` around other writes to it
     sessions: RedisSessionStore
     locks: RedisLockStore
     ping: Callable[[], Awaitable[None]]
@@ -91,6 +92,7 @@ def connect_redis_stores(
 
     return RedisStores(
         users=InvalidatingUserStore(users, facts),
+        facts=facts,
         sessions=RedisSessionStore(client, prefix=prefix, users=users, mux=mux, facts=facts),
         locks=RedisLockStore(client, prefix=prefix, mux=mux),
         ping=ping,

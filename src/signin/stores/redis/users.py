@@ -87,6 +87,16 @@ class UserFacts:
     async def invalidate(self, user_id: int) -> None:
         await self._invalidate(self._keys(user_id), [GENERATION_SECONDS])
 
+    async def changing(self, user_id: int, write: Callable[[], Awaitable[T]]) -> T:
+        """Run `write` (a change to what a check returns about the user) between two ends of
+        the user's facts. Every such write goes through here: `InvalidatingUserStore` for the
+        user store; a store of other per-user data that a check returns (groups, say) calls
+        it the same way (`RedisStores.facts`)."""
+        await self.invalidate(user_id)
+        result = await write()
+        await self.invalidate(user_id)
+        return result
+
     async def fill(self, user: UserRecord, *, generation: str) -> None:
         """Keep `user`'s facts, unless the user was written since `generation` was read."""
         pairs = [item for pair in facts_of(user).items() for item in pair]
@@ -105,10 +115,7 @@ class InvalidatingUserStore:
         self.facts = facts
 
     async def _write(self, user_id: int, write: Callable[[], Awaitable[T]]) -> T:
-        await self.facts.invalidate(user_id)
-        result = await write()
-        await self.facts.invalidate(user_id)
-        return result
+        return await self.facts.changing(user_id, write)
 
     async def create(self, user: NewUser) -> UserRecord:
         # A new id has no facts yet (ids are not reused while facts live); sign-up keeps
