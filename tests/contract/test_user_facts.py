@@ -82,6 +82,27 @@ async def test_checks_read_sql_once_until_the_user_is_written(
     assert sql.by_id_calls == 3
 
 
+async def test_group_change_shows_at_the_next_check(
+    stores: tuple[RedisStores, CountingUsers],
+) -> None:
+    redis, sql = stores
+    alice = await redis.users.create(new_user("alice"))
+    await redis.sessions.create(digest("t1"), record("s1", alice))
+    found = await redis.sessions.lookup(digest("t1"))
+    assert found is not None
+    assert found.groups == ()
+    assert await redis.users.change_groups(alice.id, ["staff", "ops"], []) == ("ops", "staff")
+    found = await redis.sessions.lookup(digest("t1"))
+    assert found is not None
+    assert found.groups == ("ops", "staff")
+    assert await redis.users.change_groups(alice.id, [], ["ops"]) == ("staff",)
+    for _ in range(2):  # read from SQL once, then from the facts
+        found = await redis.sessions.lookup(digest("t1"))
+        assert found is not None
+        assert found.groups == ("staff",)
+    assert sql.by_id_calls == 3
+
+
 async def test_write_during_a_checks_sql_read_leaves_no_old_facts(
     stores: tuple[RedisStores, CountingUsers], monkeypatch: pytest.MonkeyPatch
 ) -> None:

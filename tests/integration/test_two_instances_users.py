@@ -114,3 +114,27 @@ async def test_delete_by_cli_refuses_the_next_check_on_both(pair: Pair) -> None:
         deleted = await asyncio.to_thread(run_cli, pair.env, "users", "delete", "--yes", name)
         assert deleted.returncode == 0, deleted.stderr
         assert [r.status_code for r in await checks(client, pair, token)] == [401] * 4
+
+
+async def test_groups_changed_by_cli_show_in_forward_auth_on_both(pair: Pair) -> None:
+    name = fresh_name("gert")
+    async with httpx.AsyncClient() as client:
+        token = await new_account_token(client, pair.a.url, pair.b.url, name)
+        before = await checks(client, pair, token)
+        assert [r.status_code for r in before] == [200] * 4
+        assert [r.headers.get("remote-groups") for r in before[1::2]] == [None, None]
+
+        added = await asyncio.to_thread(
+            run_cli, pair.env, "users", "groups", name, "--add", "staff", "--add", "ops"
+        )
+        assert added.returncode == 0, added.stderr
+        after = await checks(client, pair, token)
+        assert [r.status_code for r in after] == [200] * 4
+        assert [r.headers.get("remote-groups") for r in after[1::2]] == ["ops,staff"] * 2
+
+        removed = await asyncio.to_thread(
+            run_cli, pair.env, "users", "groups", name, "--remove", "ops"
+        )
+        assert removed.returncode == 0, removed.stderr
+        last = await checks(client, pair, token)
+        assert [r.headers.get("remote-groups") for r in last[1::2]] == ["staff", "staff"]

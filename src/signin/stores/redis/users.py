@@ -6,9 +6,10 @@ session and these *facts* together; only when the facts are missing does it read
 SQL and put them back (`UserFacts.fill`).
 
 Keys (under the store prefix):
-- `user-facts:<user id>` — a hash: username, email, email_verified, disabled. `facts_of` says
-  what goes in and `session_user` how it comes out: the one place to add a field that the check
-  returns (forward-auth's headers, the API's session answer). It lives `FACTS_SECONDS`.
+- `user-facts:<user id>` — a hash: username, email, email_verified, disabled, groups.
+  `facts_of` says what goes in and `session_user` how it comes out: the one place to add a
+  field that the check returns (forward-auth's headers, the API's session answer). It lives
+  `FACTS_SECONDS`.
 - `user-generation:<user id>` — a counter bumped by every write to the user.
 
 Staying correct on every instance: every write to a user goes through `InvalidatingUserStore`,
@@ -21,7 +22,7 @@ means a write that cannot reach Redis fails before it changes anything (StoreUna
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from signin.stores.base import NewUser, SessionRecord, SessionUser, UserRecord, UserStore
@@ -51,11 +52,13 @@ return 1
 
 
 def facts_of(user: UserRecord) -> dict[str, str]:
-    """The facts kept for a session check (every value text; a missing email is left out)."""
+    """The facts kept for a session check (every value text; a missing email is left out;
+    groups comma-joined, as group names never hold a comma)."""
     facts = {
         "username": user.username,
         "email_verified": "1" if user.email_verified else "0",
         "disabled": "1" if user.disabled else "0",
+        "groups": ",".join(user.groups),
     }
     if user.email is not None:
         facts["email"] = user.email
@@ -63,12 +66,14 @@ def facts_of(user: UserRecord) -> dict[str, str]:
 
 
 def session_user(session: SessionRecord, facts: dict[str, str]) -> SessionUser:
+    groups = facts.get("groups")
     return SessionUser(
         session=session,
         username=facts["username"],
         email=facts.get("email"),
         email_verified=facts.get("email_verified") == "1",
         disabled=facts.get("disabled") == "1",
+        groups=tuple(groups.split(",")) if groups else (),
     )
 
 
@@ -154,3 +159,8 @@ class InvalidatingUserStore:
 
     async def list(self, limit: int = 1000, offset: int = 0) -> list[UserRecord]:
         return await self.inner.list(limit, offset)
+
+    async def change_groups(
+        self, user_id: int, add: Sequence[str], remove: Sequence[str]
+    ) -> tuple[str, ...]:
+        return await self._write(user_id, lambda: self.inner.change_groups(user_id, add, remove))
