@@ -10,10 +10,18 @@ import asyncio
 import json
 import random
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clients import LoadResult, check_cookie, closed_loop, create_users, session_cookie
+from clients import (
+    LoadResult,
+    check_cookie,
+    closed_loop,
+    create_users,
+    device_token,
+    session_cookie,
+)
 from servers import BENCH, SIGNIN_VENV, Server
 from systems import PASSWORD, WRONG, Request, System
 from wrk import run_wrk
@@ -57,11 +65,11 @@ def w0_ceiling(plan: Plan) -> Numbers:
     runs: dict[int, list[Numbers]] = {1: [], 2: []}
     for _ in range(plan.rounds):
         for threads in runs:
-            runs[threads].append(_w0_once(plan, threads))
+            runs[threads].append(w0_once(plan, threads))
     return {f"W0_{threads}": best_of(found, "per_second") for threads, found in runs.items()}
 
 
-def _w0_once(plan: Plan, threads: int) -> Numbers:
+def w0_once(plan: Plan, threads: int) -> Numbers:
     argv = [str(SIGNIN_VENV / "bin" / "python"), str(BENCH / "ceiling.py")]
     argv += ["--threads", str(threads), "--seconds", str(plan.ceiling_s)]
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
@@ -73,7 +81,12 @@ async def prepare(server: Server, system: System, plan: Plan) -> str:
     """Create the bench users and return a valid session cookie for the session check."""
     names = [f"bench{i}" for i in range(plan.users)]
     await create_users(server.base, system, names)
-    token = await session_cookie(server.base, system, names[0])
+    return await cookie_for(server, system, names[0])
+
+
+async def cookie_for(server: Server, system: System, username: str) -> str:
+    """A session cookie of `username` (created already), checked once."""
+    token = await session_cookie(server.base, system, username)
     await check_cookie(server.base, system, token)
     return token
 
@@ -89,10 +102,10 @@ async def w1_alternating(targets: list[tuple[Server, System, str]], plan: Plan) 
 
 async def w1_session_check(server: Server, system: System, plan: Plan, cookie: str) -> Numbers:
     url = server.base + system.check_path
-    return await _wrk_numbers(server, url, plan.read_s, plan.read_connections, cookie=cookie)
+    return await wrk_numbers(server, url, plan.read_s, plan.read_connections, cookie=cookie)
 
 
-async def _wrk_numbers(
+async def wrk_numbers(
     server: Server, url: str, seconds: float, connections: int, **wrk: Any
 ) -> Numbers:
     """One wrk run against `server`, with the server's CPU per request over that run."""
@@ -123,7 +136,7 @@ async def w2_sign_ins(server: Server, system: System, plan: Plan) -> Numbers:
     """Valid sign-ins through the API, round-robin over the bench accounts, driven by wrk."""
     posts = [system.sign_in(f"bench{i}", PASSWORD) for i in range(plan.users)]
     url = server.base + system.signin_path
-    return await _wrk_numbers(server, url, plan.signin_s, plan.signin_clients, posts=posts)
+    return await wrk_numbers(server, url, plan.signin_s, plan.signin_clients, posts=posts)
 
 
 async def w2_alternating(server: Server, system: System, plan: Plan) -> tuple[Numbers, Numbers]:
@@ -136,7 +149,7 @@ async def w2_alternating(server: Server, system: System, plan: Plan) -> tuple[Nu
     ceilings: list[Numbers] = []
     for _ in range(plan.rounds):
         signs.append(await w2_sign_ins(server, system, plan))
-        ceilings.append(_w0_once(plan, 2))
+        ceilings.append(w0_once(plan, 2))
     return best_of(signs), best_of(ceilings, "per_second")
 
 
@@ -146,6 +159,22 @@ async def w3_checks_under_flood(server: Server, system: System, plan: Plan, cook
     def make(number: int) -> Request:
         return system.sign_in(f"flood{number}", WRONG)
 
+    return await _checks_under(server, system, plan, cookie, make)
+
+
+async def w3_one_name(server: Server, system: System, plan: Plan, cookie: str) -> Numbers:
+    """W3 with the flood aimed at one username (SPEC 5a's attacker): after three failures every
+    flood attempt is refused by the lock, without a hash, so the checks should barely notice."""
+
+    def make(_number: int) -> Request:
+        return system.sign_in("flood-victim", WRONG)
+
+    return await _checks_under(server, system, plan, cookie, make)
+
+
+async def _checks_under(
+    server: Server, system: System, plan: Plan, cookie: str, make: Callable[[int], Request]
+) -> Numbers:
     flood = asyncio.create_task(
         closed_loop(server.base, make, concurrency=plan.flood_clients, seconds=plan.flood_s + 1.5)
     )
@@ -169,6 +198,46 @@ async def w3_checks_under_flood(server: Server, system: System, plan: Plan, cook
         "flood_failures": dict(flooded.failures),
         "cpu_s": cpu,
     }
+
+
+async def w4_trusted(server: Server, system: System, plan: Plan) -> Numbers:
+    """SPEC 5a: the owner's trusted sign-ins (right password + device proof) while strangers
+    keep the username locked. CPU per sign-in, to set beside W2's: a trusted attempt costs the
+    one hash any sign-in costs, and nothing more."""
+    owner = "trusted-owner"
+    await create_users(server.base, system, [owner])
+    token = await device_token(server.base, system, owner)
+    warm = await closed_loop(
+        server.base,
+        lambda _n: system.sign_in(owner, WRONG),
+        concurrency=1,
+        seconds=30,
+        max_requests=6,
+    )
+    if warm.count(429, 429) == 0:
+        raise RuntimeError(f"W4t: the username never locked: {dict(warm.statuses)}")
+    trusted = Request(
+        "POST",
+        system.signin_path,
+        {"json": {"username": owner, "password": PASSWORD, "device_token": token}},
+    )
+    cpu = server.cpu_seconds()
+    # Two at a time: attempts are counted on the proof before they are checked (SPEC 5a), and
+    # four in flight at once would lock it as four concurrent guesses would.
+    result = await closed_loop(
+        server.base, lambda _n: trusted, concurrency=2, seconds=plan.signin_s
+    )
+    numbers = _load_numbers(result, server.cpu_seconds() - cpu, (201, 201))
+    after = await closed_loop(
+        server.base,
+        lambda _n: system.sign_in(owner, PASSWORD),
+        concurrency=1,
+        seconds=30,
+        max_requests=1,
+    )
+    numbers["untrusted_after"] = {str(k): v for k, v in after.statuses.items()}
+    numbers["requests"] = result.requests
+    return numbers
 
 
 async def w4_locked(server: Server, system: System, plan: Plan) -> Numbers:

@@ -14,6 +14,7 @@ from signin.accounts.access.invites import Invites
 from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.devices import Devices
 from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
 from signin.accounts.factors.manager import TwoFactor
 from signin.accounts.factors.recovery import RecoveryHasher
@@ -27,11 +28,12 @@ from signin.accounts.signin import Authenticator
 from signin.accounts.signup import Registration
 from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens
+from signin.accounts.unlock import UnlockLinks
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.sealing import SecretBox
-from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
+from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, StateSigner
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
@@ -78,6 +80,8 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    devices: Devices
+    unlock: UnlockLinks
     invites: Invites
     groups: Groups
     gate: Gate
@@ -89,6 +93,7 @@ class Services:
     health: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.unlock.drain()
         self.hasher.close()
         for closer in self.closers:
             await closer()
@@ -115,7 +120,7 @@ def build_services(
     keys = key_ring(settings)
     gate = build_gate(settings)
     engine = create_engine(settings.sqlalchemy_url)
-    users = SqlUserStore(engine)
+    users: UserStore = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
@@ -125,6 +130,7 @@ def build_services(
 
         redis_stores = connect_redis_stores(settings.redis_url, users=users)
         session_store, lock_store = redis_stores.sessions, redis_stores.locks
+        users = redis_stores.users  # every write to a user also ends its facts in Redis
         closers.append(redis_stores.close)
         health["redis"] = redis_stores.ping
     hasher = hasher or PasswordHasher(
@@ -149,7 +155,6 @@ def build_services(
         remember_seconds=settings.remember_seconds,
         clock=clock,
     )
-    authenticator = Authenticator(users, hasher, lockout)
     mailer = build_mailer(
         settings.smtp_url,
         data_dir=settings.data_dir,
@@ -158,6 +163,14 @@ def build_services(
     )
     letters = TemplateLetters(mailer, settings.public_url)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
+    devices = Devices(DeviceSigner(keys, settings.device_seconds, clock))
+    unlock = UnlockLinks(
+        tokens,
+        letters,
+        Throttle(lock_store, prefix="UNLOCK:", window=settings.lock_seconds, clock=clock),
+        token_seconds=settings.reset_token_seconds,
+    )
+    authenticator = Authenticator(users, hasher, lockout, devices, unlock)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
         users,
@@ -236,6 +249,8 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
+        devices=devices,
+        unlock=unlock,
         invites=invites,
         groups=Groups(users),
         gate=gate,
