@@ -20,10 +20,11 @@ from signin import __version__
 from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import account, api, docs, errors, forward_auth, pages
+from signin.web import account, activity, api, docs, errors, forward_auth, metrics, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.fastpath import CHECKS, answer, is_fast, prepare
+from signin.web.observe import ObserveMiddleware
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware, content_security_policy
 from signin.web.templating import make_templates, services_of
@@ -68,6 +69,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        services.audit.start()  # writes batches, prunes old events hourly (no cron)
         try:
             yield
         finally:
@@ -89,6 +91,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(account.router)
     app.include_router(forward_auth.router)
+    app.include_router(activity.router)
+    app.include_router(metrics.router)
     for extra_router in services.extras.get("routers", []):
         app.include_router(extra_router)
     docs.install(app)
@@ -100,6 +104,7 @@ def create_app(
     # Outermost first: the proxy layer settles the client address the log shows.
     edge = [
         Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies),
+        Middleware(ObserveMiddleware, metrics=services.metrics),
         Middleware(AccessLogMiddleware, quiet=CHECKS),
         Middleware(SecurityMiddleware, csp=csp),
     ]

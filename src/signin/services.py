@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signin.accounts.account import AccountService
+from signin.accounts.audit import AuditLog
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
@@ -27,11 +28,13 @@ from signin.letters import Letters
 from signin.mail import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
+from signin.stores.sql.audit import SqlAuditStore
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
+from signin.telemetry import Metrics
 
 CSRF_MAX_AGE = 86400
 
@@ -64,13 +67,17 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    audit: AuditLog
+    metrics: Metrics
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.audit.close()  # before the engine goes: the last events are written
         self.hasher.close()
         for closer in self.extras.get("closers", []):
             await closer()
         await self.engine.dispose()
+        self.metrics.close()
 
 
 def build_services(
@@ -84,6 +91,10 @@ def build_services(
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Any] = []
+    metrics = Metrics()
+    audit = AuditLog(
+        SqlAuditStore(engine), keep_days=settings.audit_days, clock=clock, listener=metrics.event
+    )
     health: dict[str, Any] = {}
     if settings.redis_url:
         from signin.stores.redis import connect_redis_stores
@@ -99,6 +110,7 @@ def build_services(
         workers=settings.hash_workers,
         queue=settings.hash_queue,
     )
+    hasher.on_hash, hasher.on_queue = metrics.hash_seconds.observe, metrics.hash_queue.set
     policy = PasswordPolicy(settings.password_min_length, offload=hasher.run)
     lockout = Lockout(
         lock_store,
@@ -106,6 +118,7 @@ def build_services(
         ip_max_failures=settings.ip_lock_max_failures,
         lock_seconds=settings.lock_seconds,
         clock=clock,
+        audit=audit,
     )
     sessions = SessionManager(
         session_store,
@@ -113,8 +126,9 @@ def build_services(
         max_seconds=settings.session_max_seconds,
         remember_seconds=settings.remember_seconds,
         clock=clock,
+        audit=audit,
     )
-    authenticator = Authenticator(users, hasher, lockout)
+    authenticator = Authenticator(users, hasher, lockout, audit)
     mailer = build_mailer(
         settings.smtp_url,
         data_dir=settings.data_dir,
@@ -132,6 +146,7 @@ def build_services(
         token_seconds=settings.verify_token_seconds,
         per_account=settings.reset_limit_per_account,
         clock=clock,
+        audit=audit,
     )
     resets = PasswordResets(
         users,
@@ -145,6 +160,7 @@ def build_services(
         per_account=settings.reset_limit_per_account,
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
+        audit=audit,
     )
     return Services(
         settings=settings,
@@ -158,7 +174,13 @@ def build_services(
         lockout=lockout,
         sessions=sessions,
         registration=Registration(
-            users, hasher, policy, sessions, require_email=settings.require_email, clock=clock
+            users,
+            hasher,
+            policy,
+            sessions,
+            require_email=settings.require_email,
+            clock=clock,
+            audit=audit,
         ),
         authenticator=authenticator,
         redirects=RedirectPolicy(
@@ -171,7 +193,9 @@ def build_services(
         tokens=tokens,
         resets=resets,
         verification=verification,
-        account=AccountService(users, authenticator, new_password, sessions, letters),
+        account=AccountService(users, authenticator, new_password, sessions, letters, audit),
+        audit=audit,
+        metrics=metrics,
         extras={
             "closers": closers,
             "health": health,

@@ -22,6 +22,7 @@ _HOST_RE = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:\d{{1,5}})?$")
 
 SECRET_FIELDS = frozenset(
     {"secret_key", "secret_key_fallbacks", "smtp_url", "database_url", "redis_url"}
+    | {"metrics_token"}
 )
 
 
@@ -78,8 +79,16 @@ class Settings(BaseSettings):
     reset_limit_per_account: Annotated[int, Field(ge=1, le=1000)] = 3
     reset_limit_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Audit log, metrics and admin pages (SPEC section 15).
+    audit_days: Annotated[int, Field(ge=1, le=36500)] = 90
+    metrics_allow: Annotated[list[Network], NoDecode] = [
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    ]
+    metrics_token: str | None = Field(default=None, min_length=16)
+    admin_require_2fa: bool = True
 
-    @field_validator("secret_key", mode="before")
+    @field_validator("secret_key", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `SIGNIN_SECRET_KEY=` (as compose files write it) means "use secret.key", not "too short".
@@ -103,7 +112,7 @@ class Settings(BaseSettings):
             raise ValueError("every fallback key must be at least 32 characters")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         items = _split_commas(value)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from signin.accounts.errors import Busy, InvalidCredentials
+from signin.accounts.audit import NO_AUDIT, Recorder
+from signin.accounts.errors import AccountLocked, Busy, InvalidCredentials
 from signin.accounts.legacy import is_marked, verify_legacy
 from signin.accounts.lockout import Lockout
 from signin.accounts.policy import MAX_LENGTH
@@ -18,23 +19,44 @@ MAX_USERNAME_INPUT = 128
 
 
 class Authenticator:
-    def __init__(self, users: UserStore, hasher: PasswordHasher, lockout: Lockout) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        hasher: PasswordHasher,
+        lockout: Lockout,
+        audit: Recorder = NO_AUDIT,
+    ) -> None:
         self.users = users
         self.hasher = hasher
         self.lockout = lockout
+        self.audit = audit
 
-    async def sign_in(self, username: str, password: str, ip: str | None) -> UserRecord:
-        """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`."""
+    async def sign_in(
+        self, username: str, password: str, ip: str | None, *, during: str = ""
+    ) -> UserRecord:
+        """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`.
+
+        `during` names another flow that checks a password this way ("password_change"): its
+        failures are audited with it, and its success is not a sign-in.
+        """
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
-        attempt = await self.lockout.reserve(key, ip)
+        context = {"during": during} if during else {}
+        try:
+            attempt = await self.lockout.reserve(key, ip)
+        except AccountLocked:
+            self.audit.record("sign_in_locked", key, **context)
+            raise
         try:
             user = await self._check(username.strip(), key, password)
         except HasherBusy as exc:
             await self.lockout.abandoned(attempt)
             raise Busy(exc.retry_after) from None
         if user is None:
+            self.audit.record("sign_in_failed", key, **context)
             raise InvalidCredentials()
         await self.lockout.succeeded(attempt)
+        if not during:
+            self.audit.record("sign_in", key)
         return user
 
     async def _check(self, username: str, key: str, password: str) -> UserRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.emails import email_canon, normalize_email
 from signin.accounts.errors import Busy, EmailTaken, InvalidInput, NotFound, Problem, UsernameTaken
@@ -22,6 +23,7 @@ class Registration:
         *,
         require_email: bool,
         clock: Clock,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.hasher = hasher
@@ -29,9 +31,15 @@ class Registration:
         self.sessions = sessions
         self.require_email = require_email
         self.clock = clock
+        self.audit = audit
 
-    async def sign_up(self, username: str, password: str, email: str = "") -> UserRecord:
-        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error."""
+    async def sign_up(
+        self, username: str, password: str, email: str = "", *, by_admin: bool = False
+    ) -> UserRecord:
+        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
+
+        `by_admin`: made by an administrator (CLI, admin pages), audited as `user_created`.
+        """
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
         # from "bob " under the name "bob" could never sign in. Spaces are refused instead.
         problems: list[Problem] = list(username_problems(username))
@@ -52,7 +60,7 @@ class Registration:
         except HasherBusy as exc:
             raise Busy(exc.retry_after) from None
         try:
-            return await self.users.create(
+            user = await self.users.create(
                 NewUser(
                     username=username,
                     username_canon=canon(username),
@@ -65,6 +73,8 @@ class Registration:
         except DuplicateUser as exc:
             # Lost a race with a concurrent sign-up of the same name or address.
             raise (EmailTaken() if exc.field == "email" else UsernameTaken()) from None
+        self.audit.record("user_created" if by_admin else "sign_up", user.username_canon)
+        return user
 
     async def find(self, username: str) -> UserRecord:
         user = await self.users.by_canon(canon(username))
@@ -77,10 +87,12 @@ class Registration:
         await self.users.set_disabled(user.id, disabled)
         if disabled:
             await self.sessions.end_all(user.id)
+        self.audit.record("user_disabled" if disabled else "user_enabled", user.username_canon)
         return user
 
     async def delete(self, username: str) -> UserRecord:
         user = await self.find(username)
         await self.sessions.end_all(user.id)
         await self.users.delete(user.id)
+        self.audit.record("user_deleted", user.username_canon)
         return user

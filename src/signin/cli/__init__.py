@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from signin.cli.audit import audit
 from signin.cli.common import fail, migrate_schema, out, settings_or_exit
 from signin.cli.data import register as register_data_commands
 from signin.cli.locks import locks_app
@@ -33,6 +34,7 @@ register_data_commands(app, db_app)  # import-legacy, dump, db reset, db backup
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(locks_app, name="locks")
 app.command("sign-url")(sign_url)
+app.command("audit")(audit)
 
 
 @app.command()
@@ -52,6 +54,10 @@ def serve(
     except SecretKeyError as exc:
         fail(str(exc), 2)
     migrate_schema(settings)
+    if workers > 1:  # each worker counts into its own file there; a scrape sums them
+        from signin.telemetry import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(settings.data_dir / "metrics")
     uvicorn.run(
         "signin.app:serve_app",
         factory=True,

@@ -74,3 +74,16 @@ one_time_tokens = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
 )
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("username", sa.String(128)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(512)),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Index("ix_audit_events_username_at", "username", "at"),
+)
