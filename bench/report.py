@@ -262,6 +262,8 @@ def write(results: dict[str, Any], meta: dict[str, Any]) -> None:
         "- profiles: `bench/run.sh --profile` writes py-spy flame graphs to `bench/.work/`",
         "- also here: the legacy-import benchmark, [RESULTS-import.md](RESULTS-import.md)"
         " (`bench/import_legacy.py`)",
+        "- also here: what the audit log and metrics add to a sign-in and a session check,"
+        " [RESULTS-audit.md](RESULTS-audit.md) (`bench/audit_overhead.py`)",
         "",
     ]
     findings = BENCH / "FINDINGS.md"

@@ -34,6 +34,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 HASH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+VERIFY = "/api/v1/verify"
+DECISIONS = {200: "allow", 302: "redirect", 401: "deny"}
 # Audit events that are also counted: event type -> (counter, label value or "").
 SIGN_IN_OUTCOMES = {
     "sign_in": "success",
@@ -109,6 +112,8 @@ class Metrics:
             buckets=REQUEST_BUCKETS,
             registry=registry,
         )
+        # (route, method, status class) -> its histogram: labels() costs a lock and a lookup.
+        self._children: dict[tuple[str, str, int], Histogram] = {}
 
     def event(self, type: str) -> None:
         """Count an audit event that is also a metric (`AuditLog`'s listener)."""
@@ -119,9 +124,16 @@ class Metrics:
             self.sign_ups.inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, f"{status // 100}xx").observe(seconds)
-        if route == "/api/v1/verify":
-            decision = {200: "allow", 302: "redirect", 401: "deny"}.get(status)
+        if method not in METHODS:
+            method = "other"  # clients pick methods freely: no label per invented method
+        key = (route, method, status // 100)
+        child = self._children.get(key)
+        if child is None:
+            child = self.requests.labels(route, method, f"{status // 100}xx")
+            self._children[key] = child
+        child.observe(seconds)
+        if route == VERIFY:
+            decision = DECISIONS.get(status)
             if decision is not None:
                 self.verify.labels(decision).inc()
 

@@ -71,9 +71,19 @@ class Origin:
     user_agent: str | None = None
     actor: str | None = None  # "cli", or the canon name of an administrator
 
+    def origin(self) -> Origin:
+        return self
+
+
+class OriginSource(Protocol):
+    """An `Origin`, or what makes one when an event is recorded (the web edge reads the
+    request's headers only then, so a request that records nothing pays nothing)."""
+
+    def origin(self) -> Origin: ...
+
 
 NOWHERE = Origin()  # frozen: safe to share as the default
-ORIGIN: ContextVar[Origin] = ContextVar("signin_audit_origin", default=NOWHERE)
+ORIGIN: ContextVar[OriginSource] = ContextVar("signin_audit_origin", default=NOWHERE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +161,7 @@ class AuditLog:
     def record(self, type: EventType, username: str | None, /, **details: Detail) -> None:
         if self.listener is not None:
             self.listener(type)
-        origin = ORIGIN.get()
+        origin = ORIGIN.get().origin()
         if origin.actor is not None and "by" not in details:
             details["by"] = origin.actor
         cleaned = {

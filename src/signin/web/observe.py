@@ -19,6 +19,24 @@ from signin.web.fastpath import ANSWERS
 USER_AGENT_MAX = 512
 
 
+class RequestOrigin:
+    """The request's client address and user agent, read when an event is recorded."""
+
+    __slots__ = ("scope",)
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def origin(self) -> Origin:
+        scope = self.scope
+        agent = next((value for name, value in scope["headers"] if name == b"user-agent"), b"")
+        client = scope.get("client")
+        return Origin(
+            ip=client[0] if client else None,
+            user_agent=agent[:USER_AGENT_MAX].decode("latin-1") or None,
+        )
+
+
 def route_label(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
@@ -41,14 +59,7 @@ class ObserveMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        agent = next((value for name, value in scope["headers"] if name == b"user-agent"), b"")
-        client = scope.get("client")
-        token = ORIGIN.set(
-            Origin(
-                ip=client[0] if client else None,
-                user_agent=agent[:USER_AGENT_MAX].decode("latin-1") or None,
-            )
-        )
+        token = ORIGIN.set(RequestOrigin(scope))
         status = 500
 
         async def send_status(message: Message) -> None:
