@@ -1,4 +1,4 @@
-"""web/fastpath.py answers checks and sign-ins exactly as the routes do; the access log's line.
+"""The edge answers checks and sign-ins exactly as the routes do; the access log's line.
 
 Two apps share one set of services: the real one (`create_app`), and the same app built with
 `fast_paths=False`, where every request goes through FastAPI's stack and router. Every case
@@ -17,13 +17,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import Response
 
 from signin.accounts.clock import FrozenClock
 from signin.app import create_app
 from signin.services import build_services
 from signin.stores import migrate
-from signin.web.fastpath import PARSED, answer, prepare
+from signin.web.accesslog import AccessLogMiddleware
+from signin.web.api import SignInIn
+from signin.web.edge import Dispatcher, Hot, read_json
+from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware
 from tests.support import make_settings
 
@@ -107,17 +111,30 @@ async def token_for(pair: Pair, username: str = "alice") -> str:
     return token
 
 
-def test_checks_pass_the_same_outer_layers(tmp_path: Path) -> None:
+def dispatcher_of(app: object) -> Dispatcher:
+    inner = app.edge  # type: ignore[attr-defined]
+    while not isinstance(inner, Dispatcher):
+        inner = inner.app
+    return inner
+
+
+def test_one_edge_around_one_dispatcher(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path))
     layers: list[object] = []
-    inner = app.fast
-    while hasattr(inner, "app"):
+    inner = app.edge
+    while hasattr(inner, "app") and not isinstance(inner, Dispatcher):
         layers.append(type(inner))
         inner = inner.app
-    assert inner is answer
-    assert layers == [m.cls for m in app.user_middleware]  # outermost first, same order
-    assert layers[-1] is SecurityMiddleware
-    assert create_app(make_settings(tmp_path), fast_paths=False).fast is None
+    assert isinstance(inner, Dispatcher)
+    assert layers == [ProxyHeadersMiddleware, AccessLogMiddleware, SecurityMiddleware]
+    assert app.user_middleware == []  # FastAPI builds no second stack
+    assert set(inner.hot) == {
+        ("GET", "/api/v1/session"),
+        ("POST", "/api/v1/session"),
+        ("GET", "/api/v1/verify"),
+        ("HEAD", "/api/v1/verify"),
+    }
+    assert dispatcher_of(create_app(make_settings(tmp_path), fast_paths=False)).hot == {}
 
 
 async def test_session_check_same_on_both_paths(pair: Pair) -> None:
@@ -296,7 +313,7 @@ def scope_for(body_headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
         ([b"p" * 40_000, b"p" * 40_000], b"application/json", False),
     ],
 )
-async def test_prepare_takes_only_valid_sign_ins_and_replays_the_body(
+async def test_read_json_takes_only_valid_sign_ins_and_replays_the_body(
     chunks: list[bytes], content_type: bytes, taken: bool
 ) -> None:
     sent = [
@@ -309,9 +326,8 @@ async def test_prepare_takes_only_valid_sign_ins_and_replays_the_body(
         return queue.pop(0) if queue else {"type": "http.disconnect"}
 
     scope = scope_for([(b"content-type", content_type)])
-    took, replay = await prepare(scope, receive)  # type: ignore[arg-type]
-    assert took is taken
-    assert (PARSED in scope) is taken
+    body, replay = await read_json(scope, receive, SignInIn)  # type: ignore[arg-type]
+    assert (body is not None) is taken
     # Whoever goes on reads every message the client sent, in order, and then the rest.
     assert [await replay() for _ in sent] == sent
     assert await replay() == {"type": "http.disconnect"}
@@ -320,14 +336,17 @@ async def test_prepare_takes_only_valid_sign_ins_and_replays_the_body(
 async def test_only_well_formed_sign_ins_take_the_fast_path(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path / "data"))
     taken: list[tuple[str, str]] = []
-    inner = app.fast
-    assert inner is not None
+    hot = dispatcher_of(app).hot
 
-    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
-        taken.append((scope["method"], scope["path"]))
-        await inner(scope, receive, send)
+    def counting(pair: tuple[str, str], inner: Hot) -> Hot:
+        async def call(request: Request, body: object) -> Response:
+            taken.append(pair)
+            return await inner.call(request, body)
 
-    app.fast = counting
+        return Hot(call, inner.model)
+
+    for pair, inner in list(hot.items()):
+        hot[pair] = counting(pair, inner)
     await asyncio.to_thread(migrate.upgrade, app.state.services.settings.sqlalchemy_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=PEER)

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from signin.accounts.clock import FrozenClock
-from signin.accounts.errors import TokenExpired, TokenInvalid
-from signin.accounts.tokens import OneTimeTokens, TokenForeign, TokenStale, TokenUsed
+from signin.accounts.errors import TokenExpired, TokenForeign, TokenInvalid, TokenStale, TokenUsed
+from signin.accounts.tokens import OneTimeTokens
 from signin.stores import migrate
 from signin.stores.base import NewUser, UserRecord
 from signin.stores.sql.engine import create_engine

@@ -11,9 +11,9 @@ import logging
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.errors import InvalidCredentials, MailNotSent, NotAuthenticated, WrongPassword
 from signin.accounts.newpassword import NewPassword
-from signin.accounts.postman import Postman
 from signin.accounts.sessions import SessionManager
 from signin.accounts.signin import Authenticator
+from signin.mail import Letters
 from signin.stores.base import SessionRecord, UserRecord, UserStore
 
 log = logging.getLogger("signin.account")
@@ -26,14 +26,14 @@ class AccountService:
         authenticator: Authenticator,
         new_password: NewPassword,
         sessions: SessionManager,
-        postman: Postman,
+        letters: Letters,
         audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.authenticator = authenticator
         self.new_password = new_password
         self.sessions = sessions
-        self.postman = postman
+        self.letters = letters
         self.audit = audit
 
     async def user(self, user_id: int) -> UserRecord:
@@ -61,7 +61,7 @@ class AccountService:
         log.info("password changed on the account page for user id %d", user.id)
         if user.email and user.email_verified:
             try:
-                await self.postman.password_changed(user, by="account", when=changed_at, ip=ip)
+                await self.letters.password_changed(user, by="account", when=changed_at, ip=ip)
             except MailNotSent as exc:
                 log.warning("password-changed notice not sent: %s", exc.detail)
         return ended

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
+from signin.accounts.addresses import email_canon, normalize_email
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
-from signin.accounts.emails import email_canon, normalize_email
 from signin.accounts.errors import Busy, EmailTaken, InvalidInput, NotFound, Problem, UsernameTaken
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.sessions import SessionManager
 from signin.accounts.usernames import canon, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.stores.base import DuplicateUser, NewUser, UserRecord, UserStore
+
+AfterSignUp = Callable[[UserRecord], Awaitable[None]]
 
 
 class Registration:
@@ -23,6 +27,7 @@ class Registration:
         *,
         require_email: bool,
         clock: Clock,
+        after_sign_up: Sequence[AfterSignUp] = (),
         audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
@@ -31,15 +36,26 @@ class Registration:
         self.sessions = sessions
         self.require_email = require_email
         self.clock = clock
+        self.after_sign_up = list(after_sign_up)  # each must not raise (the account exists)
         self.audit = audit
 
     async def sign_up(
-        self, username: str, password: str, email: str = "", *, by_admin: bool = False
+        self, username: str, password: str, email: str = "", *, welcome: bool = True
     ) -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
 
-        `by_admin`: made by an administrator (CLI, admin pages), audited as `user_created`.
+        With `welcome` (a person signing up, not an admin's `users create`) the after-sign-up
+        hooks run once the account exists: today, the verification mail.
         """
+        user = await self._create(username, password, email)
+        # A person signing up, or an administrator creating the account (CLI, admin pages).
+        self.audit.record("sign_up" if welcome else "user_created", user.username_canon)
+        if welcome:
+            for hook in self.after_sign_up:
+                await hook(user)
+        return user
+
+    async def _create(self, username: str, password: str, email: str) -> UserRecord:
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
         # from "bob " under the name "bob" could never sign in. Spaces are refused instead.
         problems: list[Problem] = list(username_problems(username))
@@ -73,7 +89,6 @@ class Registration:
         except DuplicateUser as exc:
             # Lost a race with a concurrent sign-up of the same name or address.
             raise (EmailTaken() if exc.field == "email" else UsernameTaken()) from None
-        self.audit.record("user_created" if by_admin else "sign_up", user.username_canon)
         return user
 
     async def find(self, username: str) -> UserRecord:

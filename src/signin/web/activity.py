@@ -11,9 +11,10 @@ from starlette.responses import Response
 
 from signin.accounts.audit import AuditEvent, AuditQuery
 from signin.accounts.usernames import canon
+from signin.services import services_of
 from signin.web.auth import current_session
-from signin.web.pages import see_other
-from signin.web.templating import render, services_of
+from signin.web.forms import see_other
+from signin.web.templating import render
 from signin.web.useragent import describe_user_agent
 
 router = APIRouter(include_in_schema=False)

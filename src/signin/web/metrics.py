@@ -13,10 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from signin.services import services_of
 from signin.settings import Settings
 from signin.telemetry import CONTENT_TYPE
 from signin.web.auth import client_ip
-from signin.web.templating import services_of
 
 router = APIRouter(include_in_schema=False)
 

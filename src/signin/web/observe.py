@@ -9,12 +9,12 @@ with its tokens or ids), "/static" for files, or "unmatched" for 404s of unknown
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signin.accounts.audit import ORIGIN, Origin
 from signin.telemetry import Metrics
-from signin.web.fastpath import ANSWERS
 
 USER_AGENT_MAX = 512
 
@@ -37,22 +37,25 @@ class RequestOrigin:
         )
 
 
-def route_label(scope: Scope) -> str:
+def route_label(scope: Scope, hot: Collection[tuple[str, str]]) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
-    if (scope["method"], scope["path"]) in ANSWERS:
-        return str(scope["path"])  # answered ahead of the router (web/fastpath.py)
+    if (scope["method"], scope["path"]) in hot:
+        return str(scope["path"])  # answered ahead of the router (web/edge.py's Dispatcher)
     if scope["path"].startswith("/static/"):
         return "/static"
     return "unmatched"
 
 
 class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, hot: Collection[tuple[str, str]] = ()
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.hot = hot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,4 +76,4 @@ class ObserveMiddleware:
         finally:
             ORIGIN.reset(token)
             elapsed = time.perf_counter() - started
-            self.metrics.request(route_label(scope), scope["method"], status, elapsed)
+            self.metrics.request(route_label(scope, self.hot), scope["method"], status, elapsed)
