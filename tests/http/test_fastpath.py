@@ -27,6 +27,7 @@ from signin.stores import migrate
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.api import SignInIn
 from signin.web.edge import Dispatcher, Hot, read_json
+from signin.web.observe import ObserveMiddleware
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware
 from tests.support import make_settings
@@ -126,7 +127,12 @@ def test_one_edge_around_one_dispatcher(tmp_path: Path) -> None:
         layers.append(type(inner))
         inner = inner.app
     assert isinstance(inner, Dispatcher)
-    assert layers == [ProxyHeadersMiddleware, AccessLogMiddleware, SecurityMiddleware]
+    assert layers == [
+        ProxyHeadersMiddleware,
+        ObserveMiddleware,
+        AccessLogMiddleware,
+        SecurityMiddleware,
+    ]
     assert app.user_middleware == []  # FastAPI builds no second stack
     assert set(inner.hot) == {
         ("GET", "/api/v1/session"),

@@ -1,4 +1,5 @@
-"""The edge: proxy headers → access log → security headers, once, around one dispatcher.
+"""The edge: proxy headers → observer (audit origin, metrics) → access log → security headers,
+once, around one dispatcher.
 
 Every request crosses the same three layers (STYLE 16), built here and nowhere else. Inside
 them `Dispatcher` sends the hot (method, path) pairs straight to plain endpoints and every other
