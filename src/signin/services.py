@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 
 from signin.accounts.account import AccountService
+from signin.accounts.admin import Administration
 from signin.accounts.audit import AuditLog
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.lockout import Lockout
@@ -71,6 +72,7 @@ class Services:
     account: AccountService
     audit: AuditLog
     metrics: Metrics
+    admin: Administration
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -173,6 +175,16 @@ def build_services(
         clock=clock,
         audit=audit,
     )
+    registration = Registration(
+        users,
+        hasher,
+        policy,
+        sessions,
+        require_email=settings.require_email,
+        clock=clock,
+        after_sign_up=[verification.after_sign_up],
+        audit=audit,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -184,16 +196,7 @@ def build_services(
         policy=policy,
         lockout=lockout,
         sessions=sessions,
-        registration=Registration(
-            users,
-            hasher,
-            policy,
-            sessions,
-            require_email=settings.require_email,
-            clock=clock,
-            after_sign_up=[verification.after_sign_up],
-            audit=audit,
-        ),
+        registration=registration,
         authenticator=authenticator,
         redirects=RedirectPolicy(
             RedirectSigner(keys), settings.public_url, settings.allowed_redirect_hosts
@@ -208,6 +211,9 @@ def build_services(
         account=AccountService(users, authenticator, new_password, sessions, letters, audit),
         audit=audit,
         metrics=metrics,
+        admin=Administration(
+            users, registration, resets, lockout, sessions, session_store, audit, clock=clock
+        ),
         closers=closers,
         health=health,
     )
