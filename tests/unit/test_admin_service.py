@@ -107,7 +107,8 @@ async def test_week_chart_counts_and_draws_without_script(services: Services) ->
     assert hourly.counts["sign_in"][-1] == 2
     assert sum(hourly.counts["sign_in_failed"]) == 1
     drawn = str(svg(hourly))
-    assert drawn.startswith("<svg") and drawn.endswith("</svg>")
+    assert drawn.startswith("<svg")
+    assert drawn.endswith("</svg>")
     assert 'data-series="sign_in" data-total="2"' in drawn
     assert 'data-series="sign_in_failed" data-total="1"' in drawn
     assert "<script" not in drawn
