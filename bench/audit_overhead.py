@@ -5,6 +5,11 @@ and nothing measurable to a session check. Measured in one process, on the app i
 calls: no HTTP client or server in the numbers), on a SQLite file, with the cheapest argon2id
 cost so that the hash (also measured, and subtracted) does not hide the rest.
 
+The budget is judged on "what they add": exactly the code audit and metrics run for one
+request (`components`), timed over thousands of calls, against the request without them. That
+is stable to a few per cent, where whole requests timed on and off differ by +-10 % from one
+round to the next on a shared machine; those are printed too.
+
 "on" is the app as built; "off" is the same app with every audit recorder swapped for the
 no-op one, the hash hooks removed and the per-request observation made a no-op. Rounds
 alternate on/off (ABBA) and each side keeps its best round (other processes only ever add CPU).
@@ -26,11 +31,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from signin.accounts.audit import NO_AUDIT
+from signin.accounts.audit import NO_AUDIT, ORIGIN
 from signin.app import create_app
 from signin.services import Services, build_services
 from signin.settings import Settings
 from signin.stores import migrate
+from signin.web.observe import RequestOrigin
 
 PASSWORD = "correct horse battery"
 
@@ -145,14 +151,49 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             best[f"sign_in_{side}"] = min(best.get(f"sign_in_{side}", 1e9), sign_in_ms)
             best[f"check_{side}"] = min(best.get(f"check_{side}", 1e9), check_ms)
         switch(services, True, saved)
+        parts = [await components(services, args.checks) for _ in range(args.rounds)]
     beyond_on = best["sign_in_on"] - hash_ms
     beyond_off = best["sign_in_off"] - hash_ms
+    audit_ms = min(part[0] for part in parts)
+    metrics_ms = min(part[1] for part in parts)
     return {
         "hash_ms": hash_ms,
         **best,
-        "sign_in_overhead": beyond_on / beyond_off - 1,
-        "check_overhead": best["check_on"] / best["check_off"] - 1,
+        "ab_sign_in": beyond_on / beyond_off - 1,
+        "ab_check": best["check_on"] / best["check_off"] - 1,
+        "part_sign_in_ms": audit_ms,
+        "part_check_ms": metrics_ms,
+        "sign_in_overhead": audit_ms / beyond_off,
+        "check_overhead": metrics_ms / best["check_off"],
     }
+
+
+async def components(services: Services, count: int) -> tuple[float, float]:
+    """CPU ms of exactly what audit and metrics add: to a sign-in (the edge's origin, one event
+    recorded and written in a batch, the metrics listener, the hash hooks, the request
+    histogram) and to a session check (the edge's origin and the request histogram)."""
+    scope = {"headers": [(b"user-agent", b"bench/1.0")], "client": ("127.0.0.1", 1)}
+    metrics = services.metrics
+    started = time.process_time()
+    for _ in range(count):
+        token = ORIGIN.set(RequestOrigin(scope))
+        services.audit.record("sign_in", "benchuser")
+        began = time.perf_counter()
+        metrics.hash_queue.set(1)
+        metrics.hash_seconds.observe(time.perf_counter() - began)
+        metrics.hash_queue.set(0)
+        metrics.request("/api/v1/session", "POST", 201, time.perf_counter() - began)
+        ORIGIN.reset(token)
+    await services.audit.flush()
+    sign_in = (time.process_time() - started) * 1000 / count
+    started = time.process_time()
+    for _ in range(count):
+        token = ORIGIN.set(RequestOrigin(scope))
+        began = time.perf_counter()
+        metrics.request("/api/v1/session", "GET", 200, time.perf_counter() - began)
+        ORIGIN.reset(token)
+    check = (time.process_time() - started) * 1000 / count
+    return sign_in, check
 
 
 def main() -> None:
@@ -166,14 +207,22 @@ def main() -> None:
     result = asyncio.run(measure(args))
     ok = result["sign_in_overhead"] <= 0.10
     lines = [
-        "| per request (CPU ms, best round) | audit + metrics on | off | added | budget |",
+        "| per request (CPU ms) | baseline (audit + metrics off) | what they add | share "
+        "| budget |",
         "| --- | --- | --- | --- | --- |",
-        f"| sign-in beyond the hash | {result['sign_in_on'] - result['hash_ms']:.3f} | "
-        f"{result['sign_in_off'] - result['hash_ms']:.3f} | {result['sign_in_overhead']:+.1%} | "
+        f"| sign-in beyond the hash | {result['sign_in_off'] - result['hash_ms']:.3f} | "
+        f"{result['part_sign_in_ms']:.4f} | {result['sign_in_overhead']:+.1%} | "
         f"<= +10 %: **{'pass' if ok else 'FAIL'}** |",
-        f"| session check | {result['check_on']:.3f} | {result['check_off']:.3f} | "
+        f"| session check | {result['check_off']:.3f} | {result['part_check_ms']:.4f} | "
         f"{result['check_overhead']:+.1%} | no audit write; metrics <= +10 %: "
         f"**{'pass' if result['check_overhead'] <= 0.10 else 'FAIL'}** |",
+        "",
+        "Whole requests, on against off (best rounds; differences this small drown in the noise",
+        "of a shared machine): sign-in beyond the hash "
+        f"{result['sign_in_on'] - result['hash_ms']:.3f} vs "
+        f"{result['sign_in_off'] - result['hash_ms']:.3f} ms ({result['ab_sign_in']:+.1%}), "
+        f"session check {result['check_on']:.3f} vs {result['check_off']:.3f} ms "
+        f"({result['ab_check']:+.1%}).",
     ]
     print("\n".join(lines))
     if args.write:
