@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.accounts.access.gate import Gate
+from signin.accounts.access.groups import Groups
+from signin.accounts.access.invites import Invites
+from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.admin import Administration
 from signin.accounts.audit import AuditLog
@@ -32,6 +36,7 @@ from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.audit import SqlAuditStore
 from signin.stores.sql.engine import create_engine
+from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
@@ -75,6 +80,9 @@ class Services:
     audit: AuditLog
     metrics: Metrics
     admin: Administration
+    invites: Invites
+    groups: Groups
+    gate: Gate
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -89,6 +97,12 @@ class Services:
         self.metrics.close()
 
 
+def build_gate(settings: Settings) -> Gate:
+    """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
+    rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
+    return Gate(rules, settings.access_default)
+
+
 def services_of(request: HTTPConnection) -> Services:
     """The app's services, for a route or an endpoint the edge answers."""
     services: Services = request.app.state.services
@@ -101,6 +115,7 @@ def build_services(
     """Build everything; opens no connection until first use."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds hashes and the key
     keys = key_ring(settings)
+    gate = build_gate(settings)
     engine = create_engine(settings.sqlalchemy_url)
     users = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
@@ -177,6 +192,7 @@ def build_services(
         clock=clock,
         audit=audit,
     )
+    invites = Invites(SqlInviteStore(engine), clock=clock)
     registration = Registration(
         users,
         hasher,
@@ -185,6 +201,8 @@ def build_services(
         require_email=settings.require_email,
         clock=clock,
         after_sign_up=[verification.after_sign_up],
+        mode=settings.signup,
+        invites=invites,
         audit=audit,
     )
     return Services(
@@ -216,6 +234,9 @@ def build_services(
         admin=Administration(
             users, registration, resets, lockout, sessions, session_store, audit, clock=clock
         ),
+        invites=invites,
+        groups=Groups(users),
+        gate=gate,
         closers=closers,
         health=health,
     )

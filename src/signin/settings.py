@@ -88,13 +88,18 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, min_length=16)
     admin_require_2fa: bool = True
 
+    # Who may sign up and who may pass forward-auth (SPEC section 12).
+    signup: Literal["open", "invite", "closed"] = "open"
+    access_rules: Path | None = None
+    access_default: Literal["bypass", "signed_in", "two_factor", "deny"] = "signed_in"
+
     @field_validator("secret_key", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `SIGNIN_SECRET_KEY=` (as compose files write it) means "use secret.key", not "too short".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("cookie_secure", "log_level", mode="before")
+    @field_validator("cookie_secure", "log_level", "signup", "access_default", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         # `SIGNIN_COOKIE_SECURE=True` and `SIGNIN_LOG_LEVEL=DEBUG` mean what they say.
@@ -161,6 +166,11 @@ class Settings(BaseSettings):
         if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
             _need_driver("asyncpg", "PostgreSQL", "postgres")
         return value
+
+    @field_validator("access_rules", mode="before")
+    @classmethod
+    def _no_rules_file(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("redis_url", "smtp_url")
     @classmethod
@@ -250,6 +260,8 @@ class Settings(BaseSettings):
                 text = ",".join(str(item) for item in value)
             elif value is None:
                 text = ""
+            elif isinstance(value, bool):
+                text = "true" if value else "false"  # as the README and SPEC spell them
             else:
                 text = str(value)
             if name in SECRET_FIELDS and text:

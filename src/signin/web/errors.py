@@ -38,6 +38,9 @@ STATUS: dict[type[e.SigninError], int] = {
     e.NotFound: 404,
     e.RateLimited: 429,
     e.MailNotSent: 503,
+    e.SignUpClosed: 403,
+    e.InviteRequired: 403,
+    e.InviteInvalid: 403,
 }
 
 
