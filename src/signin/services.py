@@ -192,7 +192,8 @@ def build_services(
         clock=clock,
         audit=audit,
     )
-    invites = Invites(SqlInviteStore(engine), clock=clock)
+    invites = Invites(SqlInviteStore(engine), clock=clock, audit=audit)
+    groups = Groups(users)
     registration = Registration(
         users,
         hasher,
@@ -232,10 +233,18 @@ def build_services(
         audit=audit,
         metrics=metrics,
         admin=Administration(
-            users, registration, resets, lockout, sessions, session_store, audit, clock=clock
+            users,
+            registration,
+            resets,
+            lockout,
+            sessions,
+            session_store,
+            audit,
+            groups,
+            clock=clock,
         ),
         invites=invites,
-        groups=Groups(users),
+        groups=groups,
         gate=gate,
         closers=closers,
         health=health,

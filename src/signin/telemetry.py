@@ -42,7 +42,7 @@ SIGN_IN_OUTCOMES = {
     "sign_in": "success",
     "sign_in_failed": "failure",
     "sign_in_locked": "locked",
-    "two_factor_pending": "two_factor",  # a right password, a second factor due (SPEC 13)
+    "two_factor_required": "two_factor",  # a right password, a second factor due (SPEC 13)
 }
 
 
