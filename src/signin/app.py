@@ -20,7 +20,18 @@ from signin import __version__
 from signin.services import Services, build_services, services_of
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import account, activity, admin, api, docs, errors, forward_auth, metrics, pages
+from signin.web import (
+    account,
+    activity,
+    admin,
+    api,
+    docs,
+    errors,
+    forward_auth,
+    metrics,
+    pages,
+    two_factor,
+)
 from signin.web.edge import Dispatcher, build_edge, hot_table, quiet_pairs
 from signin.web.errors import problem
 from signin.web.security import content_security_policy
@@ -90,6 +101,7 @@ def create_app(
     errors.install(app)
     routers = [pages.router, api.router, account.router, forward_auth.router]
     routers += [activity.router, metrics.router, admin.router]
+    routers += [two_factor.router, two_factor.api_router]
     for router in routers:
         app.include_router(router)
     docs.install(app)

@@ -16,6 +16,9 @@ from signin.accounts.account import AccountService
 from signin.accounts.admin import Administration
 from signin.accounts.audit import AuditLog
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
+from signin.accounts.factors.manager import TwoFactor
+from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -29,13 +32,15 @@ from signin.accounts.tokens import OneTimeTokens
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
-from signin.crypto.signing import CsrfSigner, RedirectSigner
+from signin.crypto.sealing import SecretBox
+from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.audit import SqlAuditStore
 from signin.stores.sql.engine import create_engine
+from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
@@ -83,6 +88,8 @@ class Services:
     invites: Invites
     groups: Groups
     gate: Gate
+    two_factor: TwoFactor
+    sign_in_flow: SignInFlow
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -206,6 +213,28 @@ def build_services(
         invites=invites,
         audit=audit,
     )
+    two_factor = TwoFactor(
+        users,
+        SqlFactorStore(engine),
+        SecretBox(keys, "totp"),
+        RecoveryHasher(keys),
+        authenticator,
+        lockout,
+        letters,
+        issuer=settings.totp_issuer,
+        clock=clock,
+        audit=audit,
+    )
+    sign_in_flow = SignInFlow(
+        users,
+        authenticator,
+        lockout,
+        two_factor,
+        tokens,
+        StateSigner(keys, "two-factor", PENDING_SECONDS),
+        clock=clock,
+        audit=audit,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -241,11 +270,14 @@ def build_services(
             session_store,
             audit,
             groups,
+            two_factor,
             clock=clock,
         ),
         invites=invites,
         groups=groups,
         gate=gate,
+        two_factor=two_factor,
+        sign_in_flow=sign_in_flow,
         closers=closers,
         health=health,
     )

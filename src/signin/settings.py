@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     ]
     metrics_token: str | None = Field(default=None, min_length=16)
     admin_require_2fa: bool = True
+    totp_issuer: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
 
     # Who may sign up and who may pass forward-auth (SPEC section 12).
     signup: Literal["open", "invite", "closed"] = "open"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from signin.accounts.audit import AuditQuery
+from signin.accounts.factors import totp
 from signin.services import Services
 from tests.http.mailflows import PASSWORD, mail_app, other_client, sign_in, sign_up
 from tests.support import csrf_of
@@ -28,19 +29,19 @@ async def make_admin(services: Services, username: str) -> None:
     await services.groups.change(username, add=["admins"])
 
 
-async def admin_session(client: httpx.AsyncClient, services: Services, name: str) -> None:
-    """A fresh session of `name` (the site does not require a second factor: sessions record
-    none until SPEC section 13 lands)."""
+async def two_factor_session(client: httpx.AsyncClient, services: Services, name: str) -> None:
+    """A session made with a second factor, as the TOTP step would leave it."""
     user = await services.users.by_canon(name)
     assert user is not None
-    issued = await services.sessions.issue(user.id, remember=False, ip=None, user_agent=None)
+    issued = await services.sessions.issue(
+        user.id, remember=False, ip=None, user_agent=None, two_factor=True
+    )
     client.cookies.set("session", issued.token)
 
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
-    settings = {"lock_max_failures": 2, "admin_require_2fa": False}
-    async with mail_app(tmp_path, None, **settings) as (client, services):
+    async with mail_app(tmp_path, None, lock_max_failures=2) as (client, services):
         await sign_up(client, "root")
         await make_admin(services, "root")
         async with other_client(client) as bob_client:
@@ -79,21 +80,9 @@ async def test_everyone_else_gets_404(site: tuple[httpx.AsyncClient, Services]) 
             )
             assert answer.status_code == 404
     assert not (await services.users.by_canon("bob")).disabled  # type: ignore[union-attr]
-
-
-async def test_admins_need_a_second_factor_by_default(tmp_path: Path) -> None:
-    """SIGNIN_ADMIN_REQUIRE_2FA=true (the default): a password-only session of an admin is
-    refused like anyone else's."""
-    async with mail_app(tmp_path, None) as (client, services):
-        await sign_up(client, "root")
-        await make_admin(services, "root")
-        await admin_session(client, services, "root")
-        for path in PAGES:
-            assert (await client.get(path)).status_code == 404
-        token = csrf_of((await client.get("/account")).text)
-        for path, fields in FORMS.items():
-            answer = await client.post(path, data={"csrf_token": token, **fields, "confirm": "1"})
-            assert answer.status_code == 404
+    # root's own session was made by a password alone: SIGNIN_ADMIN_REQUIRE_2FA=true says 404.
+    for path in PAGES:
+        assert (await client.get(path)).status_code == 404
 
 
 async def test_password_session_is_enough_when_2fa_is_not_required(tmp_path: Path) -> None:
@@ -111,7 +100,7 @@ async def test_every_admin_form_needs_its_csrf_token(
     site: tuple[httpx.AsyncClient, Services],
 ) -> None:
     client, services = site
-    await admin_session(client, services, "root")
+    await two_factor_session(client, services, "root")
     for path, fields in FORMS.items():
         answer = await client.post(path, data={**fields, "confirm": "1"})
         assert answer.status_code == 403, path
@@ -124,12 +113,12 @@ async def test_disable_acts_after_confirmation_and_is_audited(
     site: tuple[httpx.AsyncClient, Services],
 ) -> None:
     client, services = site
-    await admin_session(client, services, "root")
+    await two_factor_session(client, services, "root")
     api_token = (
         await client.post("/api/v1/session", json={"username": "bob", "password": PASSWORD})
     ).json()["token"]
     client.cookies.clear()
-    await admin_session(client, services, "root")
+    await two_factor_session(client, services, "root")
     users_page = await client.get("/admin/users?q=bo")
     assert users_page.status_code == 200
     assert 'data-user="bob"' in users_page.text
@@ -170,11 +159,11 @@ async def test_disable_acts_after_confirmation_and_is_audited(
         assert again.status_code == 201
 
 
-async def test_groups_reset_link_delete(
+async def test_groups_reset_link_second_factor_delete(
     site: tuple[httpx.AsyncClient, Services],
 ) -> None:
     client, services = site
-    await admin_session(client, services, "root")
+    await two_factor_session(client, services, "root")
     _, changed = await post_confirmed(
         client,
         "/admin/users",
@@ -191,6 +180,22 @@ async def test_groups_reset_link_delete(
     link = re.search(r'value="([^"]+/reset-password\?token=[^"]+)"', link_page.text)
     assert link is not None
 
+    two_factor = {"username": "bob", "action": "two_factor_reset"}
+    _, nothing = await post_confirmed(client, "/admin/users", "/admin/users/action", two_factor)
+    assert nothing.status_code == 409  # bob has no second factor yet: said on the page
+    assert "has no second factor" in nothing.text
+    bob = await services.users.by_canon("bob")
+    assert bob is not None
+    await services.two_factor.begin(bob)
+    status = await services.two_factor.status(bob)
+    assert status.enrolment is not None
+    secret = status.enrolment.secret
+    await services.two_factor.confirm(bob, totp.code_at(secret, totp.step_at(services.clock())))
+    assert await services.two_factor.enabled(bob.id)
+    _, removed = await post_confirmed(client, "/admin/users", "/admin/users/action", two_factor)
+    assert removed.status_code == 303
+    assert not await services.two_factor.enabled(bob.id)
+
     _, deleted = await post_confirmed(
         client, "/admin/users", "/admin/users/action", {"username": "bob", "action": "delete"}
     )
@@ -199,6 +204,7 @@ async def test_groups_reset_link_delete(
     kinds = {e.type: e.details for e in await services.audit.query(AuditQuery())}
     assert kinds["user_deleted"] == {"by": "root"}
     assert kinds["password_reset_requested"] == {"link": True, "by": "root"}
+    assert kinds["two_factor_disabled"] == {"by": "root"}
     assert kinds["groups_changed"] == {"groups": "ops staff", "by": "root"}
 
 
@@ -211,7 +217,7 @@ async def test_locks_sessions_audit_and_dashboard(
             await sign_in(attacker, "mallory", "guess guess guess")
     async with other_client(client, ip="192.0.2.71") as bob_client:
         assert (await sign_in(bob_client, "bob")).status_code == 303
-    await admin_session(client, services, "root")
+    await two_factor_session(client, services, "root")
 
     locks = await client.get("/admin/locks")
     assert 'data-lock="mallory"' in locks.text

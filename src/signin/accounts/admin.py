@@ -19,6 +19,7 @@ from signin.accounts.addresses import email_canon
 from signin.accounts.audit import ORIGIN, AuditEvent, AuditLog, AuditQuery, Origin
 from signin.accounts.clock import Clock
 from signin.accounts.errors import InvalidInput, NotFound, Problem
+from signin.accounts.factors.manager import TwoFactor
 from signin.accounts.lockout import LockInfo, Lockout, parse_key
 from signin.accounts.reset import PasswordResets
 from signin.accounts.sessions import SessionManager
@@ -48,10 +49,7 @@ class Hourly:
 
 def may_administer(found: SessionUser, require_two_factor: bool) -> bool:
     """A member of `admins`, in a session made with a second factor (unless not required)."""
-    # Sessions record no second factor until SPEC section 13 lands (issue 15): until then,
-    # with the requirement on (the default), nobody passes.
-    with_second_factor = False
-    return ADMINS in found.groups and (with_second_factor or not require_two_factor)
+    return ADMINS in found.groups and (found.session.two_factor or not require_two_factor)
 
 
 @contextmanager
@@ -76,6 +74,7 @@ class Administration:
         session_store: SessionStore,
         audit: AuditLog,
         groups: Groups,
+        two_factor: TwoFactor,
         *,
         clock: Clock,
     ) -> None:
@@ -87,6 +86,7 @@ class Administration:
         self.session_store = session_store
         self.audit = audit
         self.groups = groups
+        self.two_factor = two_factor
         self.clock = clock
 
     # -- users -----------------------------------------------------------------------------
@@ -139,6 +139,10 @@ class Administration:
         with acting(admin):
             self.audit.record("groups_changed", user.username_canon, groups=" ".join(after))
         return after
+
+    async def remove_second_factor(self, admin: str, username: str) -> None:
+        with acting(admin):  # the factor service records two_factor_disabled, by the admin
+            await self.two_factor.reset_by_name(username)
 
     # -- locks -----------------------------------------------------------------------------
 

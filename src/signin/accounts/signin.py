@@ -5,7 +5,7 @@ from __future__ import annotations
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.errors import AccountLocked, Busy, InvalidCredentials
 from signin.accounts.legacy import is_marked, verify_legacy
-from signin.accounts.lockout import Lockout
+from signin.accounts.lockout import Attempt, Lockout
 from signin.accounts.policy import MAX_LENGTH
 from signin.accounts.usernames import canon
 from signin.crypto.passwords import HasherBusy, PasswordHasher
@@ -39,6 +39,17 @@ class Authenticator:
         `during` names another flow that checks a password this way ("password_change"): its
         failures are audited with it, and its success is not a sign-in.
         """
+        user, attempt = await self.check_password_attempt(username, password, ip, during=during)
+        await self.lockout.succeeded(attempt)
+        if not during:
+            self.audit.record("sign_in", user.username_canon)
+        return user
+
+    async def check_password_attempt(
+        self, username: str, password: str, ip: str | None, *, during: str = ""
+    ) -> tuple[UserRecord, Attempt]:
+        """As `sign_in`, but a right password leaves its attempt for the caller to settle
+        (`Lockout.succeeded`, or `abandoned` while a second step is still due)."""
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
         context = {"during": during} if during else {}
         try:
@@ -54,10 +65,7 @@ class Authenticator:
         if user is None:
             self.audit.record("sign_in_failed", key, **context)
             raise InvalidCredentials()
-        await self.lockout.succeeded(attempt)
-        if not during:
-            self.audit.record("sign_in", key)
-        return user
+        return user, attempt
 
     async def _check(self, username: str, key: str, password: str) -> UserRecord | None:
         user = await self.users.by_canon(key) if key else None

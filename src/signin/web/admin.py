@@ -35,12 +35,14 @@ USER_ACTIONS = {
     "delete": "Delete",
     "reset_link": "Make a password-reset link for",
     "groups": "Change the groups of",
+    "two_factor_reset": "Remove the second factor of",
 }
 DONE = {
     "disable": "Account disabled; its sessions were ended.",
     "enable": "Account enabled.",
     "delete": "Account deleted.",
     "groups": "Groups changed.",
+    "two_factor_reset": "Second factor removed.",
     "lock": "Lock cleared.",
     "session": "Session ended.",
 }
@@ -114,8 +116,10 @@ async def user_action(request: Request) -> Response:
             token = await admin.reset_link(name, username)
             link = services_of(request).letters.link("/reset-password", token)
             return page(request, "reset_link.html", {"username": username, "link": link})
-        else:
+        elif action == "groups":
             await admin.set_groups(name, username, fields.get("groups", ""))
+        else:
+            await admin.remove_second_factor(name, username)
     except SigninError as exc:
         return page(request, "error.html", {"message": exc.message}, status_for(exc))
     return see_other(f"/admin/users?done={action}")
