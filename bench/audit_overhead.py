@@ -95,6 +95,9 @@ def switch(services: Services, on: bool, saved: dict[str, Any]) -> None:
         services.account,
         services.resets,
         services.verification,
+        services.sign_in_flow,
+        services.two_factor,
+        services.invites,
     ):
         service.audit = recorder
     services.audit.listener = saved["listener"] if on else None
