@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio
 
 from signin.accounts.audit import AuditQuery
 from signin.accounts.factors import totp
 from signin.services import Services
+from tests.backends import need_redis
 from tests.http.mailflows import PASSWORD, mail_app, other_client, sign_in, sign_up
 from tests.support import csrf_of
 
@@ -251,3 +253,42 @@ async def test_locks_sessions_audit_and_dashboard(
         e.type: e.details for e in await services.audit.query(AuditQuery(username="mallory"))
     }
     assert details["lock_cleared"] == {"key": "mallory", "by": "root"}
+
+
+async def drop_keys(url: str) -> None:
+    """This test's Redis database holds only what signin wrote (db 7 is ours)."""
+    client = redis.asyncio.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter("signin:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_sessions_and_disable_with_redis(tmp_path: Path) -> None:
+    """Sessions and user facts in Redis: the admin lists and ends them, and a disabled user's
+    cached facts go at once."""
+    url = need_redis()
+    await drop_keys(url)
+    async with mail_app(tmp_path, None, redis_url=url) as (client, services):
+        await sign_up(client, "root")
+        await make_admin(services, "root")
+        await two_factor_session(client, services, "root")
+        async with other_client(client, ip="192.0.2.80") as bob_client:
+            await sign_up(bob_client, "bob")
+            assert (await bob_client.get("/api/v1/session")).status_code == 200
+            sessions = await client.get("/admin/sessions?user=bob")
+            (session_id,) = re.findall(r'data-session="([^"]+)"', sessions.text)
+            end = {"username": "bob", "session": session_id}
+            page = "/admin/sessions?user=bob"
+            _, ended = await post_confirmed(client, page, "/admin/sessions/end", end)
+            assert ended.status_code == 303
+            assert (await bob_client.get("/api/v1/session")).status_code == 401
+            assert (await sign_in(bob_client, "bob")).status_code == 303
+            disable = {"username": "bob", "action": "disable"}
+            _, done = await post_confirmed(client, "/admin/users", "/admin/users/action", disable)
+            assert done.status_code == 303
+            assert (await bob_client.get("/api/v1/session")).status_code == 401
+    await drop_keys(url)
