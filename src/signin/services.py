@@ -16,6 +16,7 @@ from signin.accounts.account import AccountService
 from signin.accounts.admin import Administration
 from signin.accounts.audit import AuditLog
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.devices import Devices
 from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
 from signin.accounts.factors.manager import TwoFactor
 from signin.accounts.factors.recovery import RecoveryHasher
@@ -29,11 +30,12 @@ from signin.accounts.signin import Authenticator
 from signin.accounts.signup import Registration
 from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens
+from signin.accounts.unlock import UnlockLinks
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.sealing import SecretBox
-from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
+from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, StateSigner
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
@@ -85,6 +87,8 @@ class Services:
     audit: AuditLog
     metrics: Metrics
     admin: Administration
+    devices: Devices
+    unlock: UnlockLinks
     invites: Invites
     groups: Groups
     gate: Gate
@@ -96,6 +100,7 @@ class Services:
     health: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.unlock.drain()
         await self.audit.close()  # before the engine goes: the last events are written
         self.hasher.close()
         for closer in self.closers:
@@ -166,7 +171,6 @@ def build_services(
         clock=clock,
         audit=audit,
     )
-    authenticator = Authenticator(users, hasher, lockout, audit)
     mailer = build_mailer(
         settings.smtp_url,
         data_dir=settings.data_dir,
@@ -175,6 +179,15 @@ def build_services(
     )
     letters = TemplateLetters(mailer, settings.public_url)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
+    devices = Devices(DeviceSigner(keys, settings.device_seconds, clock))
+    unlock = UnlockLinks(
+        tokens,
+        letters,
+        Throttle(lock_store, prefix="UNLOCK:", window=settings.lock_seconds, clock=clock),
+        token_seconds=settings.reset_token_seconds,
+        audit=audit,
+    )
+    authenticator = Authenticator(users, hasher, lockout, devices, unlock, audit)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
         users,
@@ -262,6 +275,8 @@ def build_services(
         account=AccountService(users, authenticator, new_password, sessions, letters, audit),
         audit=audit,
         metrics=metrics,
+        devices=devices,
+        unlock=unlock,
         admin=Administration(
             users,
             registration,
