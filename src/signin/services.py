@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.factors.passkeys import CHALLENGE_SECONDS, Passkeys
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -22,13 +23,14 @@ from signin.accounts.tokens import OneTimeTokens
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
-from signin.crypto.signing import CsrfSigner, RedirectSigner
+from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
 from signin.letters import Letters
 from signin.mail import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.locks import SqlLockStore
+from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
@@ -64,6 +66,7 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    passkeys: Passkeys
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -172,6 +175,16 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
+        passkeys=Passkeys(
+            SqlPasskeyStore(engine),
+            SqlChallengeStore(engine),
+            users,
+            StateSigner(keys, "passkey", CHALLENGE_SECONDS),
+            rp_id=settings.passkey_rp_id,
+            rp_name=settings.webauthn_rp_name,
+            origin=settings.public_origin,
+            clock=clock,
+        ),
         extras={
             "closers": closers,
             "health": health,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Purpose = Literal["redirect", "csrf", "session", "reset", "verify", "email-link"]
+Purpose = Literal["redirect", "csrf", "session", "reset", "verify", "email-link", "passkey"]
 KEY_FILE = "secret.key"
 
 

@@ -1,4 +1,4 @@
-"""Every HMAC-signed value: redirect targets and CSRF tokens.
+"""Every HMAC-signed value: redirect targets, CSRF tokens and short-lived browser state.
 
 Built on itsdangerous, which verifies against every key of a rotation list (oldest first, newest
 last) and compares signatures in constant time.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
-from signin.crypto.keys import KeyRing
+from signin.crypto.keys import KeyRing, Purpose
 
 
 class RedirectSigner:
@@ -50,3 +51,27 @@ class CsrfSigner:
         except BadSignature:
             return False
         return isinstance(value, str) and hmac.compare_digest(value, browser_secret)
+
+
+class StateSigner:
+    """Short-lived state a browser keeps for us (a passkey ceremony): signed JSON with a time.
+
+    `open` answers None for a forged, foreign-purpose or older-than-`max_age` value; the
+    newest key signs, fallback keys still verify.
+    """
+
+    def __init__(self, keys: KeyRing, purpose: Purpose, max_age: int) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            keys.derive_all(purpose), salt=purpose, signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        self.max_age = max_age
+
+    def seal(self, value: dict[str, Any]) -> str:
+        return str(self._serializer.dumps(value))
+
+    def open(self, token: str) -> dict[str, Any] | None:
+        try:
+            value = self._serializer.loads(token, max_age=self.max_age)
+        except BadSignature:
+            return None
+        return value if isinstance(value, dict) else None
