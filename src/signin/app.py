@@ -20,7 +20,7 @@ from signin import __version__
 from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import account, api, docs, errors, forward_auth, pages
+from signin.web import account, api, docs, errors, forward_auth, pages, passkeys
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.fastpath import CHECKS, answer, is_fast, prepare
@@ -89,6 +89,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(account.router)
     app.include_router(forward_auth.router)
+    app.include_router(passkeys.router)
+    app.include_router(passkeys.pages)
     for extra_router in services.extras.get("routers", []):
         app.include_router(extra_router)
     docs.install(app)

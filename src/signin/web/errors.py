@@ -38,6 +38,10 @@ STATUS: dict[type[e.SigninError], int] = {
     e.NotFound: 404,
     e.RateLimited: 429,
     e.MailNotSent: 503,
+    e.PasskeyRefused: 401,
+    e.PasskeyNotAdded: 400,
+    e.PasskeyTaken: 409,
+    e.CeremonyExpired: 400,
 }
 
 
