@@ -1,11 +1,12 @@
 """Passkey routes (SPEC section 14): thin JSON endpoints for web/static/js/passkeys.js.
 
 CSRF: these endpoints take only `application/json` bodies (415 otherwise; a cross-site form
-cannot send one, and no CORS header lets a cross-site script). Besides, a POST or DELETE that carries
-an `Origin` must name `SIGNIN_PUBLIC_URL`'s origin, and a request not authenticated by a Bearer
-token must send this browser's CSRF token (the one every page's forms hold) in `X-CSRF-Token`;
-either failing is 403. The ceremony state (the challenge) rides in the short-lived HttpOnly
-cookie `passkey`, so a challenge is answered only from the browser that asked for it.
+cannot send one, and no CORS header lets a cross-site script). Besides, a POST or DELETE that
+carries an `Origin` must name `SIGNIN_PUBLIC_URL`'s origin, and one not authenticated by a
+Bearer token must send this browser's CSRF token (the one every page's forms hold) in
+`X-CSRF-Token`; either failing is 403. The ceremony state (the challenge) rides in the
+short-lived HttpOnly cookie `passkey`, so a challenge is answered only from the browser that
+asked for it.
 """
 
 from __future__ import annotations
