@@ -23,6 +23,7 @@ from signin.accounts.errors import (
 )
 from signin.accounts.factors.passkeys import CHALLENGE_SECONDS, MAX_PASSKEYS, Passkeys, clean_name
 from signin.services import Services, build_services
+from signin.settings import SettingsError, load_settings
 from signin.stores import migrate
 from signin.stores.base import NewUser, UserRecord
 from tests.softkey import SoftKey
@@ -294,3 +295,42 @@ def test_clean_name_refuses(typed: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         clean_name(typed)
     assert caught.value.problems[0].field == "name"
+
+
+@pytest.mark.parametrize(
+    ("public_url", "rp_id", "want_id", "want_origin"),
+    [
+        ("http://localhost:8000/", None, "localhost", "http://localhost:8000"),
+        (
+            "https://Login.Example.com:443/auth",
+            None,
+            "login.example.com",
+            "https://login.example.com",
+        ),
+        (
+            "https://login.example.com:8443",
+            "Example.COM",
+            "example.com",
+            "https://login.example.com:8443",
+        ),
+        ("http://[::1]:80", None, "::1", "http://[::1]"),
+    ],
+)
+def test_relying_party_from_settings(
+    tmp_path: Path, public_url: str, rp_id: str | None, want_id: str, want_origin: str
+) -> None:
+    settings = make_settings(tmp_path, public_url=public_url, webauthn_rp_id=rp_id)
+    assert settings.passkey_rp_id == want_id
+    assert settings.public_origin == want_origin
+
+
+@pytest.mark.parametrize("rp_id", ["other.example", "ample.com", "*.example.com", "example.com:1"])
+def test_a_relying_party_id_must_cover_the_public_host(tmp_path: Path, rp_id: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            _env_file=None,
+            data_dir=tmp_path,
+            public_url="https://login.example.com",
+            webauthn_rp_id=rp_id,
+        )
+    assert str(caught.value).startswith("SIGNIN_WEBAUTHN_RP_ID")
