@@ -1,4 +1,4 @@
-"""Every HMAC-signed value: redirect targets, CSRF tokens and short-lived browser state.
+"""Every HMAC-signed value: redirect targets and CSRF tokens.
 
 Built on itsdangerous, which verifies against every key of a rotation list (oldest first, newest
 last) and compares signatures in constant time.
@@ -54,10 +54,9 @@ class CsrfSigner:
 
 
 class StateSigner:
-    """Short-lived state a browser keeps for us (a passkey ceremony): signed JSON with a time.
+    """A small JSON object signed with its time under the key of `purpose`; valid `max_age` s.
 
-    `open` answers None for a forged, foreign-purpose or older-than-`max_age` value; the
-    newest key signs, fallback keys still verify.
+    For short-lived state kept by the client, e.g. the pending second sign-in step (SPEC 13).
     """
 
     def __init__(self, keys: KeyRing, purpose: Purpose, max_age: int) -> None:
@@ -66,12 +65,15 @@ class StateSigner:
         )
         self.max_age = max_age
 
-    def seal(self, value: dict[str, Any]) -> str:
+    def dumps(self, value: dict[str, Any]) -> str:
         return str(self._serializer.dumps(value))
 
-    def open(self, token: str) -> dict[str, Any] | None:
+    def loads(self, token: str) -> dict[str, Any] | None:
+        """The object, or None when the signature is wrong or older than `max_age`."""
+        if not token or len(token) > 2048:
+            return None
         try:
             value = self._serializer.loads(token, max_age=self.max_age)
-        except BadSignature:
+        except (BadSignature, UnicodeError, ValueError):
             return None
         return value if isinstance(value, dict) else None
