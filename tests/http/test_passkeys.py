@@ -6,6 +6,7 @@ Chromium's virtual authenticator are in tests/browser/test_passkeys.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from signin.services import Services, build_services
 from tests.softkey import SoftKey
-from tests.support import csrf_of, form_post, make_settings, running_app
+from tests.support import csrf_of, form_post, make_settings, run_signin, running_app
 
 ORIGIN = "http://localhost:8000"
 PASSWORD = "correct horse battery"
@@ -277,3 +278,30 @@ async def test_pages_carry_the_passkey_markup(app: tuple[httpx.AsyncClient, Serv
         "/api/v1/passkeys/sign-in",
     ):
         assert path in schema["paths"]
+
+
+async def test_cli_lists_and_removes_a_users_passkeys(
+    app: tuple[httpx.AsyncClient, Services],
+) -> None:
+    client, services = app
+    await signed_up(client)
+    _, added = await add_passkey(client, "Lost phone")
+    env = {"SIGNIN_DATA_DIR": str(services.settings.data_dir)}
+    listed = await asyncio.to_thread(run_signin, env, "passkeys", "list", "Alice")
+    assert listed.returncode == 0, listed.stderr
+    assert "Lost phone" in listed.stdout
+    assert "never" in listed.stdout
+    removed = await asyncio.to_thread(
+        run_signin, env, "passkeys", "remove", "alice", str(added["id"])
+    )
+    assert removed.returncode == 0, removed.stderr
+    assert f"removed passkey {added['id']} (Lost phone) of alice" in removed.stdout
+    assert (await client.get("/api/v1/passkeys")).json() == []
+    again = await asyncio.to_thread(
+        run_signin, env, "passkeys", "remove", "alice", str(added["id"])
+    )
+    assert again.returncode == 1
+    assert again.stderr.strip() == "error: No such passkey."
+    nobody = await asyncio.to_thread(run_signin, env, "passkeys", "list", "nobody")
+    assert nobody.returncode == 1
+    assert nobody.stderr.count("\n") == 1

@@ -15,6 +15,7 @@ from rich.table import Table
 from signin.cli.common import fail, migrate_schema, out, settings_or_exit
 from signin.cli.data import register as register_data_commands
 from signin.cli.locks import locks_app
+from signin.cli.passkeys import passkeys_app
 from signin.cli.redirects import sign_url
 from signin.cli.sessions import sessions_app
 from signin.cli.users import users_app
@@ -32,6 +33,7 @@ app.add_typer(users_app, name="users")
 register_data_commands(app, db_app)  # import-legacy, dump, db reset, db backup
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(locks_app, name="locks")
+app.add_typer(passkeys_app, name="passkeys")
 app.command("sign-url")(sign_url)
 
 
