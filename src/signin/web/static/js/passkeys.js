@@ -137,12 +137,16 @@
     }
 
     function run(conditional) {
+      // The autofill request is abortable from its start, options fetch included, so a click
+      // on the button never leaves two requests in flight.
+      var controller = conditional ? new AbortController() : null;
+      if (controller) autofill = controller;
       return post(API + "/sign-in/options", {}, csrf).then(function (started) {
         var request = { publicKey: requestOptions(started.publicKey) };
-        if (conditional) {
-          autofill = new AbortController();
+        if (controller) {
+          if (controller.signal.aborted) throw new DOMException("replaced by the button", "AbortError");
           request.mediation = "conditional";
-          request.signal = autofill.signal;
+          request.signal = controller.signal;
         }
         return navigator.credentials.get(request);
       }).then(function (credential) {
