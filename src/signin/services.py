@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
 
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
@@ -24,8 +26,8 @@ from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
-from signin.letters import Letters
-from signin.mail import Mailer, build_mailer
+from signin.mail.letters import TemplateLetters
+from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
@@ -61,19 +63,28 @@ class Services:
     csrf: CsrfSigner
     clock: Clock
     mailer: Mailer
-    letters: Letters
+    letters: TemplateLetters
     tokens: OneTimeTokens
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
     passkeys: Passkeys
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Run by `close`, in order (e.g. the Redis connection pool).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # name → a probe that raises when that backing store does not answer (`/healthz`).
+    health: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
     async def close(self) -> None:
         self.hasher.close()
-        for closer in self.extras.get("closers", []):
+        for closer in self.closers:
             await closer()
         await self.engine.dispose()
+
+
+def services_of(request: HTTPConnection) -> Services:
+    """The app's services, for a route or an endpoint the edge answers."""
+    services: Services = request.app.state.services
+    return services
 
 
 def build_services(
@@ -86,8 +97,8 @@ def build_services(
     users = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
-    closers: list[Any] = []
-    health: dict[str, Any] = {}
+    closers: list[Callable[[], Awaitable[None]]] = []
+    health: dict[str, Callable[[], Awaitable[Any]]] = {}
     if settings.redis_url:
         from signin.stores.redis import connect_redis_stores
 
@@ -124,7 +135,7 @@ def build_services(
         sender=settings.mail_from,
         timeout=settings.smtp_timeout_seconds,
     )
-    letters = Letters(mailer, settings.public_url)
+    letters = TemplateLetters(mailer, settings.public_url)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
@@ -161,7 +172,13 @@ def build_services(
         lockout=lockout,
         sessions=sessions,
         registration=Registration(
-            users, hasher, policy, sessions, require_email=settings.require_email, clock=clock
+            users,
+            hasher,
+            policy,
+            sessions,
+            require_email=settings.require_email,
+            clock=clock,
+            after_sign_up=[verification.after_sign_up],
         ),
         authenticator=authenticator,
         redirects=RedirectPolicy(
@@ -185,9 +202,6 @@ def build_services(
             origin=settings.public_origin,
             clock=clock,
         ),
-        extras={
-            "closers": closers,
-            "health": health,
-            "after_sign_up": [verification.after_sign_up],
-        },
+        closers=closers,
+        health=health,
     )

@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     @classmethod
     def _smtp_url(cls, value: str | None) -> str | None:
         if value is not None:
-            from signin.mail import parse_smtp_url
+            from signin.mail.transport import parse_smtp_url
 
             parse_smtp_url(value)  # raises ValueError with the reason
         return value

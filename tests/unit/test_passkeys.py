@@ -24,10 +24,9 @@ from signin.accounts.errors import (
 from signin.accounts.factors.passkeys import CHALLENGE_SECONDS, MAX_PASSKEYS, Passkeys, clean_name
 from signin.services import Services, build_services
 from signin.settings import SettingsError, load_settings
-from signin.stores import migrate
 from signin.stores.base import NewUser, UserRecord
 from tests.softkey import SoftKey
-from tests.support import make_settings
+from tests.support import make_settings, migrated
 
 ORIGIN = "http://localhost:8000"
 
@@ -41,7 +40,7 @@ async def clock() -> FrozenClock:
 async def services(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Services]:
     settings = make_settings(tmp_path / "data", public_url=ORIGIN)
     built = build_services(settings, clock=clock)
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    await migrated(settings.sqlalchemy_url)
     try:
         yield built
     finally:

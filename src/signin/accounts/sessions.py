@@ -52,8 +52,20 @@ class SessionManager:
         self._touched: dict[bytes, float] = {}
 
     async def issue(
-        self, user_id: int, *, remember: bool, ip: str | None, user_agent: str | None
+        self,
+        user_id: int,
+        *,
+        remember: bool,
+        ip: str | None,
+        user_agent: str | None,
+        replacing: str | None = None,
     ) -> IssuedSession:
+        """A new session; the one `replacing` names (a token presented before) ends first.
+
+        A sign-in never reuses a token the browser held before it (session fixation).
+        """
+        if replacing:
+            await self.end(replacing)
         now = self.clock()
         token = secrets.token_urlsafe(32)
         record = SessionRecord(

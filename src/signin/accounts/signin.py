@@ -8,7 +8,7 @@ from signin.accounts.lockout import Lockout
 from signin.accounts.policy import MAX_LENGTH
 from signin.accounts.usernames import canon
 from signin.crypto.passwords import HasherBusy, PasswordHasher
-from signin.crypto.prehash import is_prehash, prehash_v1
+from signin.crypto.prehash import to_prehash
 from signin.stores.base import UserRecord, UserStore
 
 # Lock keys are stored (fail_locks.key is VARCHAR(200) on PostgreSQL, where a longer value is an
@@ -44,21 +44,9 @@ class Authenticator:
             return None
         if is_marked(user.password_hash):  # imported from the demo: accounts/legacy.py
             return user if await verify_legacy(self.users, self.hasher, user, password) else None
-        prehash = password if is_prehash(password) else prehash_v1(username, password)
-        ok, upgraded = await self.hasher.verify(user.password_hash, prehash)
+        ok, upgraded = await self.hasher.verify(user.password_hash, to_prehash(username, password))
         if not ok:
             return None
         if upgraded is not None:
             await self.users.set_password_hash(user.id, upgraded, 0.0, rehash_only=True)
         return user
-
-    async def check_password(self, user: UserRecord, password: str) -> bool:
-        """Verify a password of a known user (the account page), without the lock policy."""
-        prehash = password if is_prehash(password) else prehash_v1(user.username, password)
-        try:
-            if is_marked(user.password_hash):
-                return await verify_legacy(self.users, self.hasher, user, password)
-            ok, _ = await self.hasher.verify(user.password_hash, prehash)
-        except HasherBusy as exc:
-            raise Busy(exc.retry_after) from None
-        return ok

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
+from signin.accounts.addresses import email_canon, normalize_email
 from signin.accounts.clock import Clock
-from signin.accounts.emails import email_canon, normalize_email
 from signin.accounts.errors import Busy, EmailTaken, InvalidInput, NotFound, Problem, UsernameTaken
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.sessions import SessionManager
 from signin.accounts.usernames import canon, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.stores.base import DuplicateUser, NewUser, UserRecord, UserStore
+
+AfterSignUp = Callable[[UserRecord], Awaitable[None]]
 
 
 class Registration:
@@ -22,6 +26,7 @@ class Registration:
         *,
         require_email: bool,
         clock: Clock,
+        after_sign_up: Sequence[AfterSignUp] = (),
     ) -> None:
         self.users = users
         self.hasher = hasher
@@ -29,9 +34,23 @@ class Registration:
         self.sessions = sessions
         self.require_email = require_email
         self.clock = clock
+        self.after_sign_up = list(after_sign_up)  # each must not raise (the account exists)
 
-    async def sign_up(self, username: str, password: str, email: str = "") -> UserRecord:
-        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error."""
+    async def sign_up(
+        self, username: str, password: str, email: str = "", *, welcome: bool = True
+    ) -> UserRecord:
+        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
+
+        With `welcome` (a person signing up, not an admin's `users create`) the after-sign-up
+        hooks run once the account exists: today, the verification mail.
+        """
+        user = await self._create(username, password, email)
+        if welcome:
+            for hook in self.after_sign_up:
+                await hook(user)
+        return user
+
+    async def _create(self, username: str, password: str, email: str) -> UserRecord:
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
         # from "bob " under the name "bob" could never sign in. Spaces are refused instead.
         problems: list[Problem] = list(username_problems(username))

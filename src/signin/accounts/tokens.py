@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from signin.accounts.clock import Clock
-from signin.accounts.errors import TokenExpired, TokenInvalid
+from signin.accounts.errors import TokenExpired, TokenForeign, TokenInvalid, TokenStale, TokenUsed
 from signin.stores.base import TokenRecord, TokenStore, UserRecord, UserStore
 
 Purpose = Literal["reset", "verify"]
@@ -39,24 +39,6 @@ def stamp_for(user: UserRecord, purpose: Purpose) -> str:
     else:
         state = f"verify|{user.id}|{(user.email or '').casefold()}"
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
-
-
-class TokenUsed(TokenInvalid):
-    """This link was used already. Ask for a new one."""
-
-    code = "token_used"
-
-
-class TokenForeign(TokenInvalid):
-    """This link was not made for this page or this account."""
-
-    code = "token_foreign"
-
-
-class TokenStale(TokenInvalid):
-    """This link is no longer valid: the account changed since it was sent. Ask for a new one."""
-
-    code = "token_stale"
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from signin.accounts.errors import NotAuthenticated
+from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import (
     clear_session_cookie,
     client_ip,
-    current_session,
     presented_token,
     start_session,
 )
-from signin.web.templating import services_of
-
-
-def is_json(content_type: str) -> bool:
-    return content_type.split(";")[0].strip().lower() == "application/json"
+from signin.web.edge import answered_by, answered_by_json, is_json
+from signin.web.forms import require_session
 
 
 def require_json(request: Request) -> None:
@@ -94,13 +90,6 @@ def _time(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-async def require_session(request: Request) -> SessionUser:
-    found = await current_session(request)
-    if found is None:
-        raise NotAuthenticated()
-    return found
-
-
 @router.post(
     "/users",
     status_code=201,
@@ -108,25 +97,13 @@ async def require_session(request: Request) -> SessionUser:
     responses={409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
-    services = services_of(request)
-    user = await services.registration.sign_up(body.username, body.password, body.email or "")
-    for hook in services.extras.get("after_sign_up", []):
-        await hook(user)
+    registration = services_of(request).registration
+    user = await registration.sign_up(body.username, body.password, body.email or "")
     return UserOut(username=user.username, email=user.email)
 
 
-@router.post(
-    "/session",
-    status_code=201,
-    response_model=SessionCreated,
-    responses={401: PROBLEM, 429: PROBLEM, 503: PROBLEM},
-)
-async def create_session(body: SignInIn, request: Request) -> Response:
-    return await session_created(request, body)
-
-
 async def session_created(request: Request, body: SignInIn) -> Response:
-    """The whole of `POST /api/v1/session` after its body, shared with web/fastpath.py."""
+    """The whole of `POST /api/v1/session` after its body (the route's and the edge's)."""
     services = services_of(request)
     user = await services.authenticator.sign_in(body.username, body.password, client_ip(request))
     response = JSONResponse({}, status_code=201)
@@ -141,8 +118,19 @@ async def session_created(request: Request, body: SignInIn) -> Response:
     return response
 
 
+@router.post(
+    "/session",
+    status_code=201,
+    response_model=SessionCreated,
+    responses={401: PROBLEM, 429: PROBLEM, 503: PROBLEM},
+)
+@answered_by_json(SignInIn, session_created)
+async def create_session(body: SignInIn, request: Request) -> Response:
+    return await session_created(request, body)
+
+
 async def session_answer(request: Request) -> Response:
-    """The whole of `GET /api/v1/session`, shared by the route and web/fastpath.py."""
+    """The whole of `GET /api/v1/session` (the route's and the edge's)."""
     found = await require_session(request)
     expires = services_of(request).sessions.expires_at(found.session)
     out = SessionOut(
@@ -154,8 +142,9 @@ async def session_answer(request: Request) -> Response:
     return Response(out.model_dump_json(), media_type="application/json")
 
 
-# Served by web/fastpath.py ahead of the router; the route stays for 405s and the schema.
+# Answered by the edge ahead of the router; the route stays for 405s and the schema.
 @router.get("/session", response_model=SessionOut, responses={401: PROBLEM})
+@answered_by(session_answer)
 async def read_session(request: Request) -> Response:
     return await session_answer(request)
 

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.sessions import IssuedSession
+from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
-from signin.web.templating import services_of
 
 SESSION_COOKIE = "session"
 
@@ -41,13 +41,14 @@ def user_agent(request: Request) -> str | None:
 async def start_session(
     request: Request, response: Response, user_id: int, *, remember: bool
 ) -> IssuedSession:
-    """Issue a new token (never reuse one presented before sign-in) and set the cookie."""
+    """Issue a new token in place of any presented before sign-in, and set the cookie."""
     services = services_of(request)
-    old = presented_token(request)
-    if old:
-        await services.sessions.end(old)
     issued = await services.sessions.issue(
-        user_id, remember=remember, ip=client_ip(request), user_agent=user_agent(request)
+        user_id,
+        remember=remember,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        replacing=presented_token(request),
     )
     set_cookie(
         response,

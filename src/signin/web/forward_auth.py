@@ -18,11 +18,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
+from signin.web.edge import answered_by
 from signin.web.errors import problem
 from signin.web.proxy import SCOPE_KEY, Forwarded
-from signin.web.templating import services_of
 
 router = APIRouter(prefix="/api/v1", tags=["forward-auth"])
 
@@ -49,13 +50,15 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="signin"'}
         },
     },
 )
+@answered_by(lambda request: verify_answer(request, request.query_params.get("rd")))
 async def verify(request: Request, rd: str | None = None) -> Response:
-    # Served by web/fastpath.py ahead of the router; the routes stay for 405s and the schema.
+    # Answered by the edge ahead of the router (FastAPI too reads the last `rd=`); the routes
+    # stay for 405s and the schema.
     return await verify_answer(request, rd)
 
 
 async def verify_answer(request: Request, rd: str | None) -> Response:
-    """The whole of `GET /api/v1/verify`, shared by the routes and web/fastpath.py."""
+    """The whole of `GET /api/v1/verify` (the routes' and the edge's)."""
     found = await current_session(request)
     if found is not None:
         return signed_in(found)

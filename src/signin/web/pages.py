@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from signin.accounts.errors import InvalidInput, SigninError
+from signin.accounts.errors import SigninError
+from signin.services import services_of
 from signin.web.auth import (
     clear_session_cookie,
     client_ip,
@@ -18,50 +18,22 @@ from signin.web.auth import (
     start_session,
 )
 from signin.web.errors import retry_headers, status_for
-from signin.web.templating import CSRF_FIELD, csrf_valid, render, services_of
+from signin.web.forms import (
+    destination,
+    error_context,
+    is_basic,
+    read_form,
+    redirect_fields,
+    see_other,
+)
+from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-MAX_FIELD = 4096
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """The submitted fields as strings; 403 unless the CSRF token matches this browser."""
-    form = await request.form()
-    fields = {key: value[: MAX_FIELD * 4] for key, value in form.items() if isinstance(value, str)}
-    if not csrf_valid(request, fields.get(CSRF_FIELD)):
-        raise HTTPException(
-            403,
-            "This form has expired or did not come from this site. "
-            "Go back, reload the page and try again.",
-        )
-    return fields
-
-
-def redirect_fields(request: Request, fields: dict[str, str] | None = None) -> dict[str, str]:
-    """`next`/`sig` to carry through a form, kept only when they verify."""
-    source: Any = fields if fields is not None else request.query_params
-    target, sig = source.get("next", ""), source.get("sig", "")
-    policy = services_of(request).redirects
-    if target and policy.verified(target, sig, "") == target:
-        return {"next": target, "sig": sig}
-    return {}
-
-
-def destination(request: Request, fields: dict[str, str], default: str) -> str:
-    return services_of(request).redirects.verified(fields.get("next"), fields.get("sig"), default)
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def form_error(
     request: Request, template: str, exc: SigninError, fields: dict[str, str], **context: Any
 ) -> Response:
-    problems: dict[str, str] = {}
-    if isinstance(exc, InvalidInput):
-        for item in exc.problems:  # every problem at once, several per field joined
-            problems[item.field] = " ".join(filter(None, [problems.get(item.field), item.message]))
     kept = {
         "username": fields.get("username", ""),
         "email": fields.get("email", ""),
@@ -71,11 +43,10 @@ def form_error(
         request,
         template,
         {
-            "message": None if problems else exc.message,
-            "problems": problems,
+            **error_context(exc),
             "form": kept,
             "redirect": redirect_fields(request, fields),
-            "basic": fields.get("basic") == "1",
+            "basic": is_basic(request, fields),
             **context,
         },
         status_code=status_for(exc),
@@ -93,7 +64,7 @@ async def sign_up_page(request: Request) -> Response:
     return render(
         request,
         "sign_up.html",
-        {"redirect": redirect_fields(request), "basic": request.query_params.get("basic") == "1"},
+        {"redirect": redirect_fields(request), "basic": is_basic(request)},
     )
 
 
@@ -109,8 +80,6 @@ async def sign_up(request: Request) -> Response:
         await start_session(request, response, user.id, remember=False)
     except SigninError as exc:
         return form_error(request, "sign_up.html", exc, fields)
-    for hook in services.extras.get("after_sign_up", []):
-        await hook(user)
     return response
 
 
@@ -119,7 +88,7 @@ async def sign_in_page(request: Request) -> Response:
     return render(
         request,
         "sign_in.html",
-        {"redirect": redirect_fields(request), "basic": request.query_params.get("basic") == "1"},
+        {"redirect": redirect_fields(request), "basic": is_basic(request)},
     )
 
 

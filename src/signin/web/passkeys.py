@@ -21,12 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from signin.accounts.factors.passkeys import CHALLENGE_SECONDS, Ceremony
+from signin.services import services_of
 from signin.stores.base import PasskeyRecord, SessionUser
-from signin.web.api import PROBLEM, JsonRoute, require_session
+from signin.web.api import PROBLEM, JsonRoute
 from signin.web.auth import start_session
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
-from signin.web.pages import read_form, see_other
-from signin.web.templating import csrf_valid, services_of
+from signin.web.forms import read_form, require_session, see_other
+from signin.web.templating import csrf_valid
 
 STATE_COOKIE = "passkey"
 CSRF_HEADER = "x-csrf-token"
