@@ -11,7 +11,8 @@ from starlette.requests import HTTPConnection
 
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
-from signin.accounts.factors.passkeys import CHALLENGE_SECONDS, Passkeys
+from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges
+from signin.accounts.factors.passkeys import Passkeys
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -194,9 +195,12 @@ def build_services(
         account=AccountService(users, authenticator, new_password, sessions, letters),
         passkeys=Passkeys(
             SqlPasskeyStore(engine),
-            SqlChallengeStore(engine),
+            Challenges(
+                SqlChallengeStore(engine),
+                StateSigner(keys, "passkey", CHALLENGE_SECONDS),
+                clock=clock,
+            ),
             users,
-            StateSigner(keys, "passkey", CHALLENGE_SECONDS),
             rp_id=settings.passkey_rp_id,
             rp_name=settings.webauthn_rp_name,
             origin=settings.public_origin,

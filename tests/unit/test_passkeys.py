@@ -21,7 +21,8 @@ from signin.accounts.errors import (
     PasskeyRefused,
     PasskeyTaken,
 )
-from signin.accounts.factors.passkeys import CHALLENGE_SECONDS, MAX_PASSKEYS, Passkeys, clean_name
+from signin.accounts.factors.challenges import CHALLENGE_SECONDS
+from signin.accounts.factors.passkeys import MAX_PASSKEYS, Passkeys, clean_name
 from signin.services import Services, build_services
 from signin.settings import SettingsError, load_settings
 from signin.stores.base import NewUser, UserRecord

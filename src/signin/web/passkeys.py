@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from signin.accounts.factors.passkeys import CHALLENGE_SECONDS, Ceremony
+from signin.accounts.factors.challenges import CHALLENGE_SECONDS
+from signin.accounts.factors.passkeys import Ceremony
 from signin.services import services_of
 from signin.stores.base import PasskeyRecord, SessionUser
 from signin.web.api import PROBLEM, JsonRoute

@@ -2,9 +2,7 @@
 
 The cryptography (attestation, assertion signatures, origin, RP id and flag checks) is
 py_webauthn's. Ours are the challenges, the storage and the policy:
-- A challenge lives in a signed state value the browser keeps (web/ puts it in an HttpOnly
-  cookie, so it is bound to that browser) for `CHALLENGE_SECONDS`; answering it records its id
-  in the challenge store, whose primary key lets only the first answer through (single use).
+- Challenges are single-use, browser-held and live 5 minutes (`challenges.py`).
 - A passkey sign-in without a password needs user verification (the passkey is then both
   factors); as the second step after a password, user presence is enough.
 - The sign counter must grow whenever either side of the comparison is non-zero (py_webauthn
@@ -15,11 +13,10 @@ py_webauthn's. Ours are the challenges, the storage and the policy:
 
 from __future__ import annotations
 
-import base64
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from webauthn import (
     generate_authentication_options,
@@ -39,7 +36,6 @@ from webauthn.helpers.structs import (
 
 from signin.accounts.clock import Clock
 from signin.accounts.errors import (
-    CeremonyExpired,
     InvalidInput,
     NotFound,
     PasskeyNotAdded,
@@ -47,9 +43,8 @@ from signin.accounts.errors import (
     PasskeyTaken,
     Problem,
 )
-from signin.crypto.signing import StateSigner
+from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges, Opened
 from signin.stores.base import (
-    ChallengeStore,
     DuplicatePasskey,
     PasskeyRecord,
     PasskeyStore,
@@ -57,12 +52,9 @@ from signin.stores.base import (
     UserStore,
 )
 
-Kind = Literal["register", "sign_in", "second_step"]
-CHALLENGE_SECONDS = 300
 TIMEOUT_MS = CHALLENGE_SECONDS * 1000
 NAME_MAX = 64
 MAX_PASSKEYS = 20
-PURGE_EVERY = 600.0
 KNOWN_TRANSPORTS = frozenset(item.value for item in AuthenticatorTransport)
 
 
@@ -72,14 +64,6 @@ class Ceremony:
 
     options: dict[str, Any]
     state: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def clean_name(name: str) -> str:
@@ -100,9 +84,8 @@ class Passkeys:
     def __init__(
         self,
         store: PasskeyStore,
-        challenges: ChallengeStore,
+        challenges: Challenges,
         users: UserStore,
-        signer: StateSigner,
         *,
         rp_id: str,
         rp_name: str,
@@ -112,12 +95,10 @@ class Passkeys:
         self.store = store
         self.challenges = challenges
         self.users = users
-        self.signer = signer
         self.rp_id = rp_id
         self.rp_name = rp_name
         self.origin = origin
         self.clock = clock
-        self._next_purge = 0.0
 
     # -- the account page ------------------------------------------------------------------
 
@@ -144,7 +125,7 @@ class Passkeys:
                 ]
             )
         handle = await self.store.user_handle(user.id) or secrets.token_bytes(32)
-        challenge = secrets.token_bytes(32)
+        challenge, state = self.challenges.new("register", user.id, handle)
         options = generate_registration_options(
             rp_id=self.rp_id,
             rp_name=self.rp_name,
@@ -158,14 +139,14 @@ class Passkeys:
             ),
             exclude_credentials=[_descriptor(record) for record in existing],
         )
-        return self._ceremony(options_to_json_dict(options), "register", challenge, user.id, handle)
+        return Ceremony(options_to_json_dict(options), state)
 
     async def register(
         self, user: UserRecord, state: str, credential: Any, name: str
     ) -> PasskeyRecord:
         """Verify `navigator.credentials.create()`'s answer and store the new passkey."""
         shown = clean_name(name)
-        opened = await self._take(state, "register", user.id)
+        opened = await self.challenges.take(state, "register", user.id)
         try:
             verified = verify_registration_response(
                 credential=_as_dict(credential),
@@ -193,18 +174,18 @@ class Passkeys:
 
     async def sign_in_options(self) -> Ceremony:
         """Options for a passwordless sign-in: any discoverable credential, verified user."""
-        challenge = secrets.token_bytes(32)
+        challenge, state = self.challenges.new("sign_in", None)
         options = generate_authentication_options(
             rp_id=self.rp_id,
             challenge=challenge,
             timeout=TIMEOUT_MS,
             user_verification=UserVerificationRequirement.REQUIRED,
         )
-        return self._ceremony(options_to_json_dict(options), "sign_in", challenge, None, b"")
+        return Ceremony(options_to_json_dict(options), state)
 
     async def second_step_options(self, user_id: int) -> Ceremony:
         """Options for the step after a password: one of this user's passkeys."""
-        challenge = secrets.token_bytes(32)
+        challenge, state = self.challenges.new("second_step", user_id)
         options = generate_authentication_options(
             rp_id=self.rp_id,
             challenge=challenge,
@@ -212,62 +193,25 @@ class Passkeys:
             allow_credentials=[_descriptor(r) for r in await self.store.list_for_user(user_id)],
             user_verification=UserVerificationRequirement.PREFERRED,
         )
-        return self._ceremony(options_to_json_dict(options), "second_step", challenge, user_id, b"")
+        return Ceremony(options_to_json_dict(options), state)
 
     async def has_passkeys(self, user_id: int) -> bool:
         return await self.store.user_handle(user_id) is not None
 
     async def sign_in(self, state: str, credential: Any) -> UserRecord:
         """The user a verified passwordless assertion names; `PasskeyRefused` otherwise."""
-        opened = await self._take(state, "sign_in", None)
+        opened = await self.challenges.take(state, "sign_in", None)
         return await self._verify(opened, credential, user_id=None, need_uv=True)
 
     async def second_step(self, user_id: int, state: str, credential: Any) -> UserRecord:
         """Check a passkey of `user_id` as the second step after their password."""
-        opened = await self._take(state, "second_step", user_id)
+        opened = await self.challenges.take(state, "second_step", user_id)
         return await self._verify(opened, credential, user_id=user_id, need_uv=False)
 
-    # -- the glue --------------------------------------------------------------------------
-
-    def _ceremony(
-        self,
-        options: dict[str, Any],
-        kind: Kind,
-        challenge: bytes,
-        user_id: int | None,
-        handle: bytes,
-    ) -> Ceremony:
-        state = {
-            "i": secrets.token_urlsafe(16),
-            "k": kind,
-            "c": _b64(challenge),
-            "u": user_id,
-            "h": _b64(handle),
-            "t": self.clock(),
-        }
-        return Ceremony(options, self.signer.dumps(state))
-
-    async def _take(self, state: str, kind: Kind, user_id: int | None) -> _Opened:
-        """The challenge in `state`, used up; `CeremonyExpired` when it cannot be used."""
-        now = self.clock()
-        value = self.signer.loads(state)
-        if (
-            value is None
-            or value.get("k") != kind
-            or value.get("u") != user_id
-            or not isinstance(value.get("t"), int | float)
-            or not 0 <= now - value["t"] < CHALLENGE_SECONDS
-        ):
-            raise CeremonyExpired()
-        if now >= self._next_purge:
-            self._next_purge = now + PURGE_EVERY
-            await self.challenges.purge(now)
-        if not await self.challenges.consume(str(value["i"]), value["t"] + CHALLENGE_SECONDS):
-            raise CeremonyExpired()
-        return _Opened(_unb64(str(value["c"])), _unb64(str(value["h"])))
+    # -- checking an assertion --------------------------------------------------------------
 
     async def _verify(
-        self, opened: _Opened, credential: Any, *, user_id: int | None, need_uv: bool
+        self, opened: Opened, credential: Any, *, user_id: int | None, need_uv: bool
     ) -> UserRecord:
         try:
             parsed = parse_authentication_credential_json(_as_dict(credential))
@@ -299,12 +243,6 @@ class Passkeys:
         ):
             raise PasskeyRefused()  # another assertion moved the counter first: a clone
         return user
-
-
-@dataclass(frozen=True)
-class _Opened:
-    challenge: bytes
-    handle: bytes
 
 
 def _descriptor(record: PasskeyRecord) -> PublicKeyCredentialDescriptor:
