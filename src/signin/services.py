@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import HTTPConnection
 
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
@@ -37,6 +36,9 @@ from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
+
+if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
+    from starlette.requests import HTTPConnection
 
 CSRF_MAX_AGE = 86400
 

@@ -37,12 +37,12 @@ class Registration:
         self.after_sign_up = list(after_sign_up)  # each must not raise (the account exists)
 
     async def sign_up(
-        self, username: str, password: str, email: str = "", *, welcome: bool = True
+        self, username: str, password: str, email: str = "", *, welcome: bool = False
     ) -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
 
-        With `welcome` (a person signing up, not an admin's `users create`) the after-sign-up
-        hooks run once the account exists: today, the verification mail.
+        `welcome=True` (a person signing up on a page or the API, not an admin's `users create`)
+        runs the after-sign-up hooks once the account exists: today, the verification mail.
         """
         user = await self._create(username, password, email)
         if welcome:

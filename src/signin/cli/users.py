@@ -49,7 +49,7 @@ def users_create(
         password = sys.stdin.readline().rstrip("\r\n")
 
     async def work(services: Services) -> None:
-        user = await services.registration.sign_up(username, password, email, welcome=False)
+        user = await services.registration.sign_up(username, password, email)
         out.print(f"created {user.username}")
 
     run_with_services(work)

@@ -98,7 +98,7 @@ def _time(epoch: float) -> datetime:
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
     registration = services_of(request).registration
-    user = await registration.sign_up(body.username, body.password, body.email or "")
+    user = await registration.sign_up(body.username, body.password, body.email or "", welcome=True)
     return UserOut(username=user.username, email=user.email)
 
 

@@ -109,7 +109,7 @@ def accept_json(content_type: str, body: bytes, model: type[M]) -> M | None:
 
 
 class Dispatcher:
-    """Hot pairs to their plain endpoints, everything else to `app` (FastAPI)."""
+    """Hot pairs to their plain endpoints, everything else to `fallback` (FastAPI's stack)."""
 
     def __init__(self, app: FastAPI, hot: dict[tuple[str, str], Hot], fallback: ASGIApp) -> None:
         self.app = app  # `scope["app"]`, as Starlette sets it: endpoints find services there
