@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -188,13 +189,21 @@ class ServerProcess:
         workers: int = 1,
         port: int | None = None,
         log_path: Path | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls`: a certificate and key file for `serve --certfile/--keyfile` (https)."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.env = {**os.environ, **CHEAP_ARGON2_ENV, **env}
         self.workers = workers
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client needs to trust this server (its own certificate when tls)."""
+        return ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
 
     def start(self, timeout: float = 30) -> ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -210,6 +219,11 @@ class ServerProcess:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                *(
+                    ("--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1]))
+                    if self.tls
+                    else ()
+                ),
             ],
             env=self.env,
             stdout=log,
@@ -223,7 +237,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"signin serve exited with {self.proc.returncode}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                health = httpx.get(self.url + "/healthz", timeout=1, verify=self.verify)
+                if health.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

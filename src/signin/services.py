@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.accounts.access.gate import Gate
+from signin.accounts.access.groups import Groups
+from signin.accounts.access.invites import Invites
+from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges
@@ -31,6 +35,7 @@ from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
+from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
 from signin.stores.sql.sessions import SqlSessionStore
@@ -72,6 +77,9 @@ class Services:
     verification: EmailVerification
     account: AccountService
     passkeys: Passkeys
+    invites: Invites
+    groups: Groups
+    gate: Gate
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -82,6 +90,12 @@ class Services:
         for closer in self.closers:
             await closer()
         await self.engine.dispose()
+
+
+def build_gate(settings: Settings) -> Gate:
+    """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
+    rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
+    return Gate(rules, settings.access_default)
 
 
 def services_of(request: HTTPConnection) -> Services:
@@ -96,6 +110,7 @@ def build_services(
     """Build everything; opens no connection until first use."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds hashes and the key
     keys = key_ring(settings)
+    gate = build_gate(settings)
     engine = create_engine(settings.sqlalchemy_url)
     users = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
@@ -163,6 +178,7 @@ def build_services(
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
     )
+    invites = Invites(SqlInviteStore(engine), clock=clock)
     return Services(
         settings=settings,
         engine=engine,
@@ -182,6 +198,8 @@ def build_services(
             require_email=settings.require_email,
             clock=clock,
             after_sign_up=[verification.after_sign_up],
+            mode=settings.signup,
+            invites=invites,
         ),
         authenticator=authenticator,
         redirects=RedirectPolicy(
@@ -208,6 +226,9 @@ def build_services(
             origin=settings.public_origin,
             clock=clock,
         ),
+        invites=invites,
+        groups=Groups(users),
+        gate=gate,
         closers=closers,
         health=health,
     )

@@ -81,13 +81,18 @@ class Settings(BaseSettings):
     webauthn_rp_id: str | None = None
     webauthn_rp_name: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
 
+    # Who may sign up and who may pass forward-auth (SPEC section 12).
+    signup: Literal["open", "invite", "closed"] = "open"
+    access_rules: Path | None = None
+    access_default: Literal["bypass", "signed_in", "two_factor", "deny"] = "signed_in"
+
     @field_validator("secret_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `SIGNIN_SECRET_KEY=` (as compose files write it) means "use secret.key", not "too short".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("cookie_secure", "log_level", mode="before")
+    @field_validator("cookie_secure", "log_level", "signup", "access_default", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         # `SIGNIN_COOKIE_SECURE=True` and `SIGNIN_LOG_LEVEL=DEBUG` mean what they say.
@@ -154,6 +159,11 @@ class Settings(BaseSettings):
         if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
             _need_driver("asyncpg", "PostgreSQL", "postgres")
         return value
+
+    @field_validator("access_rules", mode="before")
+    @classmethod
+    def _no_rules_file(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("redis_url", "smtp_url")
     @classmethod
@@ -280,6 +290,8 @@ class Settings(BaseSettings):
                 text = ",".join(str(item) for item in value)
             elif value is None:
                 text = ""
+            elif isinstance(value, bool):
+                text = "true" if value else "false"  # as the README and SPEC spell them
             else:
                 text = str(value)
             if name in SECRET_FIELDS and text:

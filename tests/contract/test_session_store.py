@@ -82,6 +82,19 @@ class TestSessionStoreContract:
         assert found is not None
         assert (found.disabled, found.email_verified) == (True, True)
 
+    async def test_group_changes_show_at_once(self, sessions_backend: Backend) -> None:
+        """Forward-auth rules read the groups on every check: a change counts from the next."""
+        alice, _ = await two_users(sessions_backend)
+        await sessions_backend.store.create(digest("t1"), record("s1", alice))
+        assert (await sessions_backend.store.lookup(digest("t1"))).groups == ()  # type: ignore[union-attr]
+        users = sessions_backend.users
+        assert await users.change_groups(alice.id, ["ops", "admins"], []) == ("admins", "ops")
+        assert (await sessions_backend.store.lookup(digest("t1"))).groups == ("admins", "ops")  # type: ignore[union-attr]
+        assert await users.change_groups(alice.id, ["x"], ["admins", "none"]) == ("ops", "x")
+        assert (await sessions_backend.store.lookup(digest("t1"))).groups == ("ops", "x")  # type: ignore[union-attr]
+        assert (await users.by_id(alice.id)).groups == ("ops", "x")  # type: ignore[union-attr]
+        assert await users.change_groups(alice.id + 1000, ["x"], []) == ()
+
     async def test_deleted_account_has_no_sessions(self, sessions_backend: Backend) -> None:
         alice, _ = await two_users(sessions_backend)
         await sessions_backend.store.create(digest("t1"), record("s1", alice))

@@ -164,6 +164,24 @@ class MailNotSent(RetryLater):
         self.detail = detail
 
 
+class SignUpClosed(SigninError):
+    """Sign-up is closed: accounts are made by an administrator."""
+
+    code = "sign_up_closed"
+
+
+class InviteRequired(SigninError):
+    """Sign-up needs an invite: open the invite link you were given."""
+
+    code = "invite_required"
+
+
+class InviteInvalid(SigninError):
+    """This invite is not valid: it may have expired, been revoked or been used up."""
+
+    code = "invite_invalid"
+
+
 class NotFound(SigninError):
     """No such account."""
 

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import out, run_with_services, when
+from signin.cli.common import command_group, out, run_with_services, when
 from signin.services import Services
 
-passkeys_app = typer.Typer(help="List and remove users' passkeys.", no_args_is_help=True)
+passkeys_app = command_group("List and remove users' passkeys.")
 
 
 @passkeys_app.command("list")

@@ -30,6 +30,7 @@ class UserRecord:
     created_at: float
     password_changed_at: float
     disabled: bool
+    groups: tuple[str, ...] = ()  # sorted group names (SPEC section 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class NewUser:
     email_canon: str | None
     password_hash: str
     created_at: float
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class SessionUser:
     email: str | None
     email_verified: bool
     disabled: bool
+    # The user's groups, read with the user on every lookup (never cached past the request):
+    # forward-auth rules decide on them, and a change counts from the next check.
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,11 @@ class UserStore(Protocol):
     async def set_email_verified(self, user_id: int, email: str, now: float) -> bool: ...
     async def delete(self, user_id: int) -> bool: ...
     async def list(self, limit: int = 1000, offset: int = 0) -> list[UserRecord]: ...
+    async def change_groups(
+        self, user_id: int, add: Sequence[str], remove: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Add then remove group names in one write; return the groups after it."""
+        ...
 
 
 class SessionStore(Protocol):
@@ -229,4 +239,37 @@ class ChallengeStore(Protocol):
 
     async def purge(self, now: float) -> int:
         """Forget challenges that expired before `now`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRecord:
+    """A sign-up invite (SPEC section 12), stored by the SHA-256 of its token."""
+
+    id: str
+    email: str | None
+    groups: tuple[str, ...]
+    max_uses: int
+    uses: int
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+
+
+class InviteStore(Protocol):
+    async def add(
+        self, token_hash: bytes, record: InviteRecord, email_canon: str | None
+    ) -> None: ...
+    async def get(self, token_hash: bytes) -> tuple[InviteRecord, str | None] | None:
+        """The invite and its canonical email, whatever its state."""
+        ...
+
+    async def list(self) -> list[InviteRecord]: ...
+    async def revoke(self, invite_id: str, now: float) -> bool: ...
+    async def create_user(self, token_hash: bytes, user: NewUser, now: float) -> UserRecord | None:
+        """Use the invite once and create `user` with its groups, in one transaction.
+
+        None (and nothing written) when the invite is unknown, revoked, expired or used up;
+        `DuplicateUser` (and the use taken back) when the name or address is taken.
+        """
         ...

@@ -60,6 +60,7 @@ class SignUpIn(BaseModel):
     username: str = Field(max_length=256)
     password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
     email: str | None = Field(default=None, max_length=320)
+    invite: str | None = Field(default=None, max_length=128, description="invite token")
 
 
 class UserOut(BaseModel):
@@ -94,11 +95,13 @@ def _time(epoch: float) -> datetime:
     "/users",
     status_code=201,
     response_model=UserOut,
-    responses={409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
+    responses={403: PROBLEM, 409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
     registration = services_of(request).registration
-    user = await registration.sign_up(body.username, body.password, body.email or "", welcome=True)
+    user = await registration.sign_up(
+        body.username, body.password, body.email or "", invite=body.invite or "", welcome=True
+    )
     return UserOut(username=user.username, email=user.email)
 
 

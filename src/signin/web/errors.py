@@ -42,6 +42,9 @@ STATUS: dict[type[e.SigninError], int] = {
     e.PasskeyNotAdded: 400,
     e.PasskeyTaken: 409,
     e.CeremonyExpired: 400,
+    e.SignUpClosed: 403,
+    e.InviteRequired: 403,
+    e.InviteInvalid: 403,
 }
 
 

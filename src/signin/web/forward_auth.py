@@ -10,19 +10,29 @@ The original URL comes from `?rd=` or from a trusted proxy's `X-Forwarded-Proto`
 500, so its recipe leaves `X-Forwarded-Uri` out of the check and sends it only on the follow-up
 request it makes for the 401 (docs/deploy.md). Whatever the source, the URL passes the same
 RedirectPolicy as every signed target: a host that is not allowed gets a plain 401, never a link.
+
+With access rules (SPEC section 12, accounts/access/gate.py) the answer also depends on the
+request the proxy is about to forward: its host and path (from `?rd=`, else the trusted proxy's
+`X-Forwarded-Host` and `X-Forwarded-Uri` or `X-Original-URI`) and `X-Forwarded-Method`. A
+`bypass` or `deny` rule answers before the session is read; a signed-in user the rules refuse
+gets 403, a page or problem+json as `Accept` asks. Without a rules file and with the default
+policy of old (`signed_in`), none of this runs.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from signin.accounts.access.gate import Outcome, Target
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
 from signin.web.edge import answered_by
-from signin.web.errors import problem
+from signin.web.errors import error_page, problem
 from signin.web.proxy import SCOPE_KEY, Forwarded
 
 router = APIRouter(prefix="/api/v1", tags=["forward-auth"])
@@ -41,12 +51,17 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="signin"'}
             "headers": {
                 "Remote-User": {"description": "the username as typed at sign-up (UTF-8)"},
                 "Remote-Email": {"description": "the account's verified email address"},
+                "Remote-Groups": {"description": "the user's groups, comma-separated"},
             },
         },
         302: {"description": "Anonymous, original URL known and allowed: go sign in"},
         401: {
             "description": "Not signed in",
             "content": {"application/problem+json": {}},
+        },
+        403: {
+            "description": "Signed in, but the access rules refuse this request",
+            "content": {"application/problem+json": {}, "text/html": {}},
         },
     },
 )
@@ -59,9 +74,25 @@ async def verify(request: Request, rd: str | None = None) -> Response:
 
 async def verify_answer(request: Request, rd: str | None) -> Response:
     """The whole of `GET /api/v1/verify` (the routes' and the edge's)."""
-    found = await current_session(request)
-    if found is not None:
+    gate = services_of(request).gate
+    # No rules file and the default of old: no target to work out, as before SPEC section 12.
+    target = None if gate.trivial else target_of(request, rd)
+    answer, found = await gate.check(target, lambda: current_session(request))
+    if answer is Outcome.ALLOW and found is not None:
         return signed_in(found)
+    if answer is Outcome.BYPASS:
+        return Response(headers=NO_STORE)
+    if answer is Outcome.SIGN_IN:
+        return sign_in_answer(request, rd)
+    if answer is Outcome.STEP_UP:
+        return forbidden(request, "This address needs a second factor, which is not set up.")
+    if found is None:
+        return forbidden(request, "This address is closed to everyone.")
+    return forbidden(request, "Your account may not open this address.")
+
+
+def sign_in_answer(request: Request, rd: str | None) -> Response:
+    """Anonymous: 302 to the sign-in page when the original URL is known and allowed, else 401."""
     original = original_url(request, rd)
     redirects = services_of(request).redirects
     if original is not None and redirects.is_safe(original):
@@ -80,7 +111,29 @@ def signed_in(found: SessionUser) -> Response:
     headers = {**NO_STORE, "Remote-User": _header_value(found.username)}
     if found.email and found.email_verified:
         headers["Remote-Email"] = _header_value(found.email)
+    if found.groups:
+        headers["Remote-Groups"] = ",".join(found.groups)
     return JSONResponse({"username": found.username}, headers=headers)
+
+
+def forbidden(request: Request, detail: str) -> Response:
+    """403: an HTML page for a browser (a proxy may show it), problem+json for the rest."""
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept and "application/problem+json" not in accept:
+        return error_page(request, 403, detail, NO_STORE)
+    return problem(403, detail, code="forbidden", headers=NO_STORE)
+
+
+def target_of(request: Request, rd: str | None) -> Target:
+    """The request the proxy is about to forward, as far as it said (for the access rules)."""
+    forwarded: Forwarded = request.scope.get(SCOPE_KEY) or Forwarded()
+    method = (forwarded.method or "GET").upper()
+    if rd:
+        parts = urlsplit(rd)
+        host = parts.netloc.rpartition("@")[2].lower()
+        return Target(host, (parts.path or "/") if host else None, method)
+    uri = forwarded.uri or forwarded.original_uri
+    return Target((forwarded.host or "").lower(), uri if uri else None, method)
 
 
 def original_url(request: Request, rd: str | None) -> str | None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signin.accounts.errors import SigninError
+from signin.accounts.errors import InviteInvalid, InviteRequired, SigninError, SignUpClosed
 from signin.services import services_of
 from signin.web.auth import (
     clear_session_cookie,
@@ -29,6 +29,7 @@ from signin.web.forms import (
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+MAX_INVITE = 128  # longer than any invite token: cut before it reaches the store
 
 
 def form_error(
@@ -61,28 +62,44 @@ async def home(request: Request) -> Response:
 
 @router.get("/sign-up")
 async def sign_up_page(request: Request) -> Response:
-    return render(
-        request,
-        "sign_up.html",
-        {"redirect": redirect_fields(request), "basic": is_basic(request)},
-    )
+    invite = request.query_params.get("invite", "")[:MAX_INVITE]
+    context: dict[str, Any] = {
+        "redirect": redirect_fields(request),
+        "basic": is_basic(request),
+        "mode": services_of(request).settings.signup,
+    }
+    try:
+        offered = await services_of(request).registration.offer(invite)
+    except SigninError as exc:  # the mode refuses (closed, invite needed or not valid)
+        context["refused"] = exc.message
+        # Explaining that an invite is needed is the page working; the others are refusals.
+        status = 200 if isinstance(exc, InviteRequired) else status_for(exc)
+        return render(request, "sign_up.html", context, status_code=status)
+    if offered is not None:
+        context.update(invite=invite, invite_email=offered.email)
+    return render(request, "sign_up.html", context)
 
 
 @router.post("/sign-up")
 async def sign_up(request: Request) -> Response:
     fields = await read_form(request)
     services = services_of(request)
+    invite = fields.get("invite", "")
     try:
         user = await services.registration.sign_up(
             fields.get("username", ""),
             fields.get("password", ""),
             fields.get("email", ""),
+            invite=invite,
             welcome=True,
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
+    except (SignUpClosed, InviteRequired, InviteInvalid) as exc:
+        context = {"refused": exc.message, "mode": services.settings.signup}
+        return form_error(request, "sign_up.html", exc, fields, **context)
     except SigninError as exc:
-        return form_error(request, "sign_up.html", exc, fields)
+        return form_error(request, "sign_up.html", exc, fields, invite=invite, mode="")
     return response
 
 

@@ -27,7 +27,10 @@ def _run(connection: Connection) -> None:
             # committed, then read the new version and find nothing to do. The lock ends with
             # the transaction, also when a process dies half-way.
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        migration = context.get_context()
+        config.attributes["before"] = migration.get_current_revision()
         context.run_migrations()
+        config.attributes["after"] = migration.get_current_revision()
 
 
 async def _main() -> None:

@@ -171,6 +171,7 @@ class RedisSessionStore(RedisStore):
             email=user.email,
             email_verified=user.email_verified,
             disabled=user.disabled,
+            groups=user.groups,  # read with the user, never cached: changes count at once
         )
 
     async def touch(self, token_hash: bytes, now: float) -> None:

@@ -26,6 +26,8 @@ users = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("password_changed_at", sa.Float, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Group names, sorted, comma-separated: read by the session lookup's join (no second query).
+    sa.Column("groups", sa.String(1200), nullable=False, server_default=""),
 )
 
 sessions = sa.Table(
@@ -106,4 +108,19 @@ passkey_challenges = sa.Table(
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("email", sa.String(320)),
+    sa.Column("email_canon", sa.String(320)),
+    sa.Column("groups", sa.String(1200), nullable=False, server_default=""),
+    sa.Column("max_uses", sa.Integer, nullable=False),
+    sa.Column("uses", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
 )

@@ -11,6 +11,7 @@ from signin.stores.sql.base import SqlStore
 from signin.stores.sql.fastread import MISS, FastReader
 from signin.stores.sql.fastwrite import FastWriter
 from signin.stores.sql.schema import sessions, users
+from signin.stores.sql.users import groups_of
 
 _COLUMNS = (
     sessions.c.id,
@@ -50,6 +51,7 @@ class SqlSessionStore(SqlStore):
                 users.c.email,
                 users.c.email_verified_at,
                 users.c.disabled,
+                users.c.groups,  # forward-auth rules need them on every check
             )
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.token_hash == sa.bindparam("token_hash"))
@@ -108,6 +110,7 @@ class SqlSessionStore(SqlStore):
             email=row.email,
             email_verified=row.email_verified_at is not None,
             disabled=bool(row.disabled),
+            groups=groups_of(row.groups),
         )
 
     async def touch(self, token_hash: bytes, now: float) -> None:
