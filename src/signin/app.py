@@ -20,7 +20,7 @@ from signin import __version__
 from signin.services import Services, build_services, services_of
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import account, api, docs, errors, forward_auth, pages, passkeys
+from signin.web import account, api, docs, errors, forward_auth, pages, passkeys, two_factor
 from signin.web.edge import Dispatcher, build_edge, hot_table, quiet_pairs
 from signin.web.errors import problem
 from signin.web.security import content_security_policy
@@ -88,6 +88,7 @@ def create_app(
     app.state.templates = make_templates()
     errors.install(app)
     routers = [pages.router, api.router, account.router, forward_auth.router]
+    routers += [two_factor.router, two_factor.api_router]
     routers += [passkeys.router, passkeys.pages]
     for router in routers:
         app.include_router(router)

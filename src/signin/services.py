@@ -15,7 +15,10 @@ from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges
+from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
+from signin.accounts.factors.manager import TwoFactor
 from signin.accounts.factors.passkeys import Passkeys
+from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -29,12 +32,14 @@ from signin.accounts.tokens import OneTimeTokens
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
+from signin.crypto.sealing import SecretBox
 from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import create_engine
+from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
@@ -80,6 +85,8 @@ class Services:
     invites: Invites
     groups: Groups
     gate: Gate
+    two_factor: TwoFactor
+    sign_in_flow: SignInFlow
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -179,6 +186,40 @@ def build_services(
         clock=clock,
     )
     invites = Invites(SqlInviteStore(engine), clock=clock)
+    two_factor = TwoFactor(
+        users,
+        SqlFactorStore(engine),
+        SecretBox(keys, "totp"),
+        RecoveryHasher(keys),
+        authenticator,
+        lockout,
+        letters,
+        issuer=settings.totp_issuer,
+        clock=clock,
+    )
+    passkeys = Passkeys(
+        SqlPasskeyStore(engine),
+        Challenges(
+            SqlChallengeStore(engine),
+            StateSigner(keys, "passkey", CHALLENGE_SECONDS),
+            clock=clock,
+        ),
+        users,
+        rp_id=settings.passkey_rp_id,
+        rp_name=settings.webauthn_rp_name,
+        origin=settings.public_origin,
+        clock=clock,
+    )
+    sign_in_flow = SignInFlow(
+        users,
+        authenticator,
+        lockout,
+        two_factor,
+        tokens,
+        StateSigner(keys, "two-factor", PENDING_SECONDS),
+        clock=clock,
+        passkeys=passkeys,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -213,22 +254,12 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
-        passkeys=Passkeys(
-            SqlPasskeyStore(engine),
-            Challenges(
-                SqlChallengeStore(engine),
-                StateSigner(keys, "passkey", CHALLENGE_SECONDS),
-                clock=clock,
-            ),
-            users,
-            rp_id=settings.passkey_rp_id,
-            rp_name=settings.webauthn_rp_name,
-            origin=settings.public_origin,
-            clock=clock,
-        ),
+        passkeys=passkeys,
         invites=invites,
         groups=Groups(users),
         gate=gate,
+        two_factor=two_factor,
+        sign_in_flow=sign_in_flow,
         closers=closers,
         health=health,
     )

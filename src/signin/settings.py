@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     reset_limit_per_account: Annotated[int, Field(ge=1, le=1000)] = 3
     reset_limit_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    totp_issuer: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
     webauthn_rp_id: str | None = None
     webauthn_rp_name: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
 

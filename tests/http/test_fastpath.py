@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from signin.accounts.clock import FrozenClock
 from signin.app import create_app
-from signin.services import build_services
+from signin.services import Services, build_services
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.api import SignInIn
 from signin.web.edge import Dispatcher, Hot, read_json
@@ -40,6 +40,7 @@ class Pair:
     routed: httpx.AsyncClient
     clock: FrozenClock
     hot: dict[tuple[str, str], Hot]  # the fast app's dispatcher table
+    services: Services
 
     async def same(self, method: str, url: str, **kwargs: object) -> httpx.Response:
         """Send one request to both apps; assert identical answers; return the fast one."""
@@ -97,7 +98,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
             httpx.AsyncClient(transport=fast_t, base_url=base) as fast,
             httpx.AsyncClient(transport=routed_t, base_url=base) as routed,
         ):
-            yield Pair(fast, routed, clock, dispatcher_of(fast_app).hot)
+            yield Pair(fast, routed, clock, dispatcher_of(fast_app).hot, services)
 
 
 async def token_for(pair: Pair, username: str = "alice") -> str:
@@ -127,6 +128,22 @@ def test_one_edge_around_one_dispatcher(tmp_path: Path) -> None:
     assert layers == [ProxyHeadersMiddleware, AccessLogMiddleware, SecurityMiddleware]
     assert app.user_middleware == []  # FastAPI builds no second stack
     assert dispatcher_of(create_app(make_settings(tmp_path), fast_paths=False)).hot == {}
+
+
+async def test_session_strength_same_on_both_paths(pair: Pair) -> None:
+    """`two_factor` is false for a password sign-in, true for a session made with a factor."""
+    weak = await token_for(pair)
+    answer = await pair.same("GET", "/api/v1/session", headers={"Cookie": f"session={weak}"})
+    assert answer.json()["two_factor"] is False
+    user = await pair.services.users.by_canon("alice")
+    assert user is not None
+    strong = await pair.services.sessions.issue(
+        user.id, remember=False, ip=None, user_agent=None, two_factor=True
+    )
+    bearer = {"Authorization": f"Bearer {strong.token}"}
+    answer = await pair.same("GET", "/api/v1/session", headers=bearer)
+    assert answer.status_code == 200
+    assert answer.json()["two_factor"] is True
 
 
 async def test_session_check_same_on_both_paths(pair: Pair) -> None:

@@ -182,6 +182,24 @@ class InviteInvalid(SigninError):
     code = "invite_invalid"
 
 
+class InvalidCode(SigninError):
+    """That code is not right. Enter the current code from your app, or a recovery code."""
+
+    code = "invalid_code"
+
+
+class ChallengeInvalid(SigninError):
+    """This sign-in step has expired or was used already. Please sign in again."""
+
+    code = "challenge_invalid"
+
+
+class TwoFactorState(SigninError):
+    """The second factor is not in a state that allows this (already on, or not set up)."""
+
+    code = "two_factor_state"
+
+
 class NotFound(SigninError):
     """No such account."""
 

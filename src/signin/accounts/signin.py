@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from signin.accounts.errors import Busy, InvalidCredentials
 from signin.accounts.legacy import is_marked, verify_legacy
-from signin.accounts.lockout import Lockout
+from signin.accounts.lockout import Attempt, Lockout
 from signin.accounts.policy import MAX_LENGTH
 from signin.accounts.usernames import canon
 from signin.crypto.passwords import HasherBusy, PasswordHasher
@@ -25,6 +25,15 @@ class Authenticator:
 
     async def sign_in(self, username: str, password: str, ip: str | None) -> UserRecord:
         """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`."""
+        user, attempt = await self.check_password_attempt(username, password, ip)
+        await self.lockout.succeeded(attempt)
+        return user
+
+    async def check_password_attempt(
+        self, username: str, password: str, ip: str | None
+    ) -> tuple[UserRecord, Attempt]:
+        """As `sign_in`, but a right password leaves its attempt for the caller to settle
+        (`Lockout.succeeded`, or `abandoned` while a second step is still due)."""
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
         attempt = await self.lockout.reserve(key, ip)
         try:
@@ -34,8 +43,7 @@ class Authenticator:
             raise Busy(exc.retry_after) from None
         if user is None:
             raise InvalidCredentials()
-        await self.lockout.succeeded(attempt)
-        return user
+        return user, attempt
 
     async def _check(self, username: str, key: str, password: str) -> UserRecord | None:
         user = await self.users.by_canon(key) if key else None

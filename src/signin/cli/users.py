@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from signin.cli.common import command_group, fail, out, run_with_services, when
+from signin.cli.two_factor import two_factor_app
 from signin.services import Services
 
 users_app = command_group("Manage accounts.")
+users_app.add_typer(two_factor_app, name="two-factor")
 
 
 @users_app.command("list")

@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Purpose = Literal["redirect", "csrf", "session", "reset", "verify", "email-link", "passkey"]
+Purpose = Literal[
+    "redirect",
+    "csrf",
+    "session",
+    "reset",
+    "verify",
+    "email-link",
+    "totp",
+    "recovery",
+    "two-factor",
+    "passkey",
+]
 KEY_FILE = "secret.key"
 
 

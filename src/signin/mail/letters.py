@@ -21,6 +21,8 @@ SUBJECTS = {
     "reset": "Reset your password",
     "verify": "Confirm your email address",
     "password_changed": "Your password was changed",
+    "two_factor_on": "Two-factor sign-in was turned on",
+    "two_factor_off": "Two-factor sign-in was turned off",
 }
 
 
@@ -107,6 +109,19 @@ class TemplateLetters:
                 by=by,
                 when=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 ip=ip or "",
+                forgot=f"{self.public_url}/forgot-password",
+            )
+        )
+
+    async def two_factor_changed(self, user: UserRecord, *, on: bool, when: float) -> None:
+        assert user.email is not None
+        await self._send(
+            self.render(
+                "two_factor_on" if on else "two_factor_off",
+                user.email,
+                username=user.username,
+                when=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                manage=f"{self.public_url}/account/two-factor",
                 forgot=f"{self.public_url}/forgot-password",
             )
         )

@@ -55,6 +55,7 @@ class SessionRecord:
     remember: bool
     ip: str | None
     user_agent: str | None
+    two_factor: bool = False  # made with a second factor (SPEC 13), not by a password alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,4 +273,51 @@ class InviteStore(Protocol):
         None (and nothing written) when the invite is unknown, revoked, expired or used up;
         `DuplicateUser` (and the use taken back) when the name or address is taken.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TotpRecord:
+    """A user's TOTP factor; `secret` is sealed (encrypted), `confirmed_at` None while enrolling."""
+
+    user_id: int
+    secret: bytes
+    created_at: float
+    confirmed_at: float | None
+    last_step: int | None
+
+
+class FactorStore(Protocol):
+    """TOTP factors and recovery codes (SPEC 13). Every "use" is one atomic conditional write."""
+
+    async def totp(self, user_id: int) -> TotpRecord | None: ...
+    async def begin_totp(self, user_id: int, secret: bytes, now: float) -> None:
+        """Store an unconfirmed factor, replacing an unconfirmed one (never a confirmed one)."""
+        ...
+
+    async def confirm_totp(
+        self, user_id: int, step: int, now: float, code_hashes: Sequence[bytes]
+    ) -> bool:
+        """Confirm an unconfirmed factor at `step`, with new recovery codes, in one transaction."""
+        ...
+
+    async def use_step(self, user_id: int, step: int) -> bool:
+        """Record `step` as used when it is newer than the last one used; False otherwise."""
+        ...
+
+    async def reseal_totp(self, user_id: int, secret: bytes) -> None:
+        """Store the same secret sealed again (under the current key, after a rotation)."""
+        ...
+
+    async def replace_recovery(
+        self, user_id: int, code_hashes: Sequence[bytes], now: float
+    ) -> None: ...
+
+    async def use_recovery(self, user_id: int, code_hashes: Sequence[bytes], now: float) -> bool:
+        """Mark an unused code whose hash is one of `code_hashes` used; False when none was."""
+        ...
+
+    async def recovery_left(self, user_id: int) -> int: ...
+    async def remove(self, user_id: int) -> bool:
+        """Delete the factor and every recovery code; False when there was no factor."""
         ...

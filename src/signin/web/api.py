@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from signin.accounts.factors.flow import Pending, SignedIn
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import (
@@ -81,10 +82,20 @@ class SessionCreated(BaseModel):
     expires_at: datetime
 
 
+class TwoFactorRequired(BaseModel):
+    """202: the password was right; finish at `POST /api/v1/session/two-factor`."""
+
+    two_factor_required: bool = True
+    challenge: str
+    methods: list[str]
+    expires_at: datetime
+
+
 class SessionOut(BaseModel):
     username: str
     created_at: datetime
     expires_at: datetime
+    two_factor: bool = Field(description="whether a second factor was proven for this session")
 
 
 def _time(epoch: float) -> datetime:
@@ -107,10 +118,27 @@ async def create_user(body: SignUpIn, request: Request) -> UserOut:
 
 async def session_created(request: Request, body: SignInIn) -> Response:
     """The whole of `POST /api/v1/session` after its body (the route's and the edge's)."""
+    outcome = await services_of(request).sign_in_flow.password_step(
+        body.username, body.password, client_ip(request), remember=body.remember
+    )
+    if isinstance(outcome, Pending):
+        required = TwoFactorRequired(
+            challenge=outcome.challenge,
+            methods=list(outcome.methods),
+            expires_at=_time(outcome.expires_at),
+        )
+        return JSONResponse(required.model_dump(mode="json"), status_code=202)
+    return await session_response(request, outcome)
+
+
+async def session_response(request: Request, outcome: SignedIn) -> Response:
+    """201 with a new session for a completed sign-in (one or two steps)."""
     services = services_of(request)
-    user = await services.authenticator.sign_in(body.username, body.password, client_ip(request))
+    user = outcome.user
     response = JSONResponse({}, status_code=201)
-    issued = await start_session(request, response, user.id, remember=body.remember)
+    issued = await start_session(
+        request, response, user.id, remember=outcome.remember, two_factor=outcome.two_factor
+    )
     out = SessionCreated(
         token=issued.token,
         username=user.username,
@@ -125,7 +153,12 @@ async def session_created(request: Request, body: SignInIn) -> Response:
     "/session",
     status_code=201,
     response_model=SessionCreated,
-    responses={401: PROBLEM, 429: PROBLEM, 503: PROBLEM},
+    responses={
+        202: {"model": TwoFactorRequired, "description": "A second factor is due (SPEC 13)"},
+        401: PROBLEM,
+        429: PROBLEM,
+        503: PROBLEM,
+    },
 )
 @answered_by_json(SignInIn, session_created)
 async def create_session(body: SignInIn, request: Request) -> Response:
@@ -140,6 +173,7 @@ async def session_answer(request: Request) -> Response:
         username=found.username,
         created_at=_time(found.session.created_at),
         expires_at=_time(expires),
+        two_factor=found.session.two_factor,
     )
     # Serialized as FastAPI serializes a `response_model` (pydantic straight to JSON bytes).
     return Response(out.model_dump_json(), media_type="application/json")

@@ -11,6 +11,8 @@ from signin.stores.base import SessionUser
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 
 SESSION_COOKIE = "session"
+PENDING_COOKIE = "two_factor"  # the pending second sign-in step (SPEC 13): signed, not a session
+PENDING_MAX_AGE = 300
 
 
 def presented_token(request: Request) -> str | None:
@@ -39,7 +41,12 @@ def user_agent(request: Request) -> str | None:
 
 
 async def start_session(
-    request: Request, response: Response, user_id: int, *, remember: bool
+    request: Request,
+    response: Response,
+    user_id: int,
+    *,
+    remember: bool,
+    two_factor: bool = False,
 ) -> IssuedSession:
     """Issue a new token in place of any presented before sign-in, and set the cookie."""
     services = services_of(request)
@@ -49,6 +56,7 @@ async def start_session(
         ip=client_ip(request),
         user_agent=user_agent(request),
         replacing=presented_token(request),
+        two_factor=two_factor,
     )
     set_cookie(
         response,
@@ -64,3 +72,22 @@ async def start_session(
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     delete_cookie(response, request, services_of(request).settings, SESSION_COOKIE, shared=True)
+
+
+def pending_challenge(request: Request) -> str | None:
+    return read_cookie(request, services_of(request).settings, PENDING_COOKIE)
+
+
+def set_pending_cookie(request: Request, response: Response, challenge: str) -> None:
+    set_cookie(
+        response,
+        request,
+        services_of(request).settings,
+        PENDING_COOKIE,
+        challenge,
+        max_age=PENDING_MAX_AGE,
+    )
+
+
+def clear_pending_cookie(request: Request, response: Response) -> None:
+    delete_cookie(response, request, services_of(request).settings, PENDING_COOKIE)

@@ -45,6 +45,9 @@ STATUS: dict[type[e.SigninError], int] = {
     e.SignUpClosed: 403,
     e.InviteRequired: 403,
     e.InviteInvalid: 403,
+    e.InvalidCode: 401,
+    e.ChallengeInvalid: 401,
+    e.TwoFactorState: 409,
 }
 
 

@@ -9,12 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.errors import InviteInvalid, InviteRequired, SigninError, SignUpClosed
+from signin.accounts.factors.flow import STEP_UP_PATH, Pending
 from signin.services import services_of
 from signin.web.auth import (
+    clear_pending_cookie,
     clear_session_cookie,
     client_ip,
     current_session,
     presented_token,
+    set_pending_cookie,
     start_session,
 )
 from signin.web.errors import retry_headers, status_for
@@ -117,11 +120,21 @@ async def sign_in(request: Request) -> Response:
     fields = await read_form(request)
     services = services_of(request)
     try:
-        user = await services.authenticator.sign_in(
-            fields.get("username", ""), fields.get("password", ""), client_ip(request)
+        outcome = await services.sign_in_flow.password_step(
+            fields.get("username", ""),
+            fields.get("password", ""),
+            client_ip(request),
+            remember=bool(fields.get("remember")),
+            **redirect_fields(request, fields),
         )
+        if isinstance(outcome, Pending):
+            # The password was right but a second factor is due: no session yet.
+            response = see_other(STEP_UP_PATH)
+            set_pending_cookie(request, response, outcome.challenge)
+            return response
         response = see_other(destination(request, fields, "/welcome"))
-        await start_session(request, response, user.id, remember=bool(fields.get("remember")))
+        await start_session(request, response, outcome.user.id, remember=outcome.remember)
+        clear_pending_cookie(request, response)
     except SigninError as exc:
         return form_error(request, "sign_in.html", exc, fields)
     return response

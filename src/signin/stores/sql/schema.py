@@ -49,6 +49,7 @@ sessions = sa.Table(
     sa.Column("remember", sa.Boolean, nullable=False),
     sa.Column("ip", sa.String(64)),
     sa.Column("user_agent", sa.String(512)),
+    sa.Column("two_factor", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 fail_locks = sa.Table(
@@ -123,4 +124,38 @@ invites = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float),
+)
+
+# SPEC 13: one TOTP factor per user. `secret` is AES-GCM ciphertext (crypto/sealing.py);
+# `confirmed_at` is NULL while enrolment waits for its first code; `last_step` is the newest
+# time step used, so each step signs in at most once (one conditional UPDATE).
+totp_factors = sa.Table(
+    "totp_factors",
+    metadata,
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("secret", sa.LargeBinary(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("confirmed_at", sa.Float),
+    sa.Column("last_step", sa.BigInteger),
+)
+
+# Recovery codes, stored as keyed hashes (accounts/factors/recovery.py); each used once.
+recovery_codes = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column("code_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float),
 )

@@ -23,6 +23,7 @@ _COLUMNS = (
     sessions.c.remember,
     sessions.c.ip,
     sessions.c.user_agent,
+    sessions.c.two_factor,
 )
 
 
@@ -37,6 +38,7 @@ def _record(row: Any) -> SessionRecord:
         remember=bool(row.remember),
         ip=row.ip,
         user_agent=row.user_agent,
+        two_factor=bool(row.two_factor),
     )
 
 
@@ -95,6 +97,7 @@ class SqlSessionStore(SqlStore):
             b_remember=record.remember,
             b_ip=record.ip,
             b_user_agent=record.user_agent,
+            b_two_factor=record.two_factor,
         )
 
     async def lookup(self, token_hash: bytes) -> SessionUser | None:
