@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse, Response
 from signin.accounts.factors.challenges import CHALLENGE_SECONDS
 from signin.accounts.factors.passkeys import Ceremony
 from signin.services import services_of
-from signin.stores.base import PasskeyRecord, SessionUser
+from signin.stores.base import PasskeyRecord, SessionUser, UserRecord
 from signin.web.api import PROBLEM, JsonRoute
-from signin.web.auth import start_session
+from signin.web.auth import clear_pending_cookie, pending_challenge, start_session
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 from signin.web.forms import read_form, require_session, see_other
 from signin.web.templating import csrf_valid
@@ -86,6 +86,21 @@ class SignInIn(BaseModel):
     remember: bool = False
     next: str | None = Field(default=None, max_length=4096)
     sig: str | None = Field(default=None, max_length=256)
+
+
+class SecondStepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    challenge: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="the pending step (from the 202 of POST /api/v1/session); "
+        "default: the browser's pending-step cookie",
+    )
+
+
+class SecondStepAnswer(SecondStepIn):
+    credential: dict[str, Any] = Field(description="navigator.credentials.get(), as JSON")
+    remember: bool | None = None
 
 
 class SignedIn(BaseModel):
@@ -173,15 +188,46 @@ async def sign_in_options(request: Request) -> Response:
 )
 async def sign_in(request: Request, body: SignInIn) -> Response:
     """A verified assertion with user verification: a new two-factor session (cookie)."""
+    user = await services_of(request).passkeys.sign_in(_state(request), body.credential)
+    return await _signed_in(request, user, body.remember, body.next, body.sig)
+
+
+@router.post("/second-step/options", response_model=CeremonyOut, responses={401: PROBLEM})
+async def second_step_options(request: Request, body: SecondStepIn) -> Response:
+    """Answer a pending second step (after a right password) with a passkey: request options
+    naming the account's passkeys, the challenge in the `passkey` cookie."""
+    challenge = body.challenge or pending_challenge(request) or ""
+    return _started(request, await services_of(request).sign_in_flow.passkey_options(challenge))
+
+
+@router.post(
+    "/second-step",
+    status_code=201,
+    response_model=SignedIn,
+    responses={400: PROBLEM, 401: PROBLEM},
+)
+async def second_step(request: Request, body: SecondStepAnswer) -> Response:
+    """A verified assertion of the pending step's account: a new two-factor session."""
+    challenge = body.challenge or pending_challenge(request) or ""
+    done = await services_of(request).sign_in_flow.complete_with_passkey(
+        challenge, _state(request), body.credential, remember=body.remember
+    )
+    response = await _signed_in(request, done.user, done.remember, done.next, done.sig)
+    clear_pending_cookie(request, response)
+    return response
+
+
+async def _signed_in(
+    request: Request, user: UserRecord, remember: bool, target: str | None, sig: str | None
+) -> Response:
+    """201 with a new two-factor session cookie; the ceremony cookie is spent."""
     services = services_of(request)
-    user = await services.passkeys.sign_in(_state(request), body.credential)
     response = JSONResponse({}, status_code=201)
-    issued = await start_session(request, response, user.id, remember=body.remember)
-    location = services.redirects.verified(body.next, body.sig, "/welcome")
+    issued = await start_session(request, response, user.id, remember=remember, two_factor=True)
     out = SignedIn(
         username=user.username,
         expires_at=_time(services.sessions.expires_at(issued.record)),
-        location=location,
+        location=services.redirects.verified(target, sig, "/welcome"),
     )
     _json(response, out)
     delete_cookie(response, request, services.settings, STATE_COOKIE)

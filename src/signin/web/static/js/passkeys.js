@@ -4,6 +4,8 @@
 //     <p data-passkey-error hidden></p>               the username field of form FORM-ID
 //     <button type="button" data-passkey-button>     (autocomplete="username webauthn"); next, sig
 //   </div>                                            and remember are read from that form
+//   <div data-passkey-second-step="FORM-ID" hidden>  the second sign-in step: a passkey
+//     (error box and button as above)                 instead of a code (CSRF from FORM-ID)
 //   <form data-passkey-add hidden> ... name ...       the account page: add a named passkey
 //   <p data-passkey-unsupported hidden>               shown where WebAuthn is missing
 //
@@ -176,6 +178,29 @@
     }
   }
 
+  function setUpSecondStep(box) {
+    var form = document.getElementById(box.getAttribute("data-passkey-second-step"));
+    if (!form) return;
+    var button = box.querySelector("[data-passkey-button]");
+    var errors = errorBox(box);
+    var csrf = csrfOf(form);
+    button.addEventListener("click", function () {
+      errors.hide();
+      button.disabled = true;
+      post(API + "/second-step/options", {}, csrf).then(function (started) {
+        return navigator.credentials.get({ publicKey: requestOptions(started.publicKey) });
+      }).then(function (credential) {
+        return post(API + "/second-step", { credential: credentialJSON(credential) }, csrf);
+      }).then(function (done) {
+        window.location.assign(done.location);
+      }).catch(function (error) {
+        errors.show(error);
+        button.disabled = false;
+      });
+    });
+    box.hidden = false;
+  }
+
   function setUpAdd(form) {
     var errors = errorBox(form);
     var csrf = csrfOf(form);
@@ -210,6 +235,7 @@
       return;
     }
     document.querySelectorAll("[data-passkey-sign-in]").forEach(setUpSignIn);
+    document.querySelectorAll("[data-passkey-second-step]").forEach(setUpSecondStep);
     document.querySelectorAll("[data-passkey-add]").forEach(setUpAdd);
   }
 
