@@ -9,6 +9,7 @@ browser has no WebAuthn and the passkey button stays hidden.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from signin.accounts.factors import totp
 from tests.browser.conftest import server_env
 from tests.browser.helpers import (
     insecure_url,
@@ -224,3 +226,35 @@ def test_without_webauthn_the_button_stays_hidden(page: Page, server: ServerProc
     assert page.evaluate("typeof window.PublicKeyCredential") == "undefined"
     assert page.locator("[data-passkey-sign-in]").is_hidden()
     assert re.search(r"Sign in", page.inner_text("main"))
+
+
+def turn_on_totp(page: Page, url: str) -> None:
+    """On /account/two-factor, as a person with an authenticator app (pyotp's codes here)."""
+    page.goto(url + "/account/two-factor")
+    submit_and_wait(page, "Set up two-factor sign-in", "/account/two-factor/begin")
+    secret = page.locator("[data-totp-secret]").inner_text().strip()
+    code = totp.code_at(secret, totp.step_at(time.time()))
+    page.get_by_label("Code from your app").fill(code)
+    assert submit_and_wait(page, "Turn on", "/account/two-factor/confirm").status == 200
+
+
+def test_a_passkey_as_the_second_step_after_the_password(page: Page, server: ServerProcess) -> None:
+    url = base(server)
+    authenticator = Authenticator(page)
+    name = unique_name("pk")
+    assert sign_up(page, url, name, PASSWORD).status == 303
+    turn_on_totp(page, url)
+    add_passkey(page, url, "Second step")
+    authenticator.presence(False)
+    sign_out(page, url)
+    assert sign_in(page, url, name, PASSWORD).status == 303
+    page.wait_for_url(url + "/sign-in/two-factor")
+    assert session_of(page, url).status_code == 401
+    authenticator.presence(True)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/passkeys/second-step")) as done:
+        page.get_by_role("button", name="Use a passkey").click()
+    assert done.value.status == 201
+    page.wait_for_url(url + "/welcome")
+    me = session_of(page, url).json()
+    assert me["username"] == name
+    assert me["two_factor"] is True
