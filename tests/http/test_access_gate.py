@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from tests.http.test_forward_auth import (
     services,
     sign_up_and_in,
 )
+from tests.http.twofactorflows import PASSWORD, sign_up, signed_up_and_enrolled, two_factor_app
 from tests.support import make_settings, running_app
 
 RULES = """
@@ -155,15 +157,69 @@ async def test_users_rule_and_methods(gated: httpx.AsyncClient) -> None:
     assert (await gated.get("/api/v1/verify", headers=get)).status_code == 200
 
 
-async def test_two_factor_refuses_until_sessions_have_a_second_factor(
-    gated: httpx.AsyncClient,
-) -> None:
-    anonymous = await gated.get("/api/v1/verify", headers=via("vault.example.com", "/"))
-    assert anonymous.status_code == 302
-    token = await sign_up_and_in(gated, "alice")
-    signed = await gated.get("/api/v1/verify", headers=via("vault.example.com", "/", token=token))
-    assert signed.status_code == 403
-    assert "second factor" in signed.json()["detail"]
+async def test_two_factor_rule_steps_a_password_session_up(tmp_path: Path) -> None:
+    """`two_factor`: anonymous -> sign in; password-only -> the second step, with a signed way
+    back (or 401 where the URL is unknown); a session that passed a second factor -> 200."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES, encoding="utf-8")
+    overrides = {
+        "public_url": PUBLIC,
+        "trusted_proxies": PEER,
+        "allowed_redirect_hosts": ALLOWED + ",vault.example.com",
+        "access_rules": str(rules),
+    }
+    async with two_factor_app(tmp_path, **overrides) as app:
+        vault = "https://vault.example.com/secrets"
+        anonymous = await app.client.get(
+            "/api/v1/verify", headers=via("vault.example.com", "/secrets")
+        )
+        assert anonymous.status_code == 302
+        assert_signed_link(app.client, anonymous.headers["location"], vault)
+
+        secret, _ = await signed_up_and_enrolled(app)
+        # A password-only session, as the account had before its factor: the session that
+        # enrolled it (enrolment does not make a session stronger).
+        await sign_up(app, "bob")
+        bob = await app.client.post(
+            "/api/v1/session", json={"username": "bob", "password": PASSWORD}
+        )
+        assert bob.json()["username"] == "bob"
+        token = bob.json()["token"]
+        me = await app.client.get("/api/v1/session", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["two_factor"] is False
+        step_up = await app.client.get(
+            "/api/v1/verify", headers=via("vault.example.com", "/secrets", token=token)
+        )
+        assert step_up.status_code == 302
+        location = urlsplit(step_up.headers["location"])
+        assert (
+            f"{location.scheme}://{location.netloc}{location.path}"
+            == f"{PUBLIC}/sign-in/two-factor"
+        )
+        query = parse_qs(location.query)
+        assert query["next"] == [vault]
+        assert services(app.client).redirects.verified(vault, query["sig"][0], "/x") == vault
+        # nginx's check (the path in X-Original-URI, no URL to lead back to): 401.
+        check = via("vault.example.com", "/secrets", original=True, token=token)
+        unknown = await app.client.get("/api/v1/verify", headers=check)
+        assert unknown.status_code == 401
+        assert unknown.json()["type"].endswith("/step_up")
+
+        # Through the second step: a session with the second factor passes.
+        first = await app.client.post(
+            "/api/v1/session", json={"username": "alice", "password": PASSWORD}
+        )
+        assert first.status_code == 202
+        app.next_step()
+        done = await app.client.post(
+            "/api/v1/session/two-factor",
+            json={"challenge": first.json()["challenge"], "code": app.code(secret)},
+        )
+        assert done.status_code == 201
+        strong = via("vault.example.com", "/secrets", token=done.json()["token"])
+        allowed = await app.client.get("/api/v1/verify", headers=strong)
+        assert allowed.status_code == 200
+        assert allowed.headers["remote-user"] == "alice"
 
 
 async def test_deny_rule_and_deny_default(gated: httpx.AsyncClient) -> None:

@@ -16,7 +16,7 @@ ANSWERS = {
     Outcome.ALLOW: "200 with Remote-User",
     Outcome.BYPASS: "200 without identity headers",
     Outcome.SIGN_IN: "401, or 302 to the sign-in page",
-    Outcome.STEP_UP: "a second factor is needed: 403 until sessions carry one",
+    Outcome.STEP_UP: "step-up: a session with a second factor is needed (302 to the second step)",
     Outcome.FORBIDDEN: "403",
 }
 access_app = command_group("Forward-auth access rules.")

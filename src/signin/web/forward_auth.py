@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from signin.accounts.access.gate import Outcome, Target
+from signin.accounts.factors.flow import STEP_UP_PATH
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
@@ -85,21 +86,27 @@ async def verify_answer(request: Request, rd: str | None) -> Response:
     if answer is Outcome.SIGN_IN:
         return sign_in_answer(request, rd)
     if answer is Outcome.STEP_UP:
-        return forbidden(request, "This address needs a second factor, which is not set up.")
+        return sign_in_answer(request, rd, STEP_UP_PATH)
     if found is None:
         return forbidden(request, "This address is closed to everyone.")
     return forbidden(request, "Your account may not open this address.")
 
 
-def sign_in_answer(request: Request, rd: str | None) -> Response:
-    """Anonymous: 302 to the sign-in page when the original URL is known and allowed, else 401."""
+def sign_in_answer(request: Request, rd: str | None, path: str = "/sign-in") -> Response:
+    """302 to the sign-in page (or, for step-up, its second-factor step at `path`) when the
+    original URL is known and allowed, else 401."""
     original = original_url(request, rd)
     redirects = services_of(request).redirects
     if original is not None and redirects.is_safe(original):
-        return RedirectResponse(redirects.sign_in_link(original), 302, headers=NO_STORE)
-    return problem(
-        401, "Not signed in.", code="not_authenticated", headers={**NO_STORE, **CHALLENGE}
-    )
+        return RedirectResponse(redirects.sign_in_link(original, path), 302, headers=NO_STORE)
+    if path == STEP_UP_PATH:
+        detail, code = (
+            "This address needs a sign-in with a second factor.",
+            "step_up",
+        )
+    else:
+        detail, code = "Not signed in.", "not_authenticated"
+    return problem(401, detail, code=code, headers={**NO_STORE, **CHALLENGE})
 
 
 # HEAD answers like GET; kept out of the schema, where a second method on one function would

@@ -191,9 +191,8 @@ class Gate:
 
 
 def second_factor(found: SessionUser) -> bool:
-    """Whether the session passed a second factor: sessions record none until SPEC section 13
-    lands, so a `two_factor` rule refuses every session (STEP_UP) for now."""
-    return False
+    """Whether the session passed a second factor (a TOTP or recovery code, or a passkey)."""
+    return found.session.two_factor
 
 
 def outcome(policy: str, rule: Rule | None, user: Who | None, two_factor: bool) -> Outcome:
