@@ -209,6 +209,7 @@ def build_services(
         rp_name=settings.webauthn_rp_name,
         origin=settings.public_origin,
         clock=clock,
+        letters=letters,
     )
     sign_in_flow = SignInFlow(
         users,

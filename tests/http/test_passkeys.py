@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from signin.services import Services, build_services
+from tests.http.mailflows import sign_up_verified
+from tests.mailcatcher import mail_catcher
 from tests.softkey import SoftKey
 from tests.support import csrf_of, form_post, make_settings, run_signin, running_app
 
@@ -305,3 +307,27 @@ async def test_cli_lists_and_removes_a_users_passkeys(
     nobody = await asyncio.to_thread(run_signin, env, "passkeys", "list", "nobody")
     assert nobody.returncode == 1
     assert nobody.stderr.count("\n") == 1
+
+
+async def test_a_verified_address_hears_of_added_and_removed_passkeys(tmp_path: Path) -> None:
+    with mail_catcher() as catcher:
+        settings = make_settings(tmp_path / "data", public_url=ORIGIN, smtp_url=catcher.url)
+        async with running_app(settings, base_url=ORIGIN) as client:
+            await sign_up_verified(client, catcher, "zoe", "zoe@example.com")
+            _, added = await add_passkey(client, "Zoë's <b>key</b>")
+            mails = catcher.wait_for(2)
+            notice = mails[-1]
+            assert notice.rcpt_tos == ["zoe@example.com"]
+            assert notice.subject == "A passkey was added to your account"
+            assert "Zoë's <b>key</b>" in notice.text()
+            assert "Zoë&#39;s &lt;b&gt;key&lt;/b&gt;" in notice.html()
+            headers = await csrf(client, "/account")
+            deleted = await client.delete(f"/api/v1/passkeys/{added['id']}", headers=headers)
+            assert deleted.status_code == 204
+            gone = catcher.wait_for(3)[-1]
+            assert gone.subject == "A passkey was removed from your account"
+            assert "Zoë's <b>key</b>" in gone.text()
+        async with running_app(settings, base_url=ORIGIN) as client:
+            await signed_up(client, "nomail")  # no address: nothing to tell, nothing fails
+            await add_passkey(client)
+            assert catcher.count() == 3

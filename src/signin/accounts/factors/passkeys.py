@@ -13,6 +13,7 @@ py_webauthn's. Ours are the challenges, the storage and the policy:
 
 from __future__ import annotations
 
+import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from webauthn.helpers.structs import (
 from signin.accounts.clock import Clock
 from signin.accounts.errors import (
     InvalidInput,
+    MailNotSent,
     NotFound,
     PasskeyNotAdded,
     PasskeyRefused,
@@ -44,6 +46,7 @@ from signin.accounts.errors import (
     Problem,
 )
 from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges, Opened
+from signin.mail import Letters
 from signin.stores.base import (
     DuplicatePasskey,
     PasskeyRecord,
@@ -52,6 +55,7 @@ from signin.stores.base import (
     UserStore,
 )
 
+log = logging.getLogger("signin.passkeys")
 TIMEOUT_MS = CHALLENGE_SECONDS * 1000
 NAME_MAX = 64
 MAX_PASSKEYS = 20
@@ -91,6 +95,7 @@ class Passkeys:
         rp_name: str,
         origin: str,
         clock: Clock,
+        letters: Letters | None = None,
     ) -> None:
         self.store = store
         self.challenges = challenges
@@ -99,6 +104,7 @@ class Passkeys:
         self.rp_name = rp_name
         self.origin = origin
         self.clock = clock
+        self.letters = letters
 
     # -- the account page ------------------------------------------------------------------
 
@@ -110,6 +116,9 @@ class Passkeys:
         mine = {record.id: record for record in await self.store.list_for_user(user_id)}
         if passkey_id not in mine or not await self.store.delete(user_id, passkey_id):
             raise NotFound("No such passkey.")
+        user = await self.users.by_id(user_id)
+        if user is not None:
+            await self._notify(user, added=False, name=mine[passkey_id].name)
         return mine[passkey_id]
 
     async def registration_options(self, user: UserRecord) -> Ceremony:
@@ -157,7 +166,7 @@ class Passkeys:
         except (WebAuthnException, ValueError, TypeError, KeyError):
             raise PasskeyNotAdded() from None
         try:
-            return await self.store.add(
+            record = await self.store.add(
                 user_id=user.id,
                 credential_id=verified.credential_id,
                 public_key=verified.credential_public_key,
@@ -169,6 +178,8 @@ class Passkeys:
             )
         except DuplicatePasskey:
             raise PasskeyTaken() from None
+        await self._notify(user, added=True, name=record.name)
+        return record
 
     # -- signing in ------------------------------------------------------------------------
 
@@ -207,6 +218,15 @@ class Passkeys:
         """Check a passkey of `user_id` as the second step after their password."""
         opened = await self.challenges.take(state, "second_step", user_id)
         return await self._verify(opened, credential, user_id=user_id, need_uv=False)
+
+    async def _notify(self, user: UserRecord, *, added: bool, name: str) -> None:
+        """Tell a verified address about a new or removed passkey (a stranger's shows up)."""
+        if self.letters is None or not (user.email and user.email_verified):
+            return
+        try:
+            await self.letters.passkey_changed(user, added=added, name=name, when=self.clock())
+        except MailNotSent as exc:
+            log.warning("passkey notice not sent: %s", exc.detail)
 
     # -- checking an assertion --------------------------------------------------------------
 
