@@ -90,6 +90,7 @@ async def test_after_the_password_the_page_offers_a_passkey_and_it_signs_in(app:
     session = cookie_header(done, "session")
     assert session is not None
     assert "Max-Age=" in session  # "remember me" from the first step carried over
+    assert cookie_header(done, "device") is not None  # a device proof, as after any sign-in
     assert await strength(app) is True
 
 

@@ -95,6 +95,9 @@ async def test_add_list_and_sign_in_with_a_passkey(
         assert "HttpOnly" in session
         assert "Max-Age=" in session
         assert any(c.startswith('passkey=""') for c in cookies)  # the challenge is gone
+        device = next(c for c in cookies if c.startswith("device="))  # a device proof
+        assert "HttpOnly" in device
+        assert signed.json()["device_token"]
         assert (await other.get("/api/v1/session")).json()["username"] == "alice"
     listed = (await client.get("/api/v1/passkeys")).json()
     assert [item["name"] for item in listed] == ["Work laptop"]

@@ -28,6 +28,7 @@ Purpose = Literal[
     "recovery",
     "two-factor",
     "passkey",
+    "device",
 ]
 KEY_FILE = "secret.key"
 

@@ -25,7 +25,12 @@ from signin.accounts.factors.passkeys import Ceremony
 from signin.services import services_of
 from signin.stores.base import PasskeyRecord, SessionUser, UserRecord
 from signin.web.api import PROBLEM, JsonRoute
-from signin.web.auth import clear_pending_cookie, pending_challenge, start_session
+from signin.web.auth import (
+    clear_pending_cookie,
+    give_device_proof,
+    pending_challenge,
+    start_session,
+)
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 from signin.web.forms import read_form, require_session, see_other
 from signin.web.templating import csrf_valid
@@ -107,6 +112,7 @@ class SignedIn(BaseModel):
     username: str
     expires_at: datetime
     location: str = Field(description="where the page goes next (the verified `next`)")
+    device_token: str = Field(description="this browser's device proof (also set as a cookie)")
 
 
 def _time(epoch: float) -> datetime:
@@ -220,7 +226,7 @@ async def second_step(request: Request, body: SecondStepAnswer) -> Response:
 async def _signed_in(
     request: Request, user: UserRecord, remember: bool, target: str | None, sig: str | None
 ) -> Response:
-    """201 with a new two-factor session cookie; the ceremony cookie is spent."""
+    """201 with a new two-factor session cookie and a device proof; the ceremony is spent."""
     services = services_of(request)
     response = JSONResponse({}, status_code=201)
     issued = await start_session(request, response, user.id, remember=remember, two_factor=True)
@@ -228,6 +234,7 @@ async def _signed_in(
         username=user.username,
         expires_at=_time(services.sessions.expires_at(issued.record)),
         location=services.redirects.verified(target, sig, "/welcome"),
+        device_token=give_device_proof(request, response, user),
     )
     _json(response, out)
     delete_cookie(response, request, services.settings, STATE_COOKIE)
