@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from signin.accounts.audit import AuditQuery
 from signin.services import Services, build_services
 from tests.http.mailflows import sign_up_verified
 from tests.mailcatcher import mail_catcher
@@ -334,3 +335,23 @@ async def test_a_verified_address_hears_of_added_and_removed_passkeys(tmp_path: 
             await signed_up(client, "nomail")  # no address: nothing to tell, nothing fails
             await add_passkey(client)
             assert catcher.count() == 3
+
+
+async def test_the_audit_log_records_passkeys_added_used_and_removed(
+    app: tuple[httpx.AsyncClient, Services],
+) -> None:
+    client, services = app
+    await signed_up(client)
+    key, added = await add_passkey(client, "Audited")
+    async with browser(client) as other:
+        assert (await passkey_sign_in(other, key)).status_code == 201
+    headers = await csrf(client, "/account")
+    assert (
+        await client.delete(f"/api/v1/passkeys/{added['id']}", headers=headers)
+    ).status_code == 204
+    types = ("passkey_added", "passkey_removed", "sign_in")
+    events = await services.audit.query(AuditQuery(username="alice", types=types))
+    seen = [(e.type, e.details) for e in reversed(events)]
+    assert ("passkey_added", {"name": "Audited"}) in seen
+    assert ("sign_in", {"two_factor": True, "passkey": True}) in seen
+    assert seen[-1] == ("passkey_removed", {"name": "Audited"})
