@@ -20,7 +20,19 @@ from signin import __version__
 from signin.services import Services, build_services, services_of
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
-from signin.web import account, api, docs, errors, forward_auth, pages, two_factor
+from signin.web import (
+    account,
+    activity,
+    admin,
+    api,
+    docs,
+    errors,
+    forward_auth,
+    metrics,
+    pages,
+    passkeys,
+    two_factor,
+)
 from signin.web.edge import Dispatcher, build_edge, hot_table, quiet_pairs
 from signin.web.errors import problem
 from signin.web.security import content_security_policy
@@ -70,6 +82,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        services.audit.start()  # writes batches, prunes old events hourly (no cron)
         try:
             yield
         finally:
@@ -88,7 +101,9 @@ def create_app(
     app.state.templates = make_templates()
     errors.install(app)
     routers = [pages.router, api.router, account.router, forward_auth.router]
+    routers += [activity.router, metrics.router, admin.router]
     routers += [two_factor.router, two_factor.api_router]
+    routers += [passkeys.router, passkeys.pages]
     for router in routers:
         app.include_router(router)
     docs.install(app)
@@ -103,6 +118,7 @@ def create_app(
         trusted=settings.trusted_proxies,
         csp=csp,
         quiet=quiet_pairs(hot),
+        metrics=services.metrics,
     )
     return app
 

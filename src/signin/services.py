@@ -13,10 +13,14 @@ from signin.accounts.access.groups import Groups
 from signin.accounts.access.invites import Invites
 from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
+from signin.accounts.admin import Administration
+from signin.accounts.audit import AuditLog
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.devices import Devices
+from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges
 from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
 from signin.accounts.factors.manager import TwoFactor
+from signin.accounts.factors.passkeys import Passkeys
 from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
@@ -38,13 +42,16 @@ from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
+from signin.stores.sql.audit import SqlAuditStore
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
+from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
+from signin.telemetry import Metrics
 
 if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
     from starlette.requests import HTTPConnection
@@ -80,6 +87,10 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    audit: AuditLog
+    metrics: Metrics
+    admin: Administration
+    passkeys: Passkeys
     devices: Devices
     unlock: UnlockLinks
     invites: Invites
@@ -94,10 +105,12 @@ class Services:
 
     async def close(self) -> None:
         await self.unlock.drain()
+        await self.audit.close()  # before the engine goes: the last events are written
         self.hasher.close()
         for closer in self.closers:
             await closer()
         await self.engine.dispose()
+        self.metrics.close()
 
 
 def build_gate(settings: Settings) -> Gate:
@@ -125,6 +138,10 @@ def build_services(
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
     health: dict[str, Callable[[], Awaitable[Any]]] = {}
+    metrics = Metrics()
+    audit = AuditLog(
+        SqlAuditStore(engine), keep_days=settings.audit_days, clock=clock, listener=metrics.event
+    )
     if settings.redis_url:
         from signin.stores.redis import connect_redis_stores
 
@@ -140,6 +157,7 @@ def build_services(
         workers=settings.hash_workers,
         queue=settings.hash_queue,
     )
+    hasher.on_hash, hasher.on_queue = metrics.hash_seconds.observe, metrics.hash_queue.set
     policy = PasswordPolicy(settings.password_min_length, offload=hasher.run)
     lockout = Lockout(
         lock_store,
@@ -147,6 +165,7 @@ def build_services(
         ip_max_failures=settings.ip_lock_max_failures,
         lock_seconds=settings.lock_seconds,
         clock=clock,
+        audit=audit,
     )
     sessions = SessionManager(
         session_store,
@@ -154,6 +173,7 @@ def build_services(
         max_seconds=settings.session_max_seconds,
         remember_seconds=settings.remember_seconds,
         clock=clock,
+        audit=audit,
     )
     mailer = build_mailer(
         settings.smtp_url,
@@ -169,8 +189,9 @@ def build_services(
         letters,
         Throttle(lock_store, prefix="UNLOCK:", window=settings.lock_seconds, clock=clock),
         token_seconds=settings.reset_token_seconds,
+        audit=audit,
     )
-    authenticator = Authenticator(users, hasher, lockout, devices, unlock)
+    authenticator = Authenticator(users, hasher, lockout, devices, unlock, audit)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
         users,
@@ -180,6 +201,7 @@ def build_services(
         token_seconds=settings.verify_token_seconds,
         per_account=settings.reset_limit_per_account,
         clock=clock,
+        audit=audit,
     )
     resets = PasswordResets(
         users,
@@ -193,8 +215,22 @@ def build_services(
         per_account=settings.reset_limit_per_account,
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
+        audit=audit,
     )
-    invites = Invites(SqlInviteStore(engine), clock=clock)
+    invites = Invites(SqlInviteStore(engine), clock=clock, audit=audit)
+    groups = Groups(users)
+    registration = Registration(
+        users,
+        hasher,
+        policy,
+        sessions,
+        require_email=settings.require_email,
+        clock=clock,
+        after_sign_up=[verification.after_sign_up],
+        mode=settings.signup,
+        invites=invites,
+        audit=audit,
+    )
     two_factor = TwoFactor(
         users,
         SqlFactorStore(engine),
@@ -205,6 +241,22 @@ def build_services(
         letters,
         issuer=settings.totp_issuer,
         clock=clock,
+        audit=audit,
+    )
+    passkeys = Passkeys(
+        SqlPasskeyStore(engine),
+        Challenges(
+            SqlChallengeStore(engine),
+            StateSigner(keys, "passkey", CHALLENGE_SECONDS),
+            clock=clock,
+        ),
+        users,
+        rp_id=settings.passkey_rp_id,
+        rp_name=settings.webauthn_rp_name,
+        origin=settings.public_origin,
+        clock=clock,
+        letters=letters,
+        audit=audit,
     )
     sign_in_flow = SignInFlow(
         users,
@@ -214,6 +266,8 @@ def build_services(
         tokens,
         StateSigner(keys, "two-factor", PENDING_SECONDS),
         clock=clock,
+        audit=audit,
+        passkeys=passkeys,
     )
     return Services(
         settings=settings,
@@ -226,17 +280,7 @@ def build_services(
         policy=policy,
         lockout=lockout,
         sessions=sessions,
-        registration=Registration(
-            users,
-            hasher,
-            policy,
-            sessions,
-            require_email=settings.require_email,
-            clock=clock,
-            after_sign_up=[verification.after_sign_up],
-            mode=settings.signup,
-            invites=invites,
-        ),
+        registration=registration,
         authenticator=authenticator,
         redirects=RedirectPolicy(
             RedirectSigner(keys), settings.public_url, settings.allowed_redirect_hosts
@@ -248,11 +292,26 @@ def build_services(
         tokens=tokens,
         resets=resets,
         verification=verification,
-        account=AccountService(users, authenticator, new_password, sessions, letters),
+        account=AccountService(users, authenticator, new_password, sessions, letters, audit),
+        audit=audit,
+        metrics=metrics,
+        passkeys=passkeys,
         devices=devices,
         unlock=unlock,
+        admin=Administration(
+            users,
+            registration,
+            resets,
+            lockout,
+            sessions,
+            session_store,
+            audit,
+            groups,
+            two_factor,
+            clock=clock,
+        ),
         invites=invites,
-        groups=Groups(users),
+        groups=groups,
         gate=gate,
         two_factor=two_factor,
         sign_in_flow=sign_in_flow,

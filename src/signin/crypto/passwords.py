@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -69,6 +70,9 @@ class PasswordHasher:
         self._pool: ThreadPoolExecutor | None = None
         self._pending = 0
         self._dummy_hash: str | None = None
+        # Metrics hooks (telemetry.py): seconds of each hash, and the queue length as it moves.
+        self.on_hash: Callable[[float], None] | None = None
+        self.on_queue: Callable[[int], None] | None = None
 
     # -- synchronous core (runs in the pool) ------------------------------------------------
 
@@ -116,10 +120,26 @@ class PasswordHasher:
                 self.workers, thread_name_prefix="argon2", initializer=_yield_to_requests
             )
         self._pending += 1
+        if self.on_queue is not None:
+            self.on_queue(self._pending)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+            work = func if self.on_hash is None else self._timed(func, self.on_hash)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
         finally:
             self._pending -= 1
+            if self.on_queue is not None:
+                self.on_queue(self._pending)
+
+    @staticmethod
+    def _timed(func: Callable[..., T], report: Callable[[float], None]) -> Callable[..., T]:
+        def timed(*args: str) -> T:
+            started = time.perf_counter()
+            try:
+                return func(*args)
+            finally:
+                report(time.perf_counter() - started)
+
+        return timed
 
     def close(self) -> None:
         if self._pool is not None:
