@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,6 +19,7 @@ from signin import __version__
 from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
+from signin.stores.sql.health import probe_write
 from signin.web import account, api, docs, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
@@ -113,13 +113,12 @@ def create_app(
 
 
 async def healthz(request: Request) -> Response:
-    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    """200 when the database takes a write (and Redis, when configured, answers); else 503."""
     services = services_of(request)
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(3):
-            async with services.engine.connect() as conn:
-                await conn.execute(sa.text("SELECT 1"))
+            await probe_write(services.engine, services.settings.data_dir, services.clock())
         checks["database"] = "ok"
     except Exception as exc:  # any failure is "not healthy", never a 500
         checks["database"] = f"error: {type(exc).__name__}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from signin.letters import Letters
 from signin.mail import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
-from signin.stores.sql.engine import create_engine
+from signin.stores.sql.engine import checkpoint_on_exit, create_engine
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
@@ -71,6 +72,7 @@ class Services:
         for closer in self.extras.get("closers", []):
             await closer()
         await self.engine.dispose()
+        await asyncio.to_thread(checkpoint_on_exit, self.engine)
 
 
 def build_services(
@@ -158,7 +160,16 @@ def build_services(
         lockout=lockout,
         sessions=sessions,
         registration=Registration(
-            users, hasher, policy, sessions, require_email=settings.require_email, clock=clock
+            users,
+            hasher,
+            policy,
+            sessions,
+            require_email=settings.require_email,
+            clock=clock,
+            per_ip=Throttle(
+                lock_store, prefix="SIGNUP:", window=settings.lock_seconds, clock=clock
+            ),
+            per_ip_limit=settings.signup_limit_per_ip,
         ),
         authenticator=authenticator,
         redirects=RedirectPolicy(

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from signin.accounts.clock import Clock
 from signin.accounts.emails import email_canon, normalize_email
-from signin.accounts.errors import Busy, EmailTaken, InvalidInput, NotFound, Problem, UsernameTaken
+from signin.accounts.errors import (
+    Busy,
+    EmailTaken,
+    InvalidInput,
+    NotFound,
+    Problem,
+    RateLimited,
+    UsernameTaken,
+)
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.sessions import SessionManager
-from signin.accounts.usernames import canon, username_problems
+from signin.accounts.throttle import Throttle
+from signin.accounts.usernames import canon, skeleton, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.stores.base import DuplicateUser, NewUser, UserRecord, UserStore
 
@@ -22,6 +31,8 @@ class Registration:
         *,
         require_email: bool,
         clock: Clock,
+        per_ip: Throttle | None = None,
+        per_ip_limit: int = 20,
     ) -> None:
         self.users = users
         self.hasher = hasher
@@ -29,9 +40,20 @@ class Registration:
         self.sessions = sessions
         self.require_email = require_email
         self.clock = clock
+        self.per_ip = per_ip
+        self.per_ip_limit = per_ip_limit
 
-    async def sign_up(self, username: str, password: str, email: str = "") -> UserRecord:
-        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error."""
+    async def sign_up(
+        self, username: str, password: str, email: str = "", *, ip: str | None = None
+    ) -> UserRecord:
+        """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
+
+        `ip` is the client's address (None from the CLI): past `per_ip_limit` sign-ups from one
+        address in the window, `RateLimited`, before any password work (SPEC section 16).
+        """
+        limit = self.per_ip
+        if ip is not None and limit is not None and not await limit.allow(ip, self.per_ip_limit):
+            raise RateLimited(limit.window)
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
         # from "bob " under the name "bob" could never sign in. Spaces are refused instead.
         problems: list[Problem] = list(username_problems(username))
@@ -43,7 +65,9 @@ class Registration:
         problems += password_problems
         if problems:
             raise InvalidInput(problems)
-        if await self.users.by_canon(canon(username)) is not None:
+        if await self.users.by_canon(canon(username)) is not None or (
+            await self.users.skeleton_taken(skeleton(username))
+        ):
             raise UsernameTaken()
         if address is not None and await self.users.by_email(email_canon(address)) is not None:
             raise EmailTaken()
@@ -56,6 +80,7 @@ class Registration:
                 NewUser(
                     username=username,
                     username_canon=canon(username),
+                    username_skeleton=skeleton(username),
                     email=address,
                     email_canon=email_canon(address) if address else None,
                     password_hash=password_hash,

@@ -12,13 +12,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import fail, migrate_schema, out, settings_or_exit
+from signin.cli.common import err, fail, migrate_schema, out, settings_or_exit, shown
 from signin.cli.data import register as register_data_commands
 from signin.cli.locks import locks_app
 from signin.cli.redirects import sign_url
 from signin.cli.sessions import sessions_app
 from signin.cli.users import users_app
 from signin.crypto.keys import SecretKeyError
+from signin.settings import unknown_variables_warning
 
 app = typer.Typer(
     help="signin: self-hosted sign-up / sign-in service.",
@@ -47,6 +48,9 @@ def serve(
     from signin.services import key_ring
 
     settings = settings_or_exit()
+    warning = unknown_variables_warning()
+    if warning is not None:
+        err.print(f"warning: {shown(warning)}", soft_wrap=True)
     try:
         key_ring(settings)
     except SecretKeyError as exc:

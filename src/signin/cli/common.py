@@ -13,19 +13,27 @@ from rich.console import Console
 
 from signin.accounts.errors import SigninError
 from signin.crypto.keys import SecretKeyError
+from signin.escape import escape_text
 from signin.services import Services, build_services
 from signin.settings import Settings, SettingsError, load_settings
 from signin.stores.base import StoreUnavailable
 
 T = TypeVar("T")
-out = Console()
-err = Console(stderr=True)
+# Usernames, emails, IPs and user agents in this output come from strangers: never read any of
+# it as rich markup (`[/x]` crashed, `[link=...]` made a link) or emoji codes (SPEC section 16).
+out = Console(markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+
+def shown(text: str) -> str:
+    """Client-supplied text as the CLI prints it: control characters escaped (see escape.py)."""
+    return escape_text(text)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     # Plain write, not rich: rich wraps at the terminal width (80 columns when piped), and the
     # contract is ONE line that scripts and log collectors can match.
-    text = " ".join(message.split())
+    text = " ".join(escape_text(message).split())
     sys.stderr.write(f"error: {text}\n")
     sys.stderr.flush()
     raise typer.Exit(code)

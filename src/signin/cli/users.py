@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import fail, out, run_with_services, when
+from signin.cli.common import fail, out, run_with_services, shown, when
 from signin.services import Services
 
 users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -25,8 +25,8 @@ def users_list() -> None:
             for user in batch:
                 table.add_row(
                     str(user.id),
-                    user.username,
-                    user.email or "",
+                    shown(user.username),
+                    shown(user.email or ""),
                     "yes" if user.email_verified else "no",
                     when(user.created_at),
                     "yes" if user.disabled else "no",
@@ -50,7 +50,7 @@ def users_create(
 
     async def work(services: Services) -> None:
         user = await services.registration.sign_up(username, password, email)
-        out.print(f"created {user.username}")
+        out.print(f"created {shown(user.username)}")
 
     run_with_services(work)
 
@@ -63,7 +63,7 @@ def users_disable(
 
     async def work(services: Services) -> None:
         user = await services.registration.set_disabled(username, not enable)
-        out.print(f"{'enabled' if enable else 'disabled'} {user.username}")
+        out.print(f"{'enabled' if enable else 'disabled'} {shown(user.username)}")
 
     run_with_services(work)
 
@@ -78,7 +78,7 @@ def users_delete(
 
     async def work(services: Services) -> None:
         user = await services.registration.delete(username)
-        out.print(f"deleted {user.username}")
+        out.print(f"deleted {shown(user.username)}")
 
     run_with_services(work)
 

@@ -109,7 +109,9 @@ async def require_session(request: Request) -> SessionUser:
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
     services = services_of(request)
-    user = await services.registration.sign_up(body.username, body.password, body.email or "")
+    user = await services.registration.sign_up(
+        body.username, body.password, body.email or "", ip=client_ip(request)
+    )
     for hook in services.extras.get("after_sign_up", []):
         await hook(user)
     return UserOut(username=user.username, email=user.email)

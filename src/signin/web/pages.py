@@ -103,7 +103,10 @@ async def sign_up(request: Request) -> Response:
     services = services_of(request)
     try:
         user = await services.registration.sign_up(
-            fields.get("username", ""), fields.get("password", ""), fields.get("email", "")
+            fields.get("username", ""),
+            fields.get("password", ""),
+            fields.get("email", ""),
+            ip=client_ip(request),
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)

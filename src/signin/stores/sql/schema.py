@@ -19,6 +19,8 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(64), nullable=False),
     sa.Column("username_canon", sa.String(128), nullable=False, unique=True),
+    # NULL only for accounts older than migration 0006 whose skeleton an older account had.
+    sa.Column("username_skeleton", sa.String(512)),
     sa.Column("email", sa.String(320)),
     sa.Column("email_canon", sa.String(320), unique=True),
     sa.Column("email_verified_at", sa.Float),
@@ -27,6 +29,8 @@ users = sa.Table(
     sa.Column("password_changed_at", sa.Float, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
+# A unique index (not a constraint): SQLite adds one to an existing table without a rebuild.
+sa.Index("uq_users_username_skeleton", users.c.username_skeleton, unique=True)
 
 sessions = sa.Table(
     "sessions",

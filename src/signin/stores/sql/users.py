@@ -51,6 +51,7 @@ class SqlUserStore(SqlStore):
             .values(
                 username=user.username,
                 username_canon=user.username_canon,
+                username_skeleton=user.username_skeleton,
                 email=user.email,
                 email_canon=user.email_canon,
                 password_hash=user.password_hash,
@@ -65,6 +66,7 @@ class SqlUserStore(SqlStore):
                 row = (await conn.execute(stmt)).one()
         except sa.exc.IntegrityError as exc:
             column = is_unique_violation(exc)
+            # A taken skeleton is a taken username (a look-alike of one): SPEC section 16.
             raise DuplicateUser("email" if column == "email_canon" else "username") from None
         return _record(row)
 
@@ -86,6 +88,13 @@ class SqlUserStore(SqlStore):
 
     async def by_email(self, email_canon: str) -> UserRecord | None:
         return await self._one(users.c.email_canon == email_canon)
+
+    async def skeleton_taken(self, username_skeleton: str) -> bool:
+        async with self.read() as conn:
+            found = await conn.execute(
+                sa.select(users.c.id).where(users.c.username_skeleton == username_skeleton)
+            )
+            return found.first() is not None
 
     async def set_password_hash(
         self, user_id: int, password_hash: str, changed_at: float, *, rehash_only: bool = False
