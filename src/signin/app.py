@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -24,6 +24,7 @@ from signin.web import account, api, docs, errors, forward_auth, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.fastpath import CHECKS, answer, is_fast, prepare
+from signin.web.lastresort import guard, refusal_app
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware, content_security_policy
 from signin.web.templating import make_templates, services_of
@@ -43,8 +44,15 @@ class SigninApp(FastAPI):
     """
 
     fast: ASGIApp | None = None
+    refusals: ASGIApp | None = None  # lastresort.refusal_app inside the edge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.refusals is not None:
+            await guard(self._dispatch, self.refusals, scope, receive, send)
+        else:
+            await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.fast is not None and is_fast(scope):
             taken, receive = await prepare(scope, receive)
             if taken:
@@ -81,6 +89,9 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
         description="Sign-up, sign-in, sessions and forward-auth. Errors are RFC 9457 problems.",
+        # The router's trailing-slash redirect builds its Location from the Host header
+        # (`Host: evil.example` sent a 307 there): a path with a stray slash is a 404 instead.
+        redirect_slashes=False,
     )
     app.state.services = services
     app.state.templates = make_templates()
@@ -94,6 +105,7 @@ def create_app(
     docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
 
     # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
     csp = content_security_policy(services.redirects.csp_sources())
@@ -104,12 +116,21 @@ def create_app(
         Middleware(SecurityMiddleware, csp=csp),
     ]
     app.user_middleware = list(edge)
-    if fast_paths:
-        fast: ASGIApp = answer
+
+    def inside_edge(inner: ASGIApp) -> ASGIApp:
         for cls, args, kwargs in reversed(edge):  # as Starlette builds its stack
-            fast = cls(fast, *args, **kwargs)
-        app.fast = fast
+            inner = cls(inner, *args, **kwargs)
+        return inner
+
+    app.refusals = inside_edge(refusal_app)
+    if fast_paths:
+        app.fast = inside_edge(answer)
     return app
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for it on every first page view; a 404 there filled logs with noise."""
+    return FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def healthz(request: Request) -> Response:

@@ -59,11 +59,23 @@ router = APIRouter(prefix="/api/v1", tags=["api"], route_class=JsonRoute)
 PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
 
 
+# Text fields refuse control characters at the edge: PostgreSQL cannot store a NUL (a 500
+# there, a 401 on SQLite), and no username or address has any (SPEC section 16).
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+USERNAME = Field(
+    min_length=1,
+    max_length=256,
+    pattern=NO_CONTROL,
+    description="3-32 letters, digits, '.', '_' or '-' after NFKC (sign-up checks the rules)",
+)
+PASSWORD = Field(min_length=1, max_length=4096, description="v1 pre-hash or plaintext")
+
+
 class SignUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(max_length=256)
-    password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
-    email: str | None = Field(default=None, max_length=320)
+    username: str = USERNAME
+    password: str = PASSWORD
+    email: str | None = Field(default=None, max_length=320, pattern=NO_CONTROL)
 
 
 class UserOut(BaseModel):
@@ -73,8 +85,8 @@ class UserOut(BaseModel):
 
 class SignInIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(max_length=256)
-    password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
+    username: str = USERNAME
+    password: str = PASSWORD
     remember: bool = False
 
 

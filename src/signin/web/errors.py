@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Scope
 
 from signin.accounts import errors as e
+from signin.escape import escape_text
 from signin.stores.base import StoreUnavailable
 
 log = logging.getLogger("signin.web")
@@ -173,7 +174,7 @@ def install(app: FastAPI) -> None:
         log.error(
             "unhandled error on %s %s: %s",
             request.method,
-            request.url.path,
+            escape_text(request.url.path),
             type(exc).__name__,
             exc_info=exc,
         )

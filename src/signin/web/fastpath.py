@@ -114,8 +114,8 @@ def _sign_in_body(scope: Scope, body: bytes) -> SignInIn | None:
     try:
         # As FastAPI does: `json.loads` on the bytes, then the model in Python (lax) mode.
         return SignInIn.model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError included
-        return None
+    except (ValueError, ValidationError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        return None  # FastAPI's path answers it (400/422); RecursionError: `[[[[...` 20,000 deep
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from signin.accounts.errors import InvalidInput, SigninError
+from signin.escape import has_control
 from signin.web.auth import (
     clear_session_cookie,
     client_ip,
@@ -34,6 +35,10 @@ async def read_form(request: Request) -> dict[str, str]:
             "This form has expired or did not come from this site. "
             "Go back, reload the page and try again.",
         )
+    # No name, address or token holds a control character; PostgreSQL cannot even store a NUL
+    # (SPEC section 16). Passwords are only ever hashed, so they keep what was typed.
+    if any(has_control(value) for key, value in fields.items() if "password" not in key):
+        raise HTTPException(422, "A field holds a control character. Please retype it.")
     return fields
 
 

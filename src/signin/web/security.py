@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signin.escape import escape_text
+
 MAX_BODY = 64 * 1024
 NO_REFERRER_PATHS = ("/reset-password", "/verify-email")
 CACHEABLE_PATHS = ("/static/", "/api/docs/assets/")  # files, never per-user pages
@@ -155,7 +157,7 @@ async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
     log.error(
         "unhandled error on %s %s: %s",
         scope.get("method"),
-        scope.get("path"),
+        escape_text(scope.get("path", "")),
         type(exc).__name__,
         exc_info=exc,
     )
