@@ -8,13 +8,12 @@ its refusals go through the same edge (proxy, access log, security headers) as e
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signin.escape import escape_text
 from signin.web.errors import plain_error_response
+from signin.web.security import log_unhandled
 
 MAX_HEAD = 16 * 1024  # request line and headers together (SPEC section 16)
 REFUSAL = "signin.refusal"  # scope key: the status `refusal_app` answers with
@@ -22,7 +21,6 @@ DETAILS = {
     431: ("Request header fields too large", "The request headers are larger than 16 KiB."),
     500: ("Internal server error", "Something went wrong on our side. Please try again."),
 }
-log = logging.getLogger("signin.web")
 
 
 def head_size(scope: Scope) -> int:
@@ -59,13 +57,7 @@ async def guard(
     try:
         await dispatch(scope, receive, tracked)
     except Exception as exc:
-        log.error(
-            "unhandled error on %s %s: %s",
-            scope.get("method"),
-            escape_text(scope.get("path", "")),
-            type(exc).__name__,
-            exc_info=exc,
-        )
+        log_unhandled(scope, exc)
         if started:
             raise  # half an answer is out: the server can only close the connection
         await refusals({**scope, REFUSAL: 500}, _no_receive, send)

@@ -149,11 +149,7 @@ async def _too_large(scope: Scope, send: Send) -> None:
     await response(scope, _no_receive, send)
 
 
-async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
-    from starlette.requests import Request
-
-    from signin.web.errors import respond
-
+def log_unhandled(scope: Scope, exc: Exception) -> None:
     log.error(
         "unhandled error on %s %s: %s",
         scope.get("method"),
@@ -161,6 +157,14 @@ async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
         type(exc).__name__,
         exc_info=exc,
     )
+
+
+async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
+    from starlette.requests import Request
+
+    from signin.web.errors import respond
+
+    log_unhandled(scope, exc)
     request = Request(scope, _no_receive)
     response = respond(request, 500, "Something went wrong on our side. Please try again.")
     await response(scope, _no_receive, send)
