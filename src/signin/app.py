@@ -27,6 +27,7 @@ from signin.web.fastpath import CHECKS, answer, is_fast, prepare
 from signin.web.lastresort import guard, refusal_app
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware, content_security_policy
+from signin.web.serverproto import GuardedHttpToolsProtocol
 from signin.web.templating import make_templates, services_of
 
 log = logging.getLogger("signin")
@@ -164,4 +165,6 @@ def serve_app() -> FastAPI:
     # aiosqlite logs every call with its SQL parameters at DEBUG: password hashes, token hashes.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
     log.debug("settings: %s", " ".join(f"{k}={v}" for k, v in settings.masked().items()))
+    GuardedHttpToolsProtocol.head_seconds = float(settings.head_timeout_seconds)
+    GuardedHttpToolsProtocol.max_connections = settings.max_connections
     return create_app(settings)

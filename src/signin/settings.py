@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     reset_limit_per_account: Annotated[int, Field(ge=1, le=1000)] = 3
     reset_limit_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
     signup_limit_per_ip: Annotated[int, Field(ge=1, le=1_000_000)] = 20
+    head_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    max_connections: Annotated[int, Field(ge=8, le=1_000_000)] = 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("secret_key", mode="before")

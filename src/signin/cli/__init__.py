@@ -46,6 +46,7 @@ def serve(
     import uvicorn
 
     from signin.services import key_ring
+    from signin.web.serverproto import GuardedHttpToolsProtocol
 
     settings = settings_or_exit()
     warning = unknown_variables_warning()
@@ -67,6 +68,10 @@ def serve(
         server_header=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
+        # Slow or silent clients are cut off, heads and open connections bounded: signin can
+        # face the internet without a proxy in front (web/serverproto.py, SPEC section 16).
+        http=GuardedHttpToolsProtocol,
+        timeout_keep_alive=5,
     )
 
 
