@@ -20,7 +20,7 @@ from signin.services import Services, build_services
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
 from signin.stores.sql.health import probe_write
-from signin.web import account, api, docs, errors, forward_auth, pages
+from signin.web import account, api, docs, errors, forward_auth, openapi, pages
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import problem
 from signin.web.fastpath import CHECKS, answer, is_fast, prepare
@@ -104,6 +104,7 @@ def create_app(
     for extra_router in services.extras.get("routers", []):
         app.include_router(extra_router)
     docs.install(app)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)

@@ -117,7 +117,7 @@ async def require_session(request: Request) -> SessionUser:
     "/users",
     status_code=201,
     response_model=UserOut,
-    responses={409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
+    responses={409: PROBLEM, 429: PROBLEM},
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
     services = services_of(request)
