@@ -57,13 +57,13 @@ def test_every_answer_matches_the_document_and_none_is_a_5xx(live: ServerProcess
                 database=None,
                 suppress_health_check=list(HealthCheck),
             )
-            def run(case: schemathesis.Case) -> None:
+            def run(case: schemathesis.Case, label: str = operation.label) -> None:
                 try:
                     case.call_and_validate(checks=CHECKS)
                 except Exception as exc:  # collected: one report for every kind of failure
                     for failure in getattr(exc, "exceptions", [exc]):
                         first = str(failure).splitlines()[0]
-                        failures.setdefault((operation.label, first), str(failure)[:600])
+                        failures.setdefault((label, first), str(failure)[:600])
 
             try:
                 run()
