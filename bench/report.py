@@ -261,7 +261,8 @@ def write(results: dict[str, Any], meta: dict[str, Any]) -> None:
         "- raw numbers: `bench/.work/results.json` (not committed); server logs beside it",
         "- profiles: `bench/run.sh --profile` writes py-spy flame graphs to `bench/.work/`",
         "- also here: the legacy-import benchmark, [RESULTS-import.md](RESULTS-import.md)"
-        " (`bench/import_legacy.py`)",
+        " (`bench/import_legacy.py`); forward-auth with 50 access rules, in the findings below"
+        " (`bench/access_rules.py`)",
         "",
     ]
     findings = BENCH / "FINDINGS.md"

@@ -42,6 +42,7 @@ async def run_wrk(
     connections: int,
     cookie: str = "",
     posts: list[Request] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
     script = LUA
     extra: list[str] = []
@@ -63,6 +64,7 @@ async def run_wrk(
         "-s",
         str(script),
         *(["-H", f"Cookie: session={cookie}"] if cookie else []),
+        *(arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")),
         url,
         *extra,
     ]

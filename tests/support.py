@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -33,6 +38,7 @@ CHEAP_ARGON2_ENV = {
     "SIGNIN_ARGON2_PARALLELISM": "1",
 }
 S = TypeVar("S", bound=SqlSessionStore)
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,13 +56,43 @@ def need(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is missing")
 
 
+_template: list[Path] = []
+_template_lock = threading.Lock()
+
+
+def sqlite_template() -> Path:
+    """An empty SQLite database migrated by Alembic, made once per test process (blocking)."""
+    with _template_lock:
+        if not _template:
+            folder = Path(tempfile.mkdtemp(prefix="signin-template-"))
+            atexit.register(shutil.rmtree, folder, True)
+            migrate.upgrade(SQLITE_PREFIX + str(folder / "signin.db"))  # checkpoints its WAL
+            _template.append(folder / "signin.db")
+        return _template[0]
+
+
+async def migrated(url: str) -> None:
+    """The database at `url` at the newest schema; a new SQLite file is a copy of the template.
+
+    As fresh as a migration of its own, without Alembic's cost per test; any other database
+    (PostgreSQL, an existing file) is migrated by Alembic.
+    """
+    path = Path(url[len(SQLITE_PREFIX) :]) if url.startswith(SQLITE_PREFIX) else None
+    if path is None or path.exists() or ":" in path.name or "?" in url:
+        await asyncio.to_thread(migrate.upgrade, url)
+        return
+    template = await asyncio.to_thread(sqlite_template)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+
+
 async def sqlite_session_store(
     path: Path,
     cls: type[S] = SqlSessionStore,  # type: ignore[assignment]
 ) -> S:
     """A session store (`cls`) on a new migrated SQLite file holding one user, id 1, alice."""
     url = f"sqlite+aiosqlite:///{path}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    await migrated(url)
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.execute(
@@ -84,7 +120,7 @@ async def running_app(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app over httpx's ASGI transport, schema migrated, lifespan run."""
     services = services or build_services(settings)
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    await migrated(settings.sqlalchemy_url)
     app = create_app(settings, services=services)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
@@ -153,13 +189,21 @@ class ServerProcess:
         workers: int = 1,
         port: int | None = None,
         log_path: Path | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls`: a certificate and key file for `serve --certfile/--keyfile` (https)."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.env = {**os.environ, **CHEAP_ARGON2_ENV, **env}
         self.workers = workers
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client needs to trust this server (its own certificate when tls)."""
+        return ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
 
     def start(self, timeout: float = 30) -> ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -175,6 +219,11 @@ class ServerProcess:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                *(
+                    ("--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1]))
+                    if self.tls
+                    else ()
+                ),
             ],
             env=self.env,
             stdout=log,
@@ -188,7 +237,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"signin serve exited with {self.proc.returncode}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                health = httpx.get(self.url + "/healthz", timeout=1, verify=self.verify)
+                if health.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

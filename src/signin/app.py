@@ -9,57 +9,56 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from signin import __version__
-from signin.services import Services, build_services
+from signin.services import Services, build_services, services_of
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
 from signin.stores.sql.health import probe_write
-from signin.web import account, api, docs, errors, forward_auth, openapi, pages
-from signin.web.accesslog import AccessLogMiddleware
+from signin.web import account, api, docs, errors, forward_auth, openapi, pages, two_factor
+from signin.web.edge import Dispatcher, build_edge, hot_table, quiet_pairs
 from signin.web.errors import problem
-from signin.web.fastpath import CHECKS, answer, is_fast, prepare
 from signin.web.lastresort import guard, refusal_app
-from signin.web.proxy import ProxyHeadersMiddleware
-from signin.web.security import SecurityMiddleware, content_security_policy
+from signin.web.security import content_security_policy
 from signin.web.serverproto import GuardedHttpToolsProtocol
-from signin.web.templating import make_templates, services_of
+from signin.web.templating import make_templates
 
 log = logging.getLogger("signin")
 STATIC = Path(__file__).parent / "web" / "static"
 
 
 class SigninApp(FastAPI):
-    """FastAPI, with session checks, forward-auth and sign-ins answered ahead of its stack.
+    """FastAPI behind the one edge (web/edge.py); the app has no middleware of its own.
 
-    `fast` is `web/fastpath.answer` wrapped in the same outer layers (proxy headers, access
-    log, security headers) as every other request; `create_app` builds both from one list.
-    For those requests Starlette's error middleware, FastAPI's body-limit and telemetry hooks
-    and the router are skipped (bench/FINDINGS.md), so they are not traced when OpenTelemetry
-    is configured. A request `fastpath.prepare` turns down goes to FastAPI as usual.
+    Lifespan events go to FastAPI; every request goes through `edge`, which `create_app` builds
+    once around a dispatcher that answers the hot routes itself and hands the rest to FastAPI.
     """
 
-    fast: ASGIApp | None = None
-    refusals: ASGIApp | None = None  # lastresort.refusal_app inside the edge
+    edge: ASGIApp
+    refusals: ASGIApp  # lastresort.refusal_app inside the same edge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.refusals is not None:
-            await guard(self._dispatch, self.refusals, scope, receive, send)
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
+        elif scope["type"] == "http":
+            # Nothing escapes to the ASGI server bare; heads over 16 KiB get 431 (SPEC 16).
+            await guard(self.edge, self.refusals, scope, receive, send)
         else:
-            await self._dispatch(scope, receive, send)
+            await self.edge(scope, receive, send)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast is not None and is_fast(scope):
-            taken, receive = await prepare(scope, receive)
-            if taken:
-                scope["app"] = self  # as Starlette sets it: handlers find services and state here
-                await self.fast(scope, receive, send)
-                return
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        # Starlette's outermost layer answers a crash and then raises it again, past the edge;
+        # the edge's security layer answers crashes itself, with the security headers.
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
+
+    async def routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own stack and router: where the dispatcher sends all but the hot routes."""
         await super().__call__(scope, receive, send)
 
 
@@ -97,12 +96,10 @@ def create_app(
     app.state.services = services
     app.state.templates = make_templates()
     errors.install(app)
-    app.include_router(pages.router)
-    app.include_router(api.router)
-    app.include_router(account.router)
-    app.include_router(forward_auth.router)
-    for extra_router in services.extras.get("routers", []):
-        app.include_router(extra_router)
+    routers = [pages.router, api.router, account.router, forward_auth.router]
+    routers += [two_factor.router, two_factor.api_router]
+    for router in routers:
+        app.include_router(router)
     docs.install(app)
     openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -111,22 +108,14 @@ def create_app(
 
     # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
     csp = content_security_policy(services.redirects.csp_sources())
-    # Outermost first: the proxy layer settles the client address the log shows.
-    edge = [
-        Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies),
-        Middleware(AccessLogMiddleware, quiet=CHECKS),
-        Middleware(SecurityMiddleware, csp=csp),
-    ]
-    app.user_middleware = list(edge)
-
-    def inside_edge(inner: ASGIApp) -> ASGIApp:
-        for cls, args, kwargs in reversed(edge):  # as Starlette builds its stack
-            inner = cls(inner, *args, **kwargs)
-        return inner
-
-    app.refusals = inside_edge(refusal_app)
-    if fast_paths:
-        app.fast = inside_edge(answer)
+    hot = hot_table(routers)
+    app.edge = build_edge(
+        Dispatcher(app, hot if fast_paths else {}, app.routed),
+        trusted=settings.trusted_proxies,
+        csp=csp,
+        quiet=quiet_pairs(hot),
+    )
+    app.refusals = build_edge(refusal_app, trusted=settings.trusted_proxies, csp=csp)
     return app
 
 
@@ -145,7 +134,7 @@ async def healthz(request: Request) -> Response:
         checks["database"] = "ok"
     except Exception as exc:  # any failure is "not healthy", never a 500
         checks["database"] = f"error: {type(exc).__name__}"
-    for name, probe in services.extras.get("health", {}).items():
+    for name, probe in services.health.items():
         try:
             async with asyncio.timeout(3):
                 await probe()

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.accounts.access.gate import Gate
+from signin.accounts.access.groups import Groups
+from signin.accounts.access.invites import Invites
+from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
+from signin.accounts.factors.manager import TwoFactor
+from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.policy import PasswordPolicy
@@ -23,16 +31,22 @@ from signin.accounts.tokens import OneTimeTokens
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
-from signin.crypto.signing import CsrfSigner, RedirectSigner
-from signin.letters import Letters
-from signin.mail import Mailer, build_mailer
+from signin.crypto.sealing import SecretBox
+from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
+from signin.mail.letters import TemplateLetters
+from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.engine import checkpoint_on_exit, create_engine
+from signin.stores.sql.factors import SqlFactorStore
+from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
+
+if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
+    from starlette.requests import HTTPConnection
 
 CSRF_MAX_AGE = 86400
 
@@ -60,19 +74,39 @@ class Services:
     csrf: CsrfSigner
     clock: Clock
     mailer: Mailer
-    letters: Letters
+    letters: TemplateLetters
     tokens: OneTimeTokens
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
-    extras: dict[str, Any] = field(default_factory=dict)
+    invites: Invites
+    groups: Groups
+    gate: Gate
+    two_factor: TwoFactor
+    sign_in_flow: SignInFlow
+    # Run by `close`, in order (e.g. the Redis connection pool).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # name → a probe that raises when that backing store does not answer (`/healthz`).
+    health: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
     async def close(self) -> None:
         self.hasher.close()
-        for closer in self.extras.get("closers", []):
+        for closer in self.closers:
             await closer()
         await self.engine.dispose()
         await asyncio.to_thread(checkpoint_on_exit, self.engine)
+
+
+def build_gate(settings: Settings) -> Gate:
+    """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
+    rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
+    return Gate(rules, settings.access_default)
+
+
+def services_of(request: HTTPConnection) -> Services:
+    """The app's services, for a route or an endpoint the edge answers."""
+    services: Services = request.app.state.services
+    return services
 
 
 def build_services(
@@ -81,12 +115,13 @@ def build_services(
     """Build everything; opens no connection until first use."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds hashes and the key
     keys = key_ring(settings)
+    gate = build_gate(settings)
     engine = create_engine(settings.sqlalchemy_url)
     users = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
-    closers: list[Any] = []
-    health: dict[str, Any] = {}
+    closers: list[Callable[[], Awaitable[None]]] = []
+    health: dict[str, Callable[[], Awaitable[Any]]] = {}
     if settings.redis_url:
         from signin.stores.redis import connect_redis_stores
 
@@ -123,7 +158,7 @@ def build_services(
         sender=settings.mail_from,
         timeout=settings.smtp_timeout_seconds,
     )
-    letters = Letters(mailer, settings.public_url)
+    letters = TemplateLetters(mailer, settings.public_url)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
@@ -148,6 +183,27 @@ def build_services(
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
     )
+    invites = Invites(SqlInviteStore(engine), clock=clock)
+    two_factor = TwoFactor(
+        users,
+        SqlFactorStore(engine),
+        SecretBox(keys, "totp"),
+        RecoveryHasher(keys),
+        authenticator,
+        lockout,
+        letters,
+        issuer=settings.totp_issuer,
+        clock=clock,
+    )
+    sign_in_flow = SignInFlow(
+        users,
+        authenticator,
+        lockout,
+        two_factor,
+        tokens,
+        StateSigner(keys, "two-factor", PENDING_SECONDS),
+        clock=clock,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -170,6 +226,9 @@ def build_services(
                 lock_store, prefix="SIGNUP:", window=settings.lock_seconds, clock=clock
             ),
             per_ip_limit=settings.signup_limit_per_ip,
+            after_sign_up=[verification.after_sign_up],
+            mode=settings.signup,
+            invites=invites,
         ),
         authenticator=authenticator,
         redirects=RedirectPolicy(
@@ -183,9 +242,11 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
-        extras={
-            "closers": closers,
-            "health": health,
-            "after_sign_up": [verification.after_sign_up],
-        },
+        invites=invites,
+        groups=Groups(users),
+        gate=gate,
+        two_factor=two_factor,
+        sign_in_flow=sign_in_flow,
+        closers=closers,
+        health=health,
     )

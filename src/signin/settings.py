@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     head_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
     max_connections: Annotated[int, Field(ge=8, le=1_000_000)] = 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    totp_issuer: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
+
+    # Who may sign up and who may pass forward-auth (SPEC section 12).
+    signup: Literal["open", "invite", "closed"] = "open"
+    access_rules: Path | None = None
+    access_default: Literal["bypass", "signed_in", "two_factor", "deny"] = "signed_in"
 
     @field_validator("secret_key", mode="before")
     @classmethod
@@ -91,7 +97,7 @@ class Settings(BaseSettings):
         # `SIGNIN_SECRET_KEY=` (as compose files write it) means "use secret.key", not "too short".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("cookie_secure", "log_level", mode="before")
+    @field_validator("cookie_secure", "log_level", "signup", "access_default", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         # `SIGNIN_COOKIE_SECURE=True` and `SIGNIN_LOG_LEVEL=DEBUG` mean what they say.
@@ -159,6 +165,11 @@ class Settings(BaseSettings):
             _need_driver("asyncpg", "PostgreSQL", "postgres")
         return value
 
+    @field_validator("access_rules", mode="before")
+    @classmethod
+    def _no_rules_file(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("redis_url", "smtp_url")
     @classmethod
     def _optional_url(cls, value: str | None) -> str | None:
@@ -184,7 +195,7 @@ class Settings(BaseSettings):
     @classmethod
     def _smtp_url(cls, value: str | None) -> str | None:
         if value is not None:
-            from signin.mail import parse_smtp_url
+            from signin.mail.transport import parse_smtp_url
 
             parse_smtp_url(value)  # raises ValueError with the reason
         return value
@@ -247,6 +258,8 @@ class Settings(BaseSettings):
                 text = ",".join(str(item) for item in value)
             elif value is None:
                 text = ""
+            elif isinstance(value, bool):
+                text = "true" if value else "false"  # as the README and SPEC spell them
             else:
                 text = str(value)
             if name in SECRET_FIELDS and text:

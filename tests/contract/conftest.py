@@ -29,6 +29,7 @@ from signin.stores.sql.schema import metadata
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.users import SqlUserStore
 from tests.backends import fresh_database, need_postgres, need_redis
+from tests.support import sqlite_template as support_template
 
 POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
 SQL_BACKENDS = ["sqlite", POSTGRESQL]
@@ -51,11 +52,9 @@ def pg_database() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty SQLite database migrated by Alembic (its WAL checkpointed on close)."""
-    path = tmp_path_factory.mktemp("template") / "signin.db"
+    """An empty SQLite database migrated by Alembic (tests/support.py: one per process)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(migrate.upgrade, f"sqlite+aiosqlite:///{path}").result(timeout=60)
-    return path
+        return pool.submit(support_template).result(timeout=60)
 
 
 async def _sql_engine(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncEngine:

@@ -26,6 +26,7 @@ def record(
     idle: int | None = 600,
     ip: str | None = "203.0.113.7",
     user_agent: str | None = "Mozilla/5.0 (X11; Linux) ü",
+    two_factor: bool = False,
 ) -> SessionRecord:
     return SessionRecord(
         id=session_id,
@@ -37,6 +38,7 @@ def record(
         remember=idle is None,
         ip=ip,
         user_agent=user_agent,
+        two_factor=two_factor,
     )
 
 
@@ -66,6 +68,20 @@ class TestSessionStoreContract:
         assert found is not None
         assert found.session == remembered
 
+    async def test_strength_round_trips(self, sessions_backend: Backend) -> None:
+        """A session made with a second factor says so on lookup and in the user's list."""
+        alice, _ = await two_users(sessions_backend)
+        store = sessions_backend.store
+        await store.create(digest("t1"), record("s1", alice, two_factor=True))
+        await store.create(digest("t2"), record("s2", alice, at=T0 + 1))
+        strong, weak = await store.lookup(digest("t1")), await store.lookup(digest("t2"))
+        assert strong is not None
+        assert strong.session.two_factor is True
+        assert weak is not None
+        assert weak.session.two_factor is False
+        listed = {found.id: found.two_factor for found in await store.list_for_user(alice.id)}
+        assert listed == {"s1": True, "s2": False}
+
     async def test_unknown_token_is_none(self, sessions_backend: Backend) -> None:
         alice, _ = await two_users(sessions_backend)
         await sessions_backend.store.create(digest("t1"), record("s1", alice))
@@ -81,6 +97,19 @@ class TestSessionStoreContract:
         found = await sessions_backend.store.lookup(digest("t1"))
         assert found is not None
         assert (found.disabled, found.email_verified) == (True, True)
+
+    async def test_group_changes_show_at_once(self, sessions_backend: Backend) -> None:
+        """Forward-auth rules read the groups on every check: a change counts from the next."""
+        alice, _ = await two_users(sessions_backend)
+        await sessions_backend.store.create(digest("t1"), record("s1", alice))
+        assert (await sessions_backend.store.lookup(digest("t1"))).groups == ()  # type: ignore[union-attr]
+        users = sessions_backend.users
+        assert await users.change_groups(alice.id, ["ops", "admins"], []) == ("admins", "ops")
+        assert (await sessions_backend.store.lookup(digest("t1"))).groups == ("admins", "ops")  # type: ignore[union-attr]
+        assert await users.change_groups(alice.id, ["x"], ["admins", "none"]) == ("ops", "x")
+        assert (await sessions_backend.store.lookup(digest("t1"))).groups == ("ops", "x")  # type: ignore[union-attr]
+        assert (await users.by_id(alice.id)).groups == ("ops", "x")  # type: ignore[union-attr]
+        assert await users.change_groups(alice.id + 1000, ["x"], []) == ()
 
     async def test_deleted_account_has_no_sessions(self, sessions_backend: Backend) -> None:
         alice, _ = await two_users(sessions_backend)

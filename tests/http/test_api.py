@@ -115,7 +115,8 @@ async def test_session_lifecycle_with_bearer(client: httpx.AsyncClient) -> None:
     bearer = {"Authorization": f"Bearer {token}"}
     me = await client.get("/api/v1/session", headers=bearer)
     assert me.status_code == 200
-    assert set(me.json()) == {"username", "created_at", "expires_at"}
+    assert set(me.json()) == {"username", "created_at", "expires_at", "two_factor"}
+    assert me.json()["two_factor"] is False
     assert (await client.get("/welcome", headers=bearer)).status_code == 200
     deleted = await client.delete("/api/v1/session", headers=bearer)
     assert deleted.status_code == 204

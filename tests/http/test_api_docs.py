@@ -51,8 +51,12 @@ async def test_openapi_lists_every_api_route(client: httpx.AsyncClient) -> None:
         ("/api/v1/session", "post"),
         ("/api/v1/session", "get"),
         ("/api/v1/session", "delete"),
+        ("/api/v1/session/two-factor", "post"),
         ("/healthz", "get"),
     } <= operations
+    second_step = schema["paths"]["/api/v1/session"]["post"]["responses"]["202"]
+    assert "two_factor_required" in str(schema["components"]["schemas"]["TwoFactorRequired"])
+    assert second_step["description"].startswith("A second factor is due")
     assert all(not path.startswith(("/sign-", "/welcome", "/static")) for path, _ in operations)
     # Error answers are documented as problem+json.
     conflict = schema["paths"]["/api/v1/users"]["post"]["responses"]["409"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,12 +54,35 @@ def assert_one_line_error(stderr: str, *needles: str) -> None:
 def test_help_lists_every_command(env: dict[str, str]) -> None:
     done = signin_process(env, "--help")
     assert done.returncode == 0
-    for command in ("serve", "config", "prehash", "db", "users"):
-        assert command in done.stdout
+    listed = [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line]
+    # Serving first, then people, then data: not click's alphabetical order.
+    assert listed[:2] == ["serve", "config"]
+    assert listed.index("users") < listed.index("db") < listed.index("prehash")
+    assert "SIGNIN_" in done.stdout
+    assert "signin config" in done.stdout
     code, out, _ = run(env, "users", "--help")
     assert code == 0
     for command in ("list", "create", "disable", "delete"):
         assert command in out
+
+
+def test_help_has_no_type_noise_anywhere(env: dict[str, str]) -> None:
+    """Every command's --help, groups included: flags without `<bool>`, no box drawing."""
+    import typer.main
+
+    def walk(command: Any, path: list[str]) -> Iterator[list[str]]:  # a click Command
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    paths = list(walk(typer.main.get_command(app), []))
+    assert len(paths) > 10
+    for path in paths:
+        code, out, _ = run(env, *path, "--help")
+        assert code == 0, path
+        assert "<bool>" not in out, path
+        assert "╭" not in out, path
+        assert "Usage: " in out, path
 
 
 def test_bad_setting_is_one_line_without_traceback(env: dict[str, str]) -> None:
@@ -120,14 +145,67 @@ def test_config_masks_secrets(env: dict[str, str]) -> None:
 def test_db_upgrade_creates_schema(env: dict[str, str]) -> None:
     code, out, _ = run(env, "db", "upgrade")
     assert code == 0
-    assert "up to date" in out
+    assert out.startswith("created the database schema at revision ")
     db = Path(env["SIGNIN_DATA_DIR"]) / "signin.db"
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert {"users", "sessions", "fail_locks", "alembic_version"} <= tables
     assert mode == "wal"
-    assert run(env, "db", "upgrade")[0] == 0  # idempotent
+    code, out, _ = run(env, "db", "upgrade")  # idempotent, and says so
+    assert code == 0
+    assert out.startswith("database schema is up to date (revision ")
+
+
+def test_db_upgrade_says_from_which_revision(env: dict[str, str]) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from signin.stores.migrate import alembic_config
+
+    db = Path(env["SIGNIN_DATA_DIR"]) / "signin.db"
+    db.parent.mkdir()
+    config = alembic_config(f"sqlite+aiosqlite:///{db}")
+    revisions = list(ScriptDirectory.from_config(config).walk_revisions())
+    first, head = revisions[-1].revision, revisions[0].revision
+    command.upgrade(config, first)
+    code, out, _ = run(env, "db", "upgrade")
+    assert code == 0
+    if first == head:
+        assert out.strip() == f"database schema is up to date (revision {head})"
+    else:
+        assert out.strip() == f"upgraded the database schema from revision {first} to {head}"
+
+
+def test_busy_port_is_one_line(env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = signin_process(env, "serve", "--port", str(port))
+    assert done.returncode != 0
+    assert_one_line_error(done.stderr, f"127.0.0.1:{port}", "in use")
+
+
+def test_bad_tls_files_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    done = signin_process(env, "serve", "--port", "1", "--certfile", str(tmp_path / "none.pem"))
+    assert done.returncode != 0
+    assert_one_line_error(done.stderr, "none.pem", "no such file")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    done = signin_process(env, "serve", "--port", "1", "--certfile", str(junk))
+    assert done.returncode != 0
+    assert_one_line_error(done.stderr, "junk.pem")
+    done = signin_process(env, "serve", "--port", "1", "--keyfile", str(junk))
+    assert_one_line_error(done.stderr, "--keyfile needs --certfile")
+
+
+def test_config_spells_booleans_as_the_docs(env: dict[str, str]) -> None:
+    code, out, _ = run({**env, "SIGNIN_REQUIRE_EMAIL": "1"}, "config")
+    assert code == 0
+    assert "SIGNIN_REQUIRE_EMAIL=true" in out.splitlines()
+    code, out, _ = run(env, "config")
+    assert "SIGNIN_REQUIRE_EMAIL=false" in out.splitlines()
 
 
 def test_users_create_validates(env: dict[str, str]) -> None:

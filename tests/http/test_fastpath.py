@@ -1,4 +1,4 @@
-"""web/fastpath.py answers checks and sign-ins exactly as the routes do; the access log's line.
+"""The edge answers checks and sign-ins exactly as the routes do; the access log's line.
 
 Two apps share one set of services: the real one (`create_app`), and the same app built with
 `fast_paths=False`, where every request goes through FastAPI's stack and router. Every case
@@ -7,7 +7,6 @@ must give the same status, headers and body on both.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -17,15 +16,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import Response
 
 from signin.accounts.clock import FrozenClock
 from signin.app import create_app
-from signin.services import build_services
-from signin.stores import migrate
-from signin.web.fastpath import PARSED, answer, prepare
+from signin.services import Services, build_services
+from signin.web.accesslog import AccessLogMiddleware
+from signin.web.api import SignInIn
+from signin.web.edge import Dispatcher, Hot, read_json
+from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware
-from tests.support import make_settings
+from tests.support import make_settings, migrated
 
 PASSWORD = "correct horse battery"
 PEER = ("203.0.113.7", 50000)
@@ -37,6 +39,8 @@ class Pair:
     fast: httpx.AsyncClient
     routed: httpx.AsyncClient
     clock: FrozenClock
+    hot: dict[tuple[str, str], Hot]  # the fast app's dispatcher table
+    services: Services
 
     async def same(self, method: str, url: str, **kwargs: object) -> httpx.Response:
         """Send one request to both apps; assert identical answers; return the fast one."""
@@ -83,7 +87,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     )
     clock = FrozenClock()
     services = build_services(settings, clock=clock)
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    await migrated(settings.sqlalchemy_url)
     fast_app = create_app(settings, services=services)
     routed_app = create_app(settings, services=services, fast_paths=False)
     async with fast_app.router.lifespan_context(fast_app):
@@ -94,7 +98,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
             httpx.AsyncClient(transport=fast_t, base_url=base) as fast,
             httpx.AsyncClient(transport=routed_t, base_url=base) as routed,
         ):
-            yield Pair(fast, routed, clock)
+            yield Pair(fast, routed, clock, dispatcher_of(fast_app).hot, services)
 
 
 async def token_for(pair: Pair, username: str = "alice") -> str:
@@ -107,17 +111,39 @@ async def token_for(pair: Pair, username: str = "alice") -> str:
     return token
 
 
-def test_checks_pass_the_same_outer_layers(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path))
-    layers: list[object] = []
-    inner = app.fast
-    while hasattr(inner, "app"):
-        layers.append(type(inner))
+def dispatcher_of(app: object, layers: list[object] | None = None) -> Dispatcher:
+    """The dispatcher inside `app.edge`; the layers around it appended to `layers`."""
+    inner = app.edge  # type: ignore[attr-defined]
+    while not isinstance(inner, Dispatcher):
+        (layers if layers is not None else []).append(type(inner))
         inner = inner.app
-    assert inner is answer
-    assert layers == [m.cls for m in app.user_middleware]  # outermost first, same order
-    assert layers[-1] is SecurityMiddleware
-    assert create_app(make_settings(tmp_path), fast_paths=False).fast is None
+    return inner
+
+
+def test_one_edge_around_one_dispatcher(tmp_path: Path) -> None:
+    app, layers = create_app(make_settings(tmp_path)), []
+    session, verify = "/api/v1/session", "/api/v1/verify"
+    hot = {("GET", session), ("POST", session), ("GET", verify), ("HEAD", verify)}
+    assert set(dispatcher_of(app, layers).hot) == hot
+    assert layers == [ProxyHeadersMiddleware, AccessLogMiddleware, SecurityMiddleware]
+    assert app.user_middleware == []  # FastAPI builds no second stack
+    assert dispatcher_of(create_app(make_settings(tmp_path), fast_paths=False)).hot == {}
+
+
+async def test_session_strength_same_on_both_paths(pair: Pair) -> None:
+    """`two_factor` is false for a password sign-in, true for a session made with a factor."""
+    weak = await token_for(pair)
+    answer = await pair.same("GET", "/api/v1/session", headers={"Cookie": f"session={weak}"})
+    assert answer.json()["two_factor"] is False
+    user = await pair.services.users.by_canon("alice")
+    assert user is not None
+    strong = await pair.services.sessions.issue(
+        user.id, remember=False, ip=None, user_agent=None, two_factor=True
+    )
+    bearer = {"Authorization": f"Bearer {strong.token}"}
+    answer = await pair.same("GET", "/api/v1/session", headers=bearer)
+    assert answer.status_code == 200
+    assert answer.json()["two_factor"] is True
 
 
 async def test_session_check_same_on_both_paths(pair: Pair) -> None:
@@ -278,15 +304,6 @@ async def test_chunked_body_over_the_limit_same_on_both_paths(pair: Pair) -> Non
         assert response.status_code == 413
 
 
-def scope_for(body_headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
-    return {
-        "type": "http",
-        "method": "POST",
-        "path": "/api/v1/session",
-        "headers": body_headers,
-    }
-
-
 @pytest.mark.parametrize(
     ("chunks", "content_type", "taken"),
     [
@@ -296,7 +313,7 @@ def scope_for(body_headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
         ([b"p" * 40_000, b"p" * 40_000], b"application/json", False),
     ],
 )
-async def test_prepare_takes_only_valid_sign_ins_and_replays_the_body(
+async def test_read_json_takes_only_valid_sign_ins_and_replays_the_body(
     chunks: list[bytes], content_type: bytes, taken: bool
 ) -> None:
     sent = [
@@ -308,34 +325,29 @@ async def test_prepare_takes_only_valid_sign_ins_and_replays_the_body(
     async def receive() -> dict[str, object]:
         return queue.pop(0) if queue else {"type": "http.disconnect"}
 
-    scope = scope_for([(b"content-type", content_type)])
-    took, replay = await prepare(scope, receive)  # type: ignore[arg-type]
-    assert took is taken
-    assert (PARSED in scope) is taken
+    scope = {"type": "http", "headers": [(b"content-type", content_type)]}
+    body, replay = await read_json(scope, receive, SignInIn)  # type: ignore[arg-type]
+    assert (body is not None) is taken
     # Whoever goes on reads every message the client sent, in order, and then the rest.
     assert [await replay() for _ in sent] == sent
     assert await replay() == {"type": "http.disconnect"}
 
 
-async def test_only_well_formed_sign_ins_take_the_fast_path(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path / "data"))
+async def test_only_well_formed_sign_ins_take_the_fast_path(pair: Pair) -> None:
     taken: list[tuple[str, str]] = []
-    inner = app.fast
-    assert inner is not None
 
-    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
-        taken.append((scope["method"], scope["path"]))
-        await inner(scope, receive, send)
+    def counting(key: tuple[str, str], inner: Hot) -> Hot:
+        async def call(request: Request, body: object) -> Response:
+            taken.append(key)
+            return await inner.call(request, body)
 
-    app.fast = counting
-    await asyncio.to_thread(migrate.upgrade, app.state.services.settings.sqlalchemy_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=PEER)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            body = {"username": "alice", "password": PASSWORD}
-            assert (await client.post("/api/v1/users", json=body)).status_code == 201
-            assert (await client.post("/api/v1/session", json=body)).status_code == 201
-            assert (await client.get("/api/v1/session")).status_code == 200
-            assert (await client.post("/api/v1/session", content=b"{")).status_code == 415
-            assert (await client.post("/api/v1/session", json={"username": 1})).status_code == 422
+        return Hot(call, inner.model)
+
+    pair.hot.update({key: counting(key, inner) for key, inner in pair.hot.items()})
+    body = {"username": "alice", "password": PASSWORD}
+    assert (await pair.fast.post("/api/v1/users", json=body)).status_code == 201
+    assert (await pair.fast.post("/api/v1/session", json=body)).status_code == 201
+    assert (await pair.fast.get("/api/v1/session")).status_code == 200
+    assert (await pair.fast.post("/api/v1/session", content=b"{")).status_code == 415
+    assert (await pair.fast.post("/api/v1/session", json={"username": 1})).status_code == 422
     assert taken == [("POST", "/api/v1/session"), ("GET", "/api/v1/session")]

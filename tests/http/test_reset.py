@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from signin.mail import SmtpMailer, parse_smtp_url
+from signin.mail.transport import SmtpMailer, parse_smtp_url
 from signin.stores.sql.schema import one_time_tokens
 from tests.http.mailflows import (
     NEW_PASSWORD,

@@ -8,24 +8,19 @@ reaches sibling subdomains.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.support import ServerProcess, csrf_of, free_port, need
+from tests.integration.proxies import EchoHandler, echo_app, stop, wait_for_port
+from tests.support import ServerProcess, csrf_of, free_port, need, run_signin
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
@@ -76,6 +71,8 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Forwarded-Method $request_method;
         }}
 
         location = /_signin/sign-in {{
@@ -94,9 +91,11 @@ http {{
             auth_request /_signin/verify;
             auth_request_set $signin_user $upstream_http_remote_user;
             auth_request_set $signin_email $upstream_http_remote_email;
+            auth_request_set $signin_groups $upstream_http_remote_groups;
             error_page 401 = /_signin/sign-in;
             proxy_set_header Remote-User $signin_user;
             proxy_set_header Remote-Email $signin_email;
+            proxy_set_header Remote-Groups $signin_groups;
             proxy_pass http://app;
         }}
     }}
@@ -104,35 +103,19 @@ http {{
 """
 
 
-class EchoHandler(BaseHTTPRequestHandler):
-    """The protected app: answers with the identity headers nginx gave it."""
+# The group-protected location: /team/ only for members of `team`, /health for everyone.
+RULES = """
+[[rule]]
+hosts = ["127.0.0.1:{app}"]
+paths = ["^/health(/|$)"]
+policy = "bypass"
 
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        body = json.dumps(
-            {
-                "path": self.path,
-                "user": _utf8(self.headers.get("Remote-User")),
-                "email": _utf8(self.headers.get("Remote-Email")),
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def _utf8(value: str | None) -> str | None:
-    # http.server reads header bytes as Latin-1; signin sends UTF-8.
-    return value.encode("latin-1").decode("utf-8") if value is not None else None
+[[rule]]
+hosts = ["127.0.0.1:{app}"]
+paths = ["^/team(/|$)"]
+policy = "signed_in"
+groups = ["team"]
+"""
 
 
 @dataclass
@@ -140,18 +123,7 @@ class Stack:
     auth: str
     app: str
     seen: list[str]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited: {log.read_text(errors='replace')[-2000:]}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on {port}")
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -160,53 +132,41 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("nginx")
     auth_port, app_port = free_port(), free_port()
 
-    EchoHandler.seen = []
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-
-    signin = ServerProcess(
-        {
-            "SIGNIN_DATA_DIR": str(tmp / "data"),
-            "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
-            "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
-            "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
-        },
-        log_path=tmp / "signin.log",
-    ).start()
-
-    conf = tmp / "nginx.conf"
-    conf.write_text(
-        NGINX_CONF.format(
-            # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp dir.
-            user="user root root;" if os.geteuid() == 0 else "",
-            tmp=tmp,
-            signin=signin.port,
-            upstream=upstream.server_address[1],
-            auth=auth_port,
-            app=app_port,
+    (tmp / "rules.toml").write_text(RULES.format(app=app_port), encoding="utf-8")
+    env = {
+        "SIGNIN_DATA_DIR": str(tmp / "data"),
+        "SIGNIN_PUBLIC_URL": f"http://127.0.0.1:{auth_port}",
+        "SIGNIN_TRUSTED_PROXIES": "127.0.0.1",
+        "SIGNIN_ALLOWED_REDIRECT_HOSTS": f"127.0.0.1:{app_port}",
+        "SIGNIN_ACCESS_RULES": str(tmp / "rules.toml"),
+    }
+    with ExitStack() as cleanup:
+        upstream = cleanup.enter_context(echo_app())
+        signin = ServerProcess(env, log_path=tmp / "signin.log").start()
+        cleanup.callback(signin.stop)
+        conf = tmp / "nginx.conf"
+        conf.write_text(
+            NGINX_CONF.format(
+                # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp.
+                user="user root root;" if os.geteuid() == 0 else "",
+                tmp=tmp,
+                signin=signin.port,
+                upstream=upstream,
+                auth=auth_port,
+                app=app_port,
+            )
         )
-    )
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+        nginx = subprocess.Popen(
+            [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        cleanup.callback(stop, nginx)
         wait_for_port(auth_port, nginx, tmp / "error.log")
         wait_for_port(app_port, nginx, tmp / "error.log")
         yield Stack(
-            f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen
+            f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{app_port}", EchoHandler.seen, env
         )
-    finally:
-        nginx.terminate()
-        try:
-            nginx.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait(timeout=5)
-        signin.stop()
-        upstream.shutdown()
-        upstream.server_close()
 
 
 def create_user(stack: Stack, username: str) -> None:
@@ -252,7 +212,12 @@ def test_sign_in_through_the_redirect_then_sign_out_locks_out(stack: Stack) -> N
         spoof = {"Remote-User": "admin", "Remote-Email": "admin@example.com"}
         app = browser.get(signed_in.headers["location"], headers=spoof)
         assert app.status_code == 200
-        assert app.json() == {"path": "/reports?q=1", "user": "Zoë", "email": None}
+        assert app.json() == {
+            "path": "/reports?q=1",
+            "user": "Zoë",
+            "email": None,
+            "groups": None,
+        }
         cookies = dict(browser.cookies)
 
         page = browser.get(f"{stack.auth}/sign-out")
@@ -283,3 +248,35 @@ def test_bearer_token_passes_and_spoofed_headers_do_not(stack: Stack) -> None:
         posted = client.post(f"{stack.app}/form", data={"a": "1"})
         assert posted.status_code == 302
         assert parse_qs(urlsplit(posted.headers["location"]).query)["next"] == [f"{stack.app}/form"]
+
+
+def test_group_protected_location(stack: Stack) -> None:
+    create_user(stack, "teamie")
+    token = httpx.post(
+        f"{stack.auth}/api/v1/session", json={"username": "teamie", "password": PASSWORD}
+    ).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=10) as client:
+        assert client.get(f"{stack.app}/health").json()["user"] is None  # bypass: anyone
+        anonymous = client.get(f"{stack.app}/team/board")
+        assert anonymous.status_code == 302  # not signed in: sign in first
+        before = len(stack.seen)
+        refused = client.get(f"{stack.app}/team/board", headers=bearer)
+        assert refused.status_code == 403  # signed in, not in the group
+        assert len(stack.seen) == before, "the app must not see refused requests"
+        other = client.get(f"{stack.app}/elsewhere", headers=bearer)
+        assert other.status_code == 200  # the default policy: signed in
+
+        added = run_signin(stack.env, "users", "groups", "teamie", "--add", "team")
+        assert added.returncode == 0, added.stderr
+        member = client.get(f"{stack.app}/team/board", headers=bearer)  # the next check
+        assert member.status_code == 200
+        assert member.json() == {
+            "path": "/team/board",
+            "user": "teamie",
+            "email": None,
+            "groups": "team",
+        }
+        # nginx hands the app /team/board; the rules see the same path, not a bypassed /health/.
+        sneaky = client.get(f"{stack.app}/health/%2e%2e/team/board")
+        assert sneaky.status_code == 302

@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from signin.services import Services, build_services
-from signin.stores import migrate
-from tests.support import make_settings
+from tests.support import make_settings, migrated
 
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
     settings = make_settings(tmp_path / "data")
     built = build_services(settings)
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    await migrated(settings.sqlalchemy_url)
     try:
         yield built
     finally:

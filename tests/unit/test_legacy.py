@@ -157,8 +157,12 @@ async def test_account_page_password_check_understands_marked_hashes(
     services: Services,
 ) -> None:
     user_id = await imported(services, "Bob.B", "tiny bobby tables")
+    """The account page checks the current password with `sign_in` (accounts/account.py)."""
     user = await services.users.by_id(user_id)
     assert user is not None
-    assert not await services.authenticator.check_password(user, "wrong")
-    assert await services.authenticator.check_password(user, "tiny bobby tables")
+    with pytest.raises(InvalidCredentials):
+        await services.authenticator.sign_in(user.username, "wrong", None)
+    assert (await services.authenticator.sign_in(user.username, "tiny bobby tables", None)).id == (
+        user_id
+    )
     assert MARK not in await stored_hash(services, user_id)

@@ -15,9 +15,8 @@ from signin.accounts.errors import AccountLocked, Busy, InvalidCredentials
 from signin.accounts.lockout import ip_key, parse_key
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.services import Services, build_services
-from signin.stores import migrate
 from signin.stores.base import LockStore
-from tests.support import CHEAP_ARGON2, make_settings
+from tests.support import CHEAP_ARGON2, make_settings, migrated
 
 PASSWORD = "Lattice-Quarry-Ember-58"
 WRONG = "not-the-password-at-all"
@@ -89,7 +88,7 @@ async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
     clock = FrozenClock()
     hasher = CountingHasher()
     services = build_services(settings, clock=clock, hasher=hasher)  # makes the data dir
-    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    await migrated(settings.sqlalchemy_url)
     await services.registration.sign_up("Alice", PASSWORD)
     await services.registration.sign_up("Bob", PASSWORD)
     hasher.verifies = hasher.dummies = 0

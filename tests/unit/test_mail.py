@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from signin.mail import Mail, MailError, OutboxMailer, SmtpMailer, build_mailer, parse_smtp_url
+from signin.mail.transport import (
+    Mail,
+    MailError,
+    OutboxMailer,
+    SmtpMailer,
+    build_mailer,
+    parse_smtp_url,
+)
 from tests.mailcatcher import (
     client_context,
     mail_catcher,

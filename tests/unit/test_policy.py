@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from signin.accounts.policy import MAX_LENGTH, PasswordPolicy
-from signin.crypto.common import CommonPasswords
+from signin.crypto.common_passwords import CommonPasswords
 from signin.crypto.prehash import prehash_v1
 
 POLICY = PasswordPolicy(8)

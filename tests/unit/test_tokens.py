@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from signin.accounts.clock import FrozenClock
-from signin.accounts.errors import TokenExpired, TokenInvalid
-from signin.accounts.tokens import OneTimeTokens, TokenForeign, TokenStale, TokenUsed
-from signin.stores import migrate
+from signin.accounts.errors import TokenExpired, TokenForeign, TokenInvalid, TokenStale, TokenUsed
+from signin.accounts.tokens import OneTimeTokens
 from signin.stores.base import NewUser, UserRecord
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.schema import one_time_tokens
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
+from tests.support import migrated
 
 
 class World:
@@ -43,7 +43,7 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'signin.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    await migrated(url)
     engine = create_engine(url)
     clock = FrozenClock()
     users = SqlUserStore(engine)

@@ -10,9 +10,9 @@ import logging
 
 from signin.accounts.errors import InvalidCredentials, MailNotSent, NotAuthenticated, WrongPassword
 from signin.accounts.newpassword import NewPassword
-from signin.accounts.postman import Postman
 from signin.accounts.sessions import SessionManager
 from signin.accounts.signin import Authenticator
+from signin.mail import Letters
 from signin.stores.base import SessionRecord, UserRecord, UserStore
 
 log = logging.getLogger("signin.account")
@@ -25,13 +25,13 @@ class AccountService:
         authenticator: Authenticator,
         new_password: NewPassword,
         sessions: SessionManager,
-        postman: Postman,
+        letters: Letters,
     ) -> None:
         self.users = users
         self.authenticator = authenticator
         self.new_password = new_password
         self.sessions = sessions
-        self.postman = postman
+        self.letters = letters
 
     async def user(self, user_id: int) -> UserRecord:
         user = await self.users.by_id(user_id)
@@ -57,7 +57,7 @@ class AccountService:
         log.info("password changed on the account page for user id %d", user.id)
         if user.email and user.email_verified:
             try:
-                await self.postman.password_changed(user, by="account", when=changed_at, ip=ip)
+                await self.letters.password_changed(user, by="account", when=changed_at, ip=ip)
             except MailNotSent as exc:
                 log.warning("password-changed notice not sent: %s", exc.detail)
         return ended

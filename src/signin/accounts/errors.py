@@ -59,26 +59,38 @@ class WrongPassword(SigninError):
     code = "wrong_password"
 
 
-class AccountLocked(SigninError):
+class RetryLater(SigninError):
+    """Refused for now; the same request may succeed after `retry_after` seconds.
+
+    The web layer sends `retry_after` as a `Retry-After` header (web/errors.py).
+    """
+
+    code = "retry_later"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AccountLocked(RetryLater):
     """Too many failed attempts; the wait is in `retry_after` seconds."""
 
     code = "locked"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"Too many failed sign-in attempts. Try again in {_duration(retry_after)}."
+            f"Too many failed sign-in attempts. Try again in {_duration(retry_after)}.",
+            retry_after,
         )
-        self.retry_after = retry_after
 
 
-class Busy(SigninError):
+class Busy(RetryLater):
     """The service is busy; try again in `retry_after` seconds."""
 
     code = "busy"
 
     def __init__(self, retry_after: int = 1) -> None:
-        super().__init__("The service is busy. Please try again in a moment.")
-        self.retry_after = retry_after
+        super().__init__("The service is busy. Please try again in a moment.", retry_after)
 
 
 class Unavailable(SigninError):
@@ -113,25 +125,79 @@ class TokenExpired(TokenInvalid):
         self.expired_at = expired_at
 
 
-class RateLimited(SigninError):
+class TokenUsed(TokenInvalid):
+    """This link was used already. Ask for a new one."""
+
+    code = "token_used"
+
+
+class TokenForeign(TokenInvalid):
+    """This link was not made for this page or this account."""
+
+    code = "token_foreign"
+
+
+class TokenStale(TokenInvalid):
+    """This link is no longer valid: the account changed since it was sent. Ask for a new one."""
+
+    code = "token_stale"
+
+
+class RateLimited(RetryLater):
     """Too many requests of this kind; the wait is in `retry_after` seconds."""
 
     code = "rate_limited"
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many requests. Try again in {_duration(retry_after)}.")
-        self.retry_after = retry_after
+        super().__init__(f"Too many requests. Try again in {_duration(retry_after)}.", retry_after)
 
 
-class MailNotSent(SigninError):
+class MailNotSent(RetryLater):
     """The mail server did not take the message; nothing was lost, the user may retry."""
 
     code = "mail_not_sent"
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__("We could not send the email just now. Please try again in a few minutes.")
+        super().__init__(
+            "We could not send the email just now. Please try again in a few minutes.", 60
+        )
         self.detail = detail
-        self.retry_after = 60
+
+
+class SignUpClosed(SigninError):
+    """Sign-up is closed: accounts are made by an administrator."""
+
+    code = "sign_up_closed"
+
+
+class InviteRequired(SigninError):
+    """Sign-up needs an invite: open the invite link you were given."""
+
+    code = "invite_required"
+
+
+class InviteInvalid(SigninError):
+    """This invite is not valid: it may have expired, been revoked or been used up."""
+
+    code = "invite_invalid"
+
+
+class InvalidCode(SigninError):
+    """That code is not right. Enter the current code from your app, or a recovery code."""
+
+    code = "invalid_code"
+
+
+class ChallengeInvalid(SigninError):
+    """This sign-in step has expired or was used already. Please sign in again."""
+
+    code = "challenge_invalid"
+
+
+class TwoFactorState(SigninError):
+    """The second factor is not in a state that allows this (already on, or not set up)."""
+
+    code = "two_factor_state"
 
 
 class NotFound(SigninError):

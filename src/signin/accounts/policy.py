@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from signin.accounts.errors import Busy, Problem
-from signin.crypto.common import CommonPasswords
+from signin.crypto.common_passwords import CommonPasswords
 from signin.crypto.passwords import HasherBusy
-from signin.crypto.prehash import canon, is_prehash, normalize_password, prehash_v1
+from signin.crypto.prehash import canon, is_prehash, normalize_password, prehash_v1, to_prehash
 
 MAX_LENGTH = 1024
 
@@ -94,7 +94,7 @@ class PasswordPolicy:
             problems: list[Problem] = await self._offload(check, username, password)
         except HasherBusy as exc:
             raise Busy(exc.retry_after) from None
-        return (password if is_prehash(password) else prehash_v1(username, password)), problems
+        return to_prehash(username, password), problems
 
 
 def username_prehashes(username: str) -> set[str]:

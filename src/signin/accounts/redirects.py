@@ -144,8 +144,9 @@ class RedirectPolicy:
         """`next=...&sig=...` for a safe target (`/` and `:` left readable, as in the SPEC)."""
         return urlencode({"next": target, "sig": self.sign(target)}, safe="/:", quote_via=quote)
 
-    def sign_in_link(self, target: str) -> str:
-        return f"{self.public_url}/sign-in?{self.query(target)}"
+    def sign_in_link(self, target: str, path: str = "/sign-in") -> str:
+        """A link to `path` on this service (sign-in, or its second step) that leads to target."""
+        return f"{self.public_url}{path}?{self.query(target)}"
 
     def csp_sources(self) -> list[str]:
         """CSP source expressions for the allowed hosts (the sign-in form's `form-action`).

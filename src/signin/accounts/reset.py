@@ -19,16 +19,23 @@ import asyncio
 import logging
 import time
 
+from signin.accounts.addresses import email_canon
 from signin.accounts.clock import Clock
-from signin.accounts.emails import email_canon
-from signin.accounts.errors import InvalidInput, MailNotSent, NotFound, Problem, RateLimited
+from signin.accounts.errors import (
+    InvalidInput,
+    MailNotSent,
+    NotFound,
+    Problem,
+    RateLimited,
+    TokenForeign,
+)
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
-from signin.accounts.postman import Postman
 from signin.accounts.sessions import SessionManager
 from signin.accounts.throttle import Throttle
-from signin.accounts.tokens import OneTimeTokens, Redeemable, TokenForeign
+from signin.accounts.tokens import OneTimeTokens, Redeemable
 from signin.accounts.usernames import canon
+from signin.mail import Letters
 from signin.stores.base import UserRecord, UserStore
 
 log = logging.getLogger("signin.reset")
@@ -41,7 +48,7 @@ class PasswordResets:
         self,
         users: UserStore,
         tokens: OneTimeTokens,
-        postman: Postman,
+        letters: Letters,
         new_password: NewPassword,
         sessions: SessionManager,
         lockout: Lockout,
@@ -55,7 +62,7 @@ class PasswordResets:
     ) -> None:
         self.users = users
         self.tokens = tokens
-        self.postman = postman
+        self.letters = letters
         self.new_password = new_password
         self.sessions = sessions
         self.lockout = lockout
@@ -86,9 +93,9 @@ class PasswordResets:
             allowed = await self.throttle.allow(key, self.per_account)
             if allowed and user is not None and self._can_receive(user):
                 token = await self.tokens.issue(user, "reset", self.token_seconds)
-                await self.postman.reset_link(user, token, self.token_seconds)
+                await self.letters.reset_link(user, token, self.token_seconds)
             else:
-                await self.postman.probe()
+                await self.letters.probe()
         finally:
             # The common floor hides the database and file-system work a real send adds.
             left = self.min_seconds - (time.monotonic() - started)
@@ -133,7 +140,7 @@ class PasswordResets:
         log.info("password reset by link for user id %d", user.id)
         if self._can_receive(user):
             try:
-                await self.postman.password_changed(user, by="reset", when=changed_at, ip=ip)
+                await self.letters.password_changed(user, by="reset", when=changed_at, ip=ip)
             except MailNotSent as exc:
                 log.warning("password-changed notice not sent: %s", exc.detail)
         return user

@@ -52,8 +52,22 @@ class SessionManager:
         self._touched: dict[bytes, float] = {}
 
     async def issue(
-        self, user_id: int, *, remember: bool, ip: str | None, user_agent: str | None
+        self,
+        user_id: int,
+        *,
+        remember: bool,
+        ip: str | None,
+        user_agent: str | None,
+        replacing: str | None = None,
+        two_factor: bool = False,
     ) -> IssuedSession:
+        """A new session; the one `replacing` names (a token presented before) ends first.
+
+        A sign-in never reuses a token the browser held before it (session fixation).
+        `two_factor` records that a second factor was proven to make it (SPEC 13).
+        """
+        if replacing:
+            await self.end(replacing)
         now = self.clock()
         token = secrets.token_urlsafe(32)
         record = SessionRecord(
@@ -66,6 +80,7 @@ class SessionManager:
             remember=remember,
             ip=ip,
             user_agent=(user_agent or "")[:USER_AGENT_MAX] or None,
+            two_factor=two_factor,
         )
         await self.store.create(token_hash(token), record)
         await self._maybe_purge(now)

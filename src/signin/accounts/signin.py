@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from signin.accounts.errors import Busy, InvalidCredentials
 from signin.accounts.legacy import is_marked, verify_legacy
-from signin.accounts.lockout import Lockout
+from signin.accounts.lockout import Attempt, Lockout
 from signin.accounts.policy import MAX_LENGTH
 from signin.accounts.usernames import canon
 from signin.crypto.passwords import HasherBusy, PasswordHasher
-from signin.crypto.prehash import is_prehash, prehash_v1
+from signin.crypto.prehash import to_prehash
 from signin.stores.base import UserRecord, UserStore
 
 # Lock keys are stored (fail_locks.key is VARCHAR(200) on PostgreSQL, where a longer value is an
@@ -25,6 +25,15 @@ class Authenticator:
 
     async def sign_in(self, username: str, password: str, ip: str | None) -> UserRecord:
         """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`."""
+        user, attempt = await self.check_password_attempt(username, password, ip)
+        await self.lockout.succeeded(attempt)
+        return user
+
+    async def check_password_attempt(
+        self, username: str, password: str, ip: str | None
+    ) -> tuple[UserRecord, Attempt]:
+        """As `sign_in`, but a right password leaves its attempt for the caller to settle
+        (`Lockout.succeeded`, or `abandoned` while a second step is still due)."""
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
         attempt = await self.lockout.reserve(key, ip)
         try:
@@ -34,8 +43,7 @@ class Authenticator:
             raise Busy(exc.retry_after) from None
         if user is None:
             raise InvalidCredentials()
-        await self.lockout.succeeded(attempt)
-        return user
+        return user, attempt
 
     async def _check(self, username: str, key: str, password: str) -> UserRecord | None:
         user = await self.users.by_canon(key) if key else None
@@ -44,21 +52,9 @@ class Authenticator:
             return None
         if is_marked(user.password_hash):  # imported from the demo: accounts/legacy.py
             return user if await verify_legacy(self.users, self.hasher, user, password) else None
-        prehash = password if is_prehash(password) else prehash_v1(username, password)
-        ok, upgraded = await self.hasher.verify(user.password_hash, prehash)
+        ok, upgraded = await self.hasher.verify(user.password_hash, to_prehash(username, password))
         if not ok:
             return None
         if upgraded is not None:
             await self.users.set_password_hash(user.id, upgraded, 0.0, rehash_only=True)
         return user
-
-    async def check_password(self, user: UserRecord, password: str) -> bool:
-        """Verify a password of a known user (the account page), without the lock policy."""
-        prehash = password if is_prehash(password) else prehash_v1(user.username, password)
-        try:
-            if is_marked(user.password_hash):
-                return await verify_legacy(self.users, self.hasher, user, password)
-            ok, _ = await self.hasher.verify(user.password_hash, prehash)
-        except HasherBusy as exc:
-            raise Busy(exc.retry_after) from None
-        return ok

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
+from signin.accounts.access.invites import Invites
+from signin.accounts.addresses import email_canon, normalize_email
 from signin.accounts.clock import Clock
-from signin.accounts.emails import email_canon, normalize_email
 from signin.accounts.errors import (
     Busy,
     EmailTaken,
     InvalidInput,
+    InviteRequired,
     NotFound,
     Problem,
     RateLimited,
+    SignUpClosed,
     UsernameTaken,
 )
 from signin.accounts.policy import PasswordPolicy
@@ -18,7 +23,9 @@ from signin.accounts.sessions import SessionManager
 from signin.accounts.throttle import Throttle
 from signin.accounts.usernames import canon, skeleton, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
-from signin.stores.base import DuplicateUser, NewUser, UserRecord, UserStore
+from signin.stores.base import DuplicateUser, InviteRecord, NewUser, UserRecord, UserStore
+
+AfterSignUp = Callable[[UserRecord], Awaitable[None]]
 
 
 class Registration:
@@ -31,6 +38,9 @@ class Registration:
         *,
         require_email: bool,
         clock: Clock,
+        after_sign_up: Sequence[AfterSignUp] = (),
+        mode: str = "open",
+        invites: Invites | None = None,
         per_ip: Throttle | None = None,
         per_ip_limit: int = 20,
     ) -> None:
@@ -40,25 +50,66 @@ class Registration:
         self.sessions = sessions
         self.require_email = require_email
         self.clock = clock
+        self.after_sign_up = list(after_sign_up)  # each must not raise (the account exists)
+        self.mode = mode  # SIGNIN_SIGNUP: open | invite | closed
+        self.invites = invites
         self.per_ip = per_ip
         self.per_ip_limit = per_ip_limit
 
+    async def offer(self, invite: str = "") -> InviteRecord | None:
+        """What the sign-up page may offer: the invite in use, if any, or the refusal."""
+        if self.mode == "closed":
+            raise SignUpClosed()
+        if invite and self.invites is not None:
+            return await self.invites.check(invite)
+        if self.mode == "invite":
+            raise InviteRequired()
+        return None
+
     async def sign_up(
-        self, username: str, password: str, email: str = "", *, ip: str | None = None
+        self,
+        username: str,
+        password: str,
+        email: str = "",
+        *,
+        invite: str = "",
+        welcome: bool = False,
+        admin: bool = False,
+        ip: str | None = None,
     ) -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
 
-        `ip` is the client's address (None from the CLI): past `per_ip_limit` sign-ups from one
-        address in the window, `RateLimited`, before any password work (SPEC section 16).
+        Visitors pass the sign-up mode (`SignUpClosed`, `InviteRequired`, `InviteInvalid`);
+        `admin` (the CLI's `users create`) may always make accounts. An invite's groups go to
+        the account. `welcome=True` (a person signing up on a page or the API, not an admin's
+        `users create`) runs the after-sign-up hooks once the account exists: today, the
+        verification mail.
         """
+        # `ip`: the client's address (None from the CLI). Past `per_ip_limit` sign-ups from one
+        # address in the window, `RateLimited`, before any password work (SPEC section 16).
         limit = self.per_ip
         if ip is not None and limit is not None and not await limit.allow(ip, self.per_ip_limit):
             raise RateLimited(limit.window)
+        if not admin and self.mode == "closed":
+            raise SignUpClosed()
+        if not admin and self.mode == "invite" and not invite:
+            raise InviteRequired()
+        user = await self._create(username, password, email, invite)
+        if welcome:
+            for hook in self.after_sign_up:
+                await hook(user)
+        return user
+
+    async def _create(self, username: str, password: str, email: str, invite: str) -> UserRecord:
+        invites = self.invites if invite else None
+        bound = await invites.check(invite) if invites is not None else None
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
         # from "bob " under the name "bob" could never sign in. Spaces are refused instead.
         problems: list[Problem] = list(username_problems(username))
         address, email_problems = normalize_email(email)
         problems += email_problems
+        if invites is not None and bound is not None and not email_problems:
+            problems += invites.email_problems(bound, address)
         if address is None and not email_problems and self.require_email:
             problems.append(Problem("email_required", "email", "Email address is required."))
         prehash, password_problems = await self.policy.check(username, password)
@@ -75,18 +126,19 @@ class Registration:
             password_hash = await self.hasher.hash(prehash)
         except HasherBusy as exc:
             raise Busy(exc.retry_after) from None
+        new_user = NewUser(
+            username=username,
+            username_canon=canon(username),
+            username_skeleton=skeleton(username),
+            email=address,
+            email_canon=email_canon(address) if address else None,
+            password_hash=password_hash,
+            created_at=self.clock(),
+        )
         try:
-            return await self.users.create(
-                NewUser(
-                    username=username,
-                    username_canon=canon(username),
-                    username_skeleton=skeleton(username),
-                    email=address,
-                    email_canon=email_canon(address) if address else None,
-                    password_hash=password_hash,
-                    created_at=self.clock(),
-                )
-            )
+            if invites is not None:
+                return await invites.create_user(invite, new_user)
+            return await self.users.create(new_user)
         except DuplicateUser as exc:
             # Lost a race with a concurrent sign-up of the same name or address.
             raise (EmailTaken() if exc.field == "email" else UsernameTaken()) from None

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from signin.accounts.clock import Clock
-from signin.accounts.errors import TokenExpired, TokenInvalid
+from signin.accounts.errors import TokenExpired, TokenForeign, TokenInvalid, TokenStale, TokenUsed
 from signin.stores.base import TokenRecord, TokenStore, UserRecord, UserStore
 
-Purpose = Literal["reset", "verify"]
+Purpose = Literal["reset", "verify", "two-factor"]
 MAX_TOKEN_LENGTH = 128
 PURGE_EVERY = 3600.0
 KEEP_EXPIRED = 86400.0  # expired rows stay a day, so a late click still says "expired"
@@ -36,27 +36,12 @@ def stamp_for(user: UserRecord, purpose: Purpose) -> str:
             f"reset|{user.id}|{user.password_hash}|{float(user.password_changed_at)!r}"
             f"|{(user.email or '').casefold()}"
         )
+    elif purpose == "two-factor":
+        # A pending second step dies with a password change, like a reset link.
+        state = f"two-factor|{user.id}|{user.password_hash}|{float(user.password_changed_at)!r}"
     else:
         state = f"verify|{user.id}|{(user.email or '').casefold()}"
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
-
-
-class TokenUsed(TokenInvalid):
-    """This link was used already. Ask for a new one."""
-
-    code = "token_used"
-
-
-class TokenForeign(TokenInvalid):
-    """This link was not made for this page or this account."""
-
-    code = "token_foreign"
-
-
-class TokenStale(TokenInvalid):
-    """This link is no longer valid: the account changed since it was sent. Ask for a new one."""
-
-    code = "token_stale"
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import dataclasses
 import logging
 
 from signin.accounts.clock import Clock
-from signin.accounts.errors import MailNotSent, RateLimited
-from signin.accounts.postman import Postman
+from signin.accounts.errors import MailNotSent, RateLimited, TokenStale
 from signin.accounts.throttle import Throttle
-from signin.accounts.tokens import OneTimeTokens, TokenStale
+from signin.accounts.tokens import OneTimeTokens
+from signin.mail import Letters
 from signin.stores.base import UserRecord, UserStore
 
 log = logging.getLogger("signin.verify")
@@ -24,7 +24,7 @@ class EmailVerification:
         self,
         users: UserStore,
         tokens: OneTimeTokens,
-        postman: Postman,
+        letters: Letters,
         throttle: Throttle,
         *,
         token_seconds: int,
@@ -33,7 +33,7 @@ class EmailVerification:
     ) -> None:
         self.users = users
         self.tokens = tokens
-        self.postman = postman
+        self.letters = letters
         self.throttle = throttle
         self.token_seconds = token_seconds
         self.per_account = per_account
@@ -49,7 +49,7 @@ class EmailVerification:
         if not await self.throttle.allow(f"user:{user.id}", self.per_account):
             raise RateLimited(self.throttle.window)
         token = await self.tokens.issue(user, "verify", self.token_seconds)
-        await self.postman.verify_link(user, token, self.token_seconds)
+        await self.letters.verify_link(user, token, self.token_seconds)
         return True
 
     async def after_sign_up(self, user: UserRecord) -> None:

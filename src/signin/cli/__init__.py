@@ -5,58 +5,84 @@ Each group of commands lives in its own module and is registered here.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from signin.cli.common import err, fail, migrate_schema, out, settings_or_exit, shown
+from signin.accounts.access.rules import RulesError
+from signin.cli.access import access_app
+from signin.cli.common import (
+    command_group,
+    err,
+    fail,
+    migrate_schema,
+    out,
+    settings_or_exit,
+    shown,
+)
 from signin.cli.data import register as register_data_commands
+from signin.cli.invites import invites_app
 from signin.cli.locks import locks_app
 from signin.cli.redirects import sign_url
+from signin.cli.serving import check_port, check_tls
 from signin.cli.sessions import sessions_app
 from signin.cli.users import users_app
 from signin.crypto.keys import SecretKeyError
 from signin.settings import unknown_variables_warning
 
-app = typer.Typer(
-    help="signin: self-hosted sign-up / sign-in service.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-db_app = typer.Typer(help="Database schema and data.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="users")
-register_data_commands(app, db_app)  # import-legacy, dump, db reset, db backup
-app.add_typer(sessions_app, name="sessions")
-app.add_typer(locks_app, name="locks")
-app.command("sign-url")(sign_url)
+HELP = """signin: self-hosted sign-up / sign-in service.
+
+Settings come from SIGNIN_* environment variables, or from a .env file in the directory you
+run signin from; `signin config` prints the effective ones (secrets masked). The README lists
+them all."""
+
+app = command_group(HELP)
+db_app = command_group("Database schema and data.")
 
 
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    certfile: Annotated[
+        Path | None, typer.Option(help="TLS certificate chain (PEM): serve https directly.")
+    ] = None,
+    keyfile: Annotated[
+        Path | None, typer.Option(help="TLS private key (PEM), unless it is in --certfile.")
+    ] = None,
 ) -> None:
     """Serve pages, API and forward-auth. Creates data dir, schema and secret key on first start."""
     import uvicorn
 
-    from signin.services import key_ring
+    from signin.services import build_gate, key_ring
     from signin.web.serverproto import GuardedHttpToolsProtocol
 
     settings = settings_or_exit()
     warning = unknown_variables_warning()
     if warning is not None:
         err.print(f"warning: {shown(warning)}", soft_wrap=True)
+    tls = check_tls(certfile, keyfile)
     try:
         key_ring(settings)
-    except SecretKeyError as exc:
+        gate = build_gate(settings)
+    except (SecretKeyError, RulesError) as exc:
         fail(str(exc), 2)
+    check_port(host, port)
     migrate_schema(settings)
+    guarded = gate.protects_hosts() and bool(
+        settings.access_rules or settings.allowed_redirect_hosts
+    )
+    if settings.signup == "open" and guarded:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("signin").warning(
+            "SIGNIN_SIGNUP=open: anyone can make an account and pass forward-auth to the "
+            "protected hosts; set SIGNIN_SIGNUP=invite or closed, or restrict the rules"
+        )
     uvicorn.run(
         "signin.app:serve_app",
         factory=True,
@@ -72,10 +98,10 @@ def serve(
         # face the internet without a proxy in front (web/serverproto.py, SPEC section 16).
         http=GuardedHttpToolsProtocol,
         timeout_keep_alive=5,
+        **tls,
     )
 
 
-@app.command()
 def config() -> None:
     """Print the effective settings, secrets masked."""
     settings = settings_or_exit()
@@ -91,7 +117,6 @@ def config() -> None:
     out.print(table)
 
 
-@app.command()
 def prehash(username: str) -> None:
     """Read a password (one line) from stdin and print its v1 pre-hash."""
     from signin.crypto.prehash import prehash_v1
@@ -105,12 +130,25 @@ def prehash(username: str) -> None:
     print(prehash_v1(username, password))
 
 
-@db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending schema migrations."""
+    """Apply pending schema migrations: says whether it created, upgraded or found it current."""
     settings = settings_or_exit()
-    migrate_schema(settings)
-    out.print("database schema is up to date")
+    print(migrate_schema(settings).describe())
+
+
+# The order `signin --help` lists them in: running it first, then people, then data.
+app.command("serve")(serve)
+app.command("config")(config)
+app.add_typer(users_app, name="users")
+app.add_typer(invites_app, name="invites")
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(locks_app, name="locks")
+app.add_typer(access_app, name="access")
+app.command("sign-url")(sign_url)
+app.add_typer(db_app, name="db")
+db_app.command("upgrade")(db_upgrade)
+register_data_commands(app, db_app)  # import-legacy, dump, db reset, db backup
+app.command("prehash")(prehash)
 
 
 def main() -> None:

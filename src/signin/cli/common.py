@@ -6,10 +6,11 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from signin.accounts.errors import SigninError
 from signin.crypto.keys import SecretKeyError
@@ -17,6 +18,9 @@ from signin.escape import escape_text
 from signin.services import Services, build_services
 from signin.settings import Settings, SettingsError, load_settings
 from signin.stores.base import StoreUnavailable
+
+if TYPE_CHECKING:
+    from signin.stores.migrate import Upgrade
 
 T = TypeVar("T")
 # Usernames, emails, IPs and user agents in this output come from strangers: never read any of
@@ -28,6 +32,44 @@ err = Console(stderr=True, markup=False, emoji=False, highlight=False)
 def shown(text: str) -> str:
     """Client-supplied text as the CLI prints it: control characters escaped (see escape.py)."""
     return escape_text(text)
+
+
+# How `signin --help` lists the commands: serving first, then people and access, then data.
+COMMAND_ORDER = (
+    "serve",
+    "config",
+    "users",
+    "invites",
+    "sessions",
+    "locks",
+    "access",
+    "audit",
+    "sign-url",
+    "db",
+    "import-legacy",
+    "dump",
+    "prehash",
+)
+
+
+class OrderedGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:  # typer's own (vendored) click Context
+        names = super().list_commands(ctx)
+        rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
+def command_group(help: str) -> typer.Typer:
+    """A group of commands. Plain help (no rich boxes): it reads the same in a terminal, a pipe
+    and a log, and flags show without a `<bool>` type."""
+    return typer.Typer(
+        cls=OrderedGroup,
+        help=help,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -68,7 +110,7 @@ def run_with_services(
         fail(f"database unavailable: {exc}")
 
 
-def migrate_schema(settings: Settings) -> None:
+def migrate_schema(settings: Settings) -> Upgrade:
     from signin.stores import migrate
 
     try:
@@ -76,7 +118,7 @@ def migrate_schema(settings: Settings) -> None:
     except OSError as exc:
         fail(f"cannot create SIGNIN_DATA_DIR {settings.data_dir}: {exc.strerror or exc}")
     try:
-        migrate.upgrade(settings.sqlalchemy_url)
+        return migrate.upgrade(settings.sqlalchemy_url)
     except Exception as exc:  # driver errors vary; say it in one line
         first = (str(exc).splitlines() or [""])[0]
         fail(f"cannot migrate the database: {type(exc).__name__}: {first}")

@@ -12,10 +12,10 @@ import typer
 from rich.table import Table
 
 from signin.accounts.lockout import parse_key, shown_key
-from signin.cli.common import fail, out, run_with_services, shown
+from signin.cli.common import command_group, fail, out, run_with_services, shown
 from signin.services import Services
 
-locks_app = typer.Typer(help="List and lift fail locks.", no_args_is_help=True)
+locks_app = command_group("List and lift fail locks.")
 
 
 def _left(seconds: int) -> str:

@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import fail, out, run_with_services, shown, when
+from signin.cli.common import command_group, fail, out, run_with_services, shown, when
 from signin.services import Services
 from signin.web.useragent import describe_user_agent
 
-sessions_app = typer.Typer(help="List and end sessions.", no_args_is_help=True)
+sessions_app = command_group("List and end sessions.")
 
 
 @sessions_app.command("list")

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import fail, out, run_with_services, shown, when
+from signin.cli.common import command_group, fail, out, run_with_services, shown, when
+from signin.cli.two_factor import two_factor_app
 from signin.services import Services
 
-users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+users_app = command_group("Manage accounts.")
+users_app.add_typer(two_factor_app, name="two-factor")
 
 
 @users_app.command("list")
@@ -49,7 +51,7 @@ def users_create(
         password = sys.stdin.readline().rstrip("\r\n")
 
     async def work(services: Services) -> None:
-        user = await services.registration.sign_up(username, password, email)
+        user = await services.registration.sign_up(username, password, email, admin=True)
         out.print(f"created {shown(user.username)}")
 
     run_with_services(work)
@@ -90,5 +92,20 @@ def users_reset_link(username: str) -> None:
     async def work(services: Services) -> None:
         token = await services.resets.link_for(username)
         print(services.letters.link("/reset-password", token))
+
+    run_with_services(work)
+
+
+@users_app.command("groups")
+def users_groups(
+    username: str,
+    add: Annotated[list[str] | None, typer.Option("--add", help="Group to add.")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Group to remove.")] = None,
+) -> None:
+    """Show USERNAME's groups, or change them (counts from the next forward-auth check)."""
+
+    async def work(services: Services) -> None:
+        groups = await services.groups.change(username, add or (), remove or ())
+        print(f"{username}: {','.join(groups) if groups else '(no groups)'}")
 
     run_with_services(work)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Purpose = Literal["redirect", "csrf", "session", "reset", "verify", "email-link"]
+Purpose = Literal[
+    "redirect", "csrf", "session", "reset", "verify", "email-link", "totp", "recovery", "two-factor"
+]
 KEY_FILE = "secret.key"
 
 

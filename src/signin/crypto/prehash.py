@@ -35,3 +35,11 @@ def prehash_v1(username: str, password: str) -> str:
 def is_prehash(value: str) -> bool:
     """True when a submitted `password` field is a v1 pre-hash rather than a plaintext."""
     return PREHASH_RE.match(value) is not None
+
+
+def to_prehash(username: str, password: str) -> str:
+    """What argon2id hashes: a submitted pre-hash as it is, a plaintext pre-hashed here.
+
+    The basic (no-JavaScript) forms, the API and the CLI may send the typed password.
+    """
+    return password if is_prehash(password) else prehash_v1(username, password)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
-from signin.crypto.keys import KeyRing
+from signin.crypto.keys import KeyRing, Purpose
 
 
 class RedirectSigner:
@@ -50,3 +51,29 @@ class CsrfSigner:
         except BadSignature:
             return False
         return isinstance(value, str) and hmac.compare_digest(value, browser_secret)
+
+
+class StateSigner:
+    """A small JSON object signed with its time under the key of `purpose`; valid `max_age` s.
+
+    For short-lived state kept by the client, e.g. the pending second sign-in step (SPEC 13).
+    """
+
+    def __init__(self, keys: KeyRing, purpose: Purpose, max_age: int) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            keys.derive_all(purpose), salt=purpose, signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        self.max_age = max_age
+
+    def dumps(self, value: dict[str, Any]) -> str:
+        return str(self._serializer.dumps(value))
+
+    def loads(self, token: str) -> dict[str, Any] | None:
+        """The object, or None when the signature is wrong or older than `max_age`."""
+        if not token or len(token) > 2048:
+            return None
+        try:
+            value = self._serializer.loads(token, max_age=self.max_age)
+        except (BadSignature, UnicodeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None

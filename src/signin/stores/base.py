@@ -30,6 +30,7 @@ class UserRecord:
     created_at: float
     password_changed_at: float
     disabled: bool
+    groups: tuple[str, ...] = ()  # sorted group names (SPEC section 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class NewUser:
     created_at: float
     # UTS #39 skeleton (accounts/lookalikes.py): unique like the canon, so look-alikes collide.
     username_skeleton: str | None = None
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class SessionRecord:
     remember: bool
     ip: str | None
     user_agent: str | None
+    two_factor: bool = False  # made with a second factor (SPEC 13), not by a password alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,9 @@ class SessionUser:
     email: str | None
     email_verified: bool
     disabled: bool
+    # The user's groups, read with the user on every lookup (never cached past the request):
+    # forward-auth rules decide on them, and a change counts from the next check.
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,11 @@ class UserStore(Protocol):
     async def set_email_verified(self, user_id: int, email: str, now: float) -> bool: ...
     async def delete(self, user_id: int) -> bool: ...
     async def list(self, limit: int = 1000, offset: int = 0) -> list[UserRecord]: ...
+    async def change_groups(
+        self, user_id: int, add: Sequence[str], remove: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Add then remove group names in one write; return the groups after it."""
+        ...
 
 
 class SessionStore(Protocol):
@@ -165,4 +176,84 @@ class TokenStore(Protocol):
 
     async def purge(self, before: float) -> int:
         """Delete tokens that expired before `before`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRecord:
+    """A sign-up invite (SPEC section 12), stored by the SHA-256 of its token."""
+
+    id: str
+    email: str | None
+    groups: tuple[str, ...]
+    max_uses: int
+    uses: int
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+
+
+class InviteStore(Protocol):
+    async def add(
+        self, token_hash: bytes, record: InviteRecord, email_canon: str | None
+    ) -> None: ...
+    async def get(self, token_hash: bytes) -> tuple[InviteRecord, str | None] | None:
+        """The invite and its canonical email, whatever its state."""
+        ...
+
+    async def list(self) -> list[InviteRecord]: ...
+    async def revoke(self, invite_id: str, now: float) -> bool: ...
+    async def create_user(self, token_hash: bytes, user: NewUser, now: float) -> UserRecord | None:
+        """Use the invite once and create `user` with its groups, in one transaction.
+
+        None (and nothing written) when the invite is unknown, revoked, expired or used up;
+        `DuplicateUser` (and the use taken back) when the name or address is taken.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TotpRecord:
+    """A user's TOTP factor; `secret` is sealed (encrypted), `confirmed_at` None while enrolling."""
+
+    user_id: int
+    secret: bytes
+    created_at: float
+    confirmed_at: float | None
+    last_step: int | None
+
+
+class FactorStore(Protocol):
+    """TOTP factors and recovery codes (SPEC 13). Every "use" is one atomic conditional write."""
+
+    async def totp(self, user_id: int) -> TotpRecord | None: ...
+    async def begin_totp(self, user_id: int, secret: bytes, now: float) -> None:
+        """Store an unconfirmed factor, replacing an unconfirmed one (never a confirmed one)."""
+        ...
+
+    async def confirm_totp(
+        self, user_id: int, step: int, now: float, code_hashes: Sequence[bytes]
+    ) -> bool:
+        """Confirm an unconfirmed factor at `step`, with new recovery codes, in one transaction."""
+        ...
+
+    async def use_step(self, user_id: int, step: int) -> bool:
+        """Record `step` as used when it is newer than the last one used; False otherwise."""
+        ...
+
+    async def reseal_totp(self, user_id: int, secret: bytes) -> None:
+        """Store the same secret sealed again (under the current key, after a rotation)."""
+        ...
+
+    async def replace_recovery(
+        self, user_id: int, code_hashes: Sequence[bytes], now: float
+    ) -> None: ...
+
+    async def use_recovery(self, user_id: int, code_hashes: Sequence[bytes], now: float) -> bool:
+        """Mark an unused code whose hash is one of `code_hashes` used; False when none was."""
+        ...
+
+    async def recovery_left(self, user_id: int) -> int: ...
+    async def remove(self, user_id: int) -> bool:
+        """Delete the factor and every recovery code; False when there was no factor."""
         ...

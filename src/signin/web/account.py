@@ -12,14 +12,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signin.accounts.errors import NotAuthenticated, SigninError
+from signin.accounts.errors import SigninError
+from signin.services import services_of
 from signin.stores.base import SessionRecord, SessionUser
 from signin.web import reset
 from signin.web.auth import clear_session_cookie, client_ip, current_session
 from signin.web.errors import retry_headers, status_for
-from signin.web.pages import read_form, see_other
-from signin.web.reset import is_basic
-from signin.web.templating import render, services_of
+from signin.web.forms import error_context, is_basic, read_form, require_session, see_other
+from signin.web.templating import render
 from signin.web.useragent import describe_user_agent
 
 router = APIRouter(include_in_schema=False)
@@ -31,13 +31,6 @@ def _when(epoch: float) -> str:
 
 
 # -- the account page --------------------------------------------------------------------
-
-
-async def _require(request: Request) -> SessionUser:
-    found = await current_session(request)
-    if found is None:
-        raise NotAuthenticated()
-    return found
 
 
 def _session_rows(sessions: list[SessionRecord], current_id: str) -> list[dict[str, Any]]:
@@ -67,7 +60,6 @@ async def account_page(
     services = services_of(request)
     user = await services.account.user(found.session.user_id)
     sessions = await services.account.list_sessions(user.id)
-    problems = {p.field: p.message for p in getattr(exc, "problems", [])}
     return render(
         request,
         "account.html",
@@ -76,12 +68,11 @@ async def account_page(
             "username": user.username,
             "sessions": _session_rows(sessions, found.session.id),
             "notice": notice,
-            "message": exc.message if exc is not None and not problems else None,
-            "problems": problems,
+            **error_context(exc),
             "basic": basic,
         },
         status_code=status_code,
-        headers=retry_headers(exc) if exc is not None else None,
+        headers=retry_headers(exc),
     )
 
 
@@ -96,7 +87,7 @@ async def account(request: Request) -> Response:
 @router.post("/account/password")
 async def change_password(request: Request) -> Response:
     fields = await read_form(request)
-    found = await _require(request)
+    found = await require_session(request)
     try:
         await services_of(request).account.change_password(
             found.session.user_id,
@@ -119,7 +110,7 @@ async def change_password(request: Request) -> Response:
 @router.post("/account/sessions/end")
 async def end_sessions(request: Request) -> Response:
     fields = await read_form(request)
-    found = await _require(request)
+    found = await require_session(request)
     services = services_of(request)
     if fields.get("others") == "1":
         await services.account.end_others(found.session.user_id, found.session.id)
@@ -135,7 +126,7 @@ async def end_sessions(request: Request) -> Response:
 @router.post("/account/verify-email")
 async def resend_verification(request: Request) -> Response:
     fields = await read_form(request)
-    found = await _require(request)
+    found = await require_session(request)
     services = services_of(request)
     user = await services.account.user(found.session.user_id)
     basic = is_basic(request, fields)

@@ -13,20 +13,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from signin.accounts.errors import NotAuthenticated
+from signin.accounts.factors.flow import Pending, SignedIn
+from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import (
     clear_session_cookie,
     client_ip,
-    current_session,
     presented_token,
     start_session,
 )
-from signin.web.templating import services_of
-
-
-def is_json(content_type: str) -> bool:
-    return content_type.split(";")[0].strip().lower() == "application/json"
+from signin.web.edge import answered_by, answered_by_json, is_json
+from signin.web.forms import require_session
 
 
 def require_json(request: Request) -> None:
@@ -76,6 +73,9 @@ class SignUpIn(BaseModel):
     username: str = USERNAME
     password: str = PASSWORD
     email: str | None = Field(default=None, max_length=320, pattern=NO_CONTROL)
+    invite: str | None = Field(
+        default=None, max_length=128, pattern=NO_CONTROL, description="invite token"
+    )
 
 
 class UserOut(BaseModel):
@@ -96,55 +96,68 @@ class SessionCreated(BaseModel):
     expires_at: datetime
 
 
+class TwoFactorRequired(BaseModel):
+    """202: the password was right; finish at `POST /api/v1/session/two-factor`."""
+
+    two_factor_required: bool = True
+    challenge: str
+    methods: list[str]
+    expires_at: datetime
+
+
 class SessionOut(BaseModel):
     username: str
     created_at: datetime
     expires_at: datetime
+    two_factor: bool = Field(description="whether a second factor was proven for this session")
 
 
 def _time(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-async def require_session(request: Request) -> SessionUser:
-    found = await current_session(request)
-    if found is None:
-        raise NotAuthenticated()
-    return found
-
-
 @router.post(
     "/users",
     status_code=201,
     response_model=UserOut,
-    responses={409: PROBLEM, 429: PROBLEM},
+    responses={403: PROBLEM, 409: PROBLEM, 429: PROBLEM},
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
-    services = services_of(request)
-    user = await services.registration.sign_up(
-        body.username, body.password, body.email or "", ip=client_ip(request)
+    registration = services_of(request).registration
+    user = await registration.sign_up(
+        body.username,
+        body.password,
+        body.email or "",
+        invite=body.invite or "",
+        welcome=True,
+        ip=client_ip(request),
     )
-    for hook in services.extras.get("after_sign_up", []):
-        await hook(user)
     return UserOut(username=user.username, email=user.email)
 
 
-@router.post(
-    "/session",
-    status_code=201,
-    response_model=SessionCreated,
-    responses={401: PROBLEM, 429: PROBLEM, 503: PROBLEM},
-)
-async def create_session(body: SignInIn, request: Request) -> Response:
-    return await session_created(request, body)
-
-
 async def session_created(request: Request, body: SignInIn) -> Response:
-    """The whole of `POST /api/v1/session` after its body, shared with web/fastpath.py."""
+    """The whole of `POST /api/v1/session` after its body (the route's and the edge's)."""
+    outcome = await services_of(request).sign_in_flow.password_step(
+        body.username, body.password, client_ip(request), remember=body.remember
+    )
+    if isinstance(outcome, Pending):
+        required = TwoFactorRequired(
+            challenge=outcome.challenge,
+            methods=list(outcome.methods),
+            expires_at=_time(outcome.expires_at),
+        )
+        return JSONResponse(required.model_dump(mode="json"), status_code=202)
+    return await session_response(request, outcome)
+
+
+async def session_response(request: Request, outcome: SignedIn) -> Response:
+    """201 with a new session for a completed sign-in (one or two steps)."""
     services = services_of(request)
-    user = await services.authenticator.sign_in(body.username, body.password, client_ip(request))
+    user = outcome.user
     response = JSONResponse({}, status_code=201)
-    issued = await start_session(request, response, user.id, remember=body.remember)
+    issued = await start_session(
+        request, response, user.id, remember=outcome.remember, two_factor=outcome.two_factor
+    )
     out = SessionCreated(
         token=issued.token,
         username=user.username,
@@ -155,21 +168,39 @@ async def session_created(request: Request, body: SignInIn) -> Response:
     return response
 
 
+@router.post(
+    "/session",
+    status_code=201,
+    response_model=SessionCreated,
+    responses={
+        202: {"model": TwoFactorRequired, "description": "A second factor is due (SPEC 13)"},
+        401: PROBLEM,
+        429: PROBLEM,
+        503: PROBLEM,
+    },
+)
+@answered_by_json(SignInIn, session_created)
+async def create_session(body: SignInIn, request: Request) -> Response:
+    return await session_created(request, body)
+
+
 async def session_answer(request: Request) -> Response:
-    """The whole of `GET /api/v1/session`, shared by the route and web/fastpath.py."""
+    """The whole of `GET /api/v1/session` (the route's and the edge's)."""
     found = await require_session(request)
     expires = services_of(request).sessions.expires_at(found.session)
     out = SessionOut(
         username=found.username,
         created_at=_time(found.session.created_at),
         expires_at=_time(expires),
+        two_factor=found.session.two_factor,
     )
     # Serialized as FastAPI serializes a `response_model` (pydantic straight to JSON bytes).
     return Response(out.model_dump_json(), media_type="application/json")
 
 
-# Served by web/fastpath.py ahead of the router; the route stays for 405s and the schema.
+# Answered by the edge ahead of the router; the route stays for 405s and the schema.
 @router.get("/session", response_model=SessionOut, responses={401: PROBLEM})
+@answered_by(session_answer)
 async def read_session(request: Request) -> Response:
     return await session_answer(request)
 

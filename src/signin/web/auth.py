@@ -6,11 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.sessions import IssuedSession
+from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
-from signin.web.templating import services_of
 
 SESSION_COOKIE = "session"
+PENDING_COOKIE = "two_factor"  # the pending second sign-in step (SPEC 13): signed, not a session
+PENDING_MAX_AGE = 300
 
 
 def presented_token(request: Request) -> str | None:
@@ -39,15 +41,22 @@ def user_agent(request: Request) -> str | None:
 
 
 async def start_session(
-    request: Request, response: Response, user_id: int, *, remember: bool
+    request: Request,
+    response: Response,
+    user_id: int,
+    *,
+    remember: bool,
+    two_factor: bool = False,
 ) -> IssuedSession:
-    """Issue a new token (never reuse one presented before sign-in) and set the cookie."""
+    """Issue a new token in place of any presented before sign-in, and set the cookie."""
     services = services_of(request)
-    old = presented_token(request)
-    if old:
-        await services.sessions.end(old)
     issued = await services.sessions.issue(
-        user_id, remember=remember, ip=client_ip(request), user_agent=user_agent(request)
+        user_id,
+        remember=remember,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        replacing=presented_token(request),
+        two_factor=two_factor,
     )
     set_cookie(
         response,
@@ -63,3 +72,22 @@ async def start_session(
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     delete_cookie(response, request, services_of(request).settings, SESSION_COOKIE, shared=True)
+
+
+def pending_challenge(request: Request) -> str | None:
+    return read_cookie(request, services_of(request).settings, PENDING_COOKIE)
+
+
+def set_pending_cookie(request: Request, response: Response, challenge: str) -> None:
+    set_cookie(
+        response,
+        request,
+        services_of(request).settings,
+        PENDING_COOKIE,
+        challenge,
+        max_age=PENDING_MAX_AGE,
+    )
+
+
+def clear_pending_cookie(request: Request, response: Response) -> None:
+    delete_cookie(response, request, services_of(request).settings, PENDING_COOKIE)

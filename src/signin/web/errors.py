@@ -19,7 +19,6 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Scope
 
 from signin.accounts import errors as e
-from signin.escape import escape_text
 from signin.stores.base import StoreUnavailable
 
 log = logging.getLogger("signin.web")
@@ -39,6 +38,12 @@ STATUS: dict[type[e.SigninError], int] = {
     e.NotFound: 404,
     e.RateLimited: 429,
     e.MailNotSent: 503,
+    e.SignUpClosed: 403,
+    e.InviteRequired: 403,
+    e.InviteInvalid: 403,
+    e.InvalidCode: 401,
+    e.ChallengeInvalid: 401,
+    e.TwoFactorState: 409,
 }
 
 
@@ -49,9 +54,8 @@ def status_for(exc: e.SigninError) -> int:
     return 400
 
 
-def retry_headers(exc: Exception) -> dict[str, str]:
-    retry = getattr(exc, "retry_after", None)
-    return {"Retry-After": str(retry)} if retry is not None else {}
+def retry_headers(exc: Exception | None) -> dict[str, str]:
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, e.RetryLater) else {}
 
 
 def is_api(scope: Scope) -> bool:
@@ -124,9 +128,13 @@ def respond(
     return error_page(request, status, detail, headers)
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(e.SigninError)
-    async def _domain(request: Request, exc: e.SigninError) -> Response:
+async def error_response(request: Request, exc: Exception) -> Response | None:
+    """The answer for an exception a request raised, or None for a crash (answered as a 500).
+
+    The one mapping: FastAPI's exception handlers call it (`install`), and so does the edge's
+    dispatcher for the requests it answers ahead of the router (web/edge.py).
+    """
+    if isinstance(exc, e.SigninError):
         extra: dict[str, Any] = {}
         if isinstance(exc, e.InvalidInput):
             extra["errors"] = [
@@ -140,23 +148,12 @@ def install(app: FastAPI) -> None:
             headers=retry_headers(exc),
             **extra,
         )
-
-    @app.exception_handler(StoreUnavailable)
-    async def _store(request: Request, exc: StoreUnavailable) -> Response:
+    if isinstance(exc, StoreUnavailable):
         log.warning("store unavailable: %s", exc)
         return respond(
             request, 503, e.Unavailable().message, code="unavailable", headers={"Retry-After": "5"}
         )
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        if exc.status_code == 404:
-            detail = "There is no page at this address."
-        return respond(request, exc.status_code, detail, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+    if isinstance(exc, RequestValidationError):
         errors = [
             {
                 "code": err.get("type", "invalid"),
@@ -168,14 +165,23 @@ def install(app: FastAPI) -> None:
         return respond(
             request, 422, "The request is not valid.", code="invalid_input", errors=errors
         )
+    if isinstance(exc, HTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404:
+            detail = "There is no page at this address."
+        return respond(request, exc.status_code, detail, headers=exc.headers)
+    return None
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> Response:
-        log.error(
-            "unhandled error on %s %s: %s",
-            request.method,
-            escape_text(request.url.path),
-            type(exc).__name__,
-            exc_info=exc,
-        )
-        return respond(request, 500, "Something went wrong on our side. Please try again.")
+
+HANDLED = (e.SigninError, StoreUnavailable, RequestValidationError, HTTPException)
+
+
+def install(app: FastAPI) -> None:
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = await error_response(request, exc)
+        if response is None:  # not reached: registered only for the classes it answers
+            raise exc
+        return response
+
+    for cls in HANDLED:
+        app.add_exception_handler(cls, handle)

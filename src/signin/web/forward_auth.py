@@ -10,19 +10,31 @@ The original URL comes from `?rd=` or from a trusted proxy's `X-Forwarded-Proto`
 500, so its recipe leaves `X-Forwarded-Uri` out of the check and sends it only on the follow-up
 request it makes for the 401 (docs/deploy.md). Whatever the source, the URL passes the same
 RedirectPolicy as every signed target: a host that is not allowed gets a plain 401, never a link.
+
+With access rules (SPEC section 12, accounts/access/gate.py) the answer also depends on the
+request the proxy is about to forward: its host and path (from `?rd=`, else the trusted proxy's
+`X-Forwarded-Host` and `X-Forwarded-Uri` or `X-Original-URI`) and `X-Forwarded-Method`. A
+`bypass` or `deny` rule answers before the session is read; a signed-in user the rules refuse
+gets 403, a page or problem+json as `Accept` asks. Without a rules file and with the default
+policy of old (`signed_in`), none of this runs.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from signin.accounts.access.gate import Outcome, Target
+from signin.accounts.factors.flow import STEP_UP_PATH
+from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
-from signin.web.errors import problem
+from signin.web.edge import answered_by
+from signin.web.errors import error_page, problem
 from signin.web.proxy import SCOPE_KEY, Forwarded
-from signin.web.templating import services_of
 
 router = APIRouter(prefix="/api/v1", tags=["forward-auth"])
 
@@ -40,6 +52,7 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="signin"'}
             "headers": {
                 "Remote-User": {"description": "the username as typed at sign-up (UTF-8)"},
                 "Remote-Email": {"description": "the account's verified email address"},
+                "Remote-Groups": {"description": "the user's groups, comma-separated"},
             },
         },
         302: {"description": "Anonymous, original URL known and allowed: go sign in"},
@@ -47,25 +60,53 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="signin"'}
             "description": "Not signed in",
             "content": {"application/problem+json": {}},
         },
+        403: {
+            "description": "Signed in, but the access rules refuse this request",
+            "content": {"application/problem+json": {}, "text/html": {}},
+        },
     },
 )
+@answered_by(lambda request: verify_answer(request, request.query_params.get("rd")))
 async def verify(request: Request, rd: str | None = None) -> Response:
-    # Served by web/fastpath.py ahead of the router; the routes stay for 405s and the schema.
+    # Answered by the edge ahead of the router (FastAPI too reads the last `rd=`); the routes
+    # stay for 405s and the schema.
     return await verify_answer(request, rd)
 
 
 async def verify_answer(request: Request, rd: str | None) -> Response:
-    """The whole of `GET /api/v1/verify`, shared by the routes and web/fastpath.py."""
-    found = await current_session(request)
-    if found is not None:
+    """The whole of `GET /api/v1/verify` (the routes' and the edge's)."""
+    gate = services_of(request).gate
+    # No rules file and the default of old: no target to work out, as before SPEC section 12.
+    target = None if gate.trivial else target_of(request, rd)
+    answer, found = await gate.check(target, lambda: current_session(request))
+    if answer is Outcome.ALLOW and found is not None:
         return signed_in(found)
+    if answer is Outcome.BYPASS:
+        return Response(headers=NO_STORE)
+    if answer is Outcome.SIGN_IN:
+        return sign_in_answer(request, rd)
+    if answer is Outcome.STEP_UP:
+        return sign_in_answer(request, rd, STEP_UP_PATH)
+    if found is None:
+        return forbidden(request, "This address is closed to everyone.")
+    return forbidden(request, "Your account may not open this address.")
+
+
+def sign_in_answer(request: Request, rd: str | None, path: str = "/sign-in") -> Response:
+    """302 to the sign-in page (or, for step-up, its second-factor step at `path`) when the
+    original URL is known and allowed, else 401."""
     original = original_url(request, rd)
     redirects = services_of(request).redirects
     if original is not None and redirects.is_safe(original):
-        return RedirectResponse(redirects.sign_in_link(original), 302, headers=NO_STORE)
-    return problem(
-        401, "Not signed in.", code="not_authenticated", headers={**NO_STORE, **CHALLENGE}
-    )
+        return RedirectResponse(redirects.sign_in_link(original, path), 302, headers=NO_STORE)
+    if path == STEP_UP_PATH:
+        detail, code = (
+            "This address needs a sign-in with a second factor.",
+            "step_up",
+        )
+    else:
+        detail, code = "Not signed in.", "not_authenticated"
+    return problem(401, detail, code=code, headers={**NO_STORE, **CHALLENGE})
 
 
 # HEAD answers like GET; kept out of the schema, where a second method on one function would
@@ -77,7 +118,29 @@ def signed_in(found: SessionUser) -> Response:
     headers = {**NO_STORE, "Remote-User": _header_value(found.username)}
     if found.email and found.email_verified:
         headers["Remote-Email"] = _header_value(found.email)
+    if found.groups:
+        headers["Remote-Groups"] = ",".join(found.groups)
     return JSONResponse({"username": found.username}, headers=headers)
+
+
+def forbidden(request: Request, detail: str) -> Response:
+    """403: an HTML page for a browser (a proxy may show it), problem+json for the rest."""
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept and "application/problem+json" not in accept:
+        return error_page(request, 403, detail, NO_STORE)
+    return problem(403, detail, code="forbidden", headers=NO_STORE)
+
+
+def target_of(request: Request, rd: str | None) -> Target:
+    """The request the proxy is about to forward, as far as it said (for the access rules)."""
+    forwarded: Forwarded = request.scope.get(SCOPE_KEY) or Forwarded()
+    method = (forwarded.method or "GET").upper()
+    if rd:
+        parts = urlsplit(rd)
+        host = parts.netloc.rpartition("@")[2].lower()
+        return Target(host, (parts.path or "/") if host else None, method)
+    uri = forwarded.uri or forwarded.original_uri
+    return Target((forwarded.host or "").lower(), uri if uri else None, method)
 
 
 def original_url(request: Request, rd: str | None) -> str | None:

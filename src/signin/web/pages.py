@@ -5,68 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from signin.accounts.errors import InvalidInput, SigninError
-from signin.escape import has_control
+from signin.accounts.errors import InviteInvalid, InviteRequired, SigninError, SignUpClosed
+from signin.accounts.factors.flow import STEP_UP_PATH, Pending
+from signin.services import services_of
 from signin.web.auth import (
+    clear_pending_cookie,
     clear_session_cookie,
     client_ip,
     current_session,
     presented_token,
+    set_pending_cookie,
     start_session,
 )
 from signin.web.errors import retry_headers, status_for
-from signin.web.templating import CSRF_FIELD, csrf_valid, render, services_of
+from signin.web.forms import (
+    destination,
+    error_context,
+    is_basic,
+    read_form,
+    redirect_fields,
+    see_other,
+)
+from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-MAX_FIELD = 4096
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """The submitted fields as strings; 403 unless the CSRF token matches this browser."""
-    form = await request.form()
-    fields = {key: value[: MAX_FIELD * 4] for key, value in form.items() if isinstance(value, str)}
-    if not csrf_valid(request, fields.get(CSRF_FIELD)):
-        raise HTTPException(
-            403,
-            "This form has expired or did not come from this site. "
-            "Go back, reload the page and try again.",
-        )
-    # No name, address or token holds a control character; PostgreSQL cannot even store a NUL
-    # (SPEC section 16). Passwords are only ever hashed, so they keep what was typed.
-    if any(has_control(value) for key, value in fields.items() if "password" not in key):
-        raise HTTPException(422, "A field holds a control character. Please retype it.")
-    return fields
-
-
-def redirect_fields(request: Request, fields: dict[str, str] | None = None) -> dict[str, str]:
-    """`next`/`sig` to carry through a form, kept only when they verify."""
-    source: Any = fields if fields is not None else request.query_params
-    target, sig = source.get("next", ""), source.get("sig", "")
-    policy = services_of(request).redirects
-    if target and policy.verified(target, sig, "") == target:
-        return {"next": target, "sig": sig}
-    return {}
-
-
-def destination(request: Request, fields: dict[str, str], default: str) -> str:
-    return services_of(request).redirects.verified(fields.get("next"), fields.get("sig"), default)
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+MAX_INVITE = 128  # longer than any invite token: cut before it reaches the store
 
 
 def form_error(
     request: Request, template: str, exc: SigninError, fields: dict[str, str], **context: Any
 ) -> Response:
-    problems: dict[str, str] = {}
-    if isinstance(exc, InvalidInput):
-        for item in exc.problems:  # every problem at once, several per field joined
-            problems[item.field] = " ".join(filter(None, [problems.get(item.field), item.message]))
     kept = {
         "username": fields.get("username", ""),
         "email": fields.get("email", ""),
@@ -76,11 +47,10 @@ def form_error(
         request,
         template,
         {
-            "message": None if problems else exc.message,
-            "problems": problems,
+            **error_context(exc),
             "form": kept,
             "redirect": redirect_fields(request, fields),
-            "basic": fields.get("basic") == "1",
+            "basic": is_basic(request, fields),
             **context,
         },
         status_code=status_for(exc),
@@ -95,30 +65,45 @@ async def home(request: Request) -> Response:
 
 @router.get("/sign-up")
 async def sign_up_page(request: Request) -> Response:
-    return render(
-        request,
-        "sign_up.html",
-        {"redirect": redirect_fields(request), "basic": request.query_params.get("basic") == "1"},
-    )
+    invite = request.query_params.get("invite", "")[:MAX_INVITE]
+    context: dict[str, Any] = {
+        "redirect": redirect_fields(request),
+        "basic": is_basic(request),
+        "mode": services_of(request).settings.signup,
+    }
+    try:
+        offered = await services_of(request).registration.offer(invite)
+    except SigninError as exc:  # the mode refuses (closed, invite needed or not valid)
+        context["refused"] = exc.message
+        # Explaining that an invite is needed is the page working; the others are refusals.
+        status = 200 if isinstance(exc, InviteRequired) else status_for(exc)
+        return render(request, "sign_up.html", context, status_code=status)
+    if offered is not None:
+        context.update(invite=invite, invite_email=offered.email)
+    return render(request, "sign_up.html", context)
 
 
 @router.post("/sign-up")
 async def sign_up(request: Request) -> Response:
     fields = await read_form(request)
     services = services_of(request)
+    invite = fields.get("invite", "")
     try:
         user = await services.registration.sign_up(
             fields.get("username", ""),
             fields.get("password", ""),
             fields.get("email", ""),
+            invite=invite,
+            welcome=True,
             ip=client_ip(request),
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
+    except (SignUpClosed, InviteRequired, InviteInvalid) as exc:
+        context = {"refused": exc.message, "mode": services.settings.signup}
+        return form_error(request, "sign_up.html", exc, fields, **context)
     except SigninError as exc:
-        return form_error(request, "sign_up.html", exc, fields)
-    for hook in services.extras.get("after_sign_up", []):
-        await hook(user)
+        return form_error(request, "sign_up.html", exc, fields, invite=invite, mode="")
     return response
 
 
@@ -127,7 +112,7 @@ async def sign_in_page(request: Request) -> Response:
     return render(
         request,
         "sign_in.html",
-        {"redirect": redirect_fields(request), "basic": request.query_params.get("basic") == "1"},
+        {"redirect": redirect_fields(request), "basic": is_basic(request)},
     )
 
 
@@ -136,11 +121,21 @@ async def sign_in(request: Request) -> Response:
     fields = await read_form(request)
     services = services_of(request)
     try:
-        user = await services.authenticator.sign_in(
-            fields.get("username", ""), fields.get("password", ""), client_ip(request)
+        outcome = await services.sign_in_flow.password_step(
+            fields.get("username", ""),
+            fields.get("password", ""),
+            client_ip(request),
+            remember=bool(fields.get("remember")),
+            **redirect_fields(request, fields),
         )
+        if isinstance(outcome, Pending):
+            # The password was right but a second factor is due: no session yet.
+            response = see_other(STEP_UP_PATH)
+            set_pending_cookie(request, response, outcome.challenge)
+            return response
         response = see_other(destination(request, fields, "/welcome"))
-        await start_session(request, response, user.id, remember=bool(fields.get("remember")))
+        await start_session(request, response, outcome.user.id, remember=outcome.remember)
+        clear_pending_cookie(request, response)
     except SigninError as exc:
         return form_error(request, "sign_in.html", exc, fields)
     return response

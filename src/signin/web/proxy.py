@@ -26,6 +26,10 @@ class Forwarded:
     proto: str | None = None
     host: str | None = None
     uri: str | None = None
+    # For the access rules (SPEC section 12) only, never for redirects: the method, and the URI
+    # from `X-Original-URI` (nginx's check sends it; `X-Forwarded-Uri` there would mean 302s).
+    method: str | None = None
+    original_uri: str | None = None
 
 
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -86,6 +90,8 @@ class ProxyHeadersMiddleware:
                 proto=proto,
                 host=_last(headers.get("x-forwarded-host")),
                 uri=_last(headers.get("x-forwarded-uri")),
+                method=_last(headers.get("x-forwarded-method")),
+                original_uri=_last(headers.get("x-original-uri")),
             )
         scope = {**scope, SCOPE_KEY: forwarded}
         await self.app(scope, receive, send)

@@ -12,21 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.errors import SigninError, TokenInvalid
+from signin.services import services_of
 from signin.web.auth import clear_session_cookie, client_ip, current_session
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 from signin.web.errors import retry_headers, status_for
-from signin.web.pages import read_form, see_other
-from signin.web.templating import render, services_of
+from signin.web.forms import error_context, is_basic, read_form, see_other
+from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 RESET_COOKIE = "reset"
 RESET_COOKIE_SECONDS = 900
-
-
-def is_basic(request: Request, fields: dict[str, str] | None = None) -> bool:
-    """The no-JavaScript variant of a form (plaintext password fields)."""
-    source = fields if fields is not None else request.query_params
-    return source.get("basic") == "1"
 
 
 def token_error(request: Request, exc: TokenInvalid, *, again: str, again_label: str) -> Response:
@@ -54,16 +49,10 @@ async def forgot(request: Request) -> Response:
     try:
         await services_of(request).resets.request(login, client_ip(request))
     except SigninError as exc:
-        problems = {p.field: p.message for p in getattr(exc, "problems", [])}
         return render(
             request,
             "forgot_password.html",
-            {
-                "sent": False,
-                "message": None if problems else exc.message,
-                "problems": problems,
-                "form": {"login": login},
-            },
+            {"sent": False, **error_context(exc), "form": {"login": login}},
             status_code=status_for(exc),
             headers=retry_headers(exc),
         )
@@ -120,19 +109,12 @@ def _reset_form(
     status_code: int = 200,
     exc: SigninError | None = None,
 ) -> Response:
-    problems = {p.field: p.message for p in getattr(exc, "problems", [])}
     return render(
         request,
         "reset_password.html",
-        {
-            "token": token,
-            "username": username,
-            "basic": basic,
-            "problems": problems,
-            "message": exc.message if exc is not None and not problems else None,
-        },
+        {"token": token, "username": username, "basic": basic, **error_context(exc)},
         status_code=status_code,
-        headers=retry_headers(exc) if exc is not None else None,
+        headers=retry_headers(exc),
     )
 
 

@@ -123,8 +123,8 @@ class SecurityMiddleware:
         except ClientDisconnect:
             return  # the client went away mid-body: nobody to answer, nothing went wrong here
         except Exception as exc:
-            # Starlette answers unhandled errors in its outermost middleware, outside this one,
-            # so that 500 would lack these headers: answer it here, where they are added.
+            # The one place a crash is answered (SigninApp drops Starlette's own error layer):
+            # here, where the headers are added.
             if started:
                 raise
             await _server_error(scope, exc, send_with_headers)

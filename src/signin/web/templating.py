@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from signin.services import Services
+from signin.services import services_of
 from signin.web.cookies import read_cookie, set_cookie
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -23,11 +23,6 @@ def make_templates() -> Jinja2Templates:
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
     return templates
-
-
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def csrf_browser_secret(request: Request) -> str:

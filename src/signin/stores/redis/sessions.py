@@ -95,6 +95,7 @@ def _fields(record: SessionRecord) -> list[str]:
         "last_seen": as_text(record.last_seen),
         "expires_at": as_text(record.expires_at),
         "remember": "1" if record.remember else "0",
+        "two_factor": "1" if record.two_factor else "0",
     }
     optional = {
         "idle_seconds": record.idle_seconds,
@@ -117,6 +118,7 @@ def _record(fields: dict[str, str]) -> SessionRecord:
         remember=fields.get("remember") == "1",
         ip=fields.get("ip"),
         user_agent=fields.get("user_agent"),
+        two_factor=fields.get("two_factor") == "1",
     )
 
 
@@ -171,6 +173,7 @@ class RedisSessionStore(RedisStore):
             email=user.email,
             email_verified=user.email_verified,
             disabled=user.disabled,
+            groups=user.groups,  # read with the user, never cached: changes count at once
         )
 
     async def touch(self, token_hash: bytes, now: float) -> None:

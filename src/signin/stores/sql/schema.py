@@ -28,6 +28,8 @@ users = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("password_changed_at", sa.Float, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Group names, sorted, comma-separated: read by the session lookup's join (no second query).
+    sa.Column("groups", sa.String(1200), nullable=False, server_default=""),
 )
 # A unique index (not a constraint): SQLite adds one to an existing table without a rebuild.
 sa.Index("uq_users_username_skeleton", users.c.username_skeleton, unique=True)
@@ -51,6 +53,7 @@ sessions = sa.Table(
     sa.Column("remember", sa.Boolean, nullable=False),
     sa.Column("ip", sa.String(64)),
     sa.Column("user_agent", sa.String(512)),
+    sa.Column("two_factor", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 fail_locks = sa.Table(
@@ -76,5 +79,54 @@ one_time_tokens = sa.Table(
     sa.Column("stamp", sa.String(400), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float),
+)
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("email", sa.String(320)),
+    sa.Column("email_canon", sa.String(320)),
+    sa.Column("groups", sa.String(1200), nullable=False, server_default=""),
+    sa.Column("max_uses", sa.Integer, nullable=False),
+    sa.Column("uses", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+)
+
+# SPEC 13: one TOTP factor per user. `secret` is AES-GCM ciphertext (crypto/sealing.py);
+# `confirmed_at` is NULL while enrolment waits for its first code; `last_step` is the newest
+# time step used, so each step signs in at most once (one conditional UPDATE).
+totp_factors = sa.Table(
+    "totp_factors",
+    metadata,
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("secret", sa.LargeBinary(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("confirmed_at", sa.Float),
+    sa.Column("last_step", sa.BigInteger),
+)
+
+# Recovery codes, stored as keyed hashes (accounts/factors/recovery.py); each used once.
+recovery_codes = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column("code_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
 )

@@ -11,6 +11,7 @@ from signin.stores.sql.base import SqlStore
 from signin.stores.sql.fastread import MISS, FastReader
 from signin.stores.sql.fastwrite import FastWriter
 from signin.stores.sql.schema import sessions, users
+from signin.stores.sql.users import groups_of
 
 _COLUMNS = (
     sessions.c.id,
@@ -22,6 +23,7 @@ _COLUMNS = (
     sessions.c.remember,
     sessions.c.ip,
     sessions.c.user_agent,
+    sessions.c.two_factor,
 )
 
 
@@ -36,6 +38,7 @@ def _record(row: Any) -> SessionRecord:
         remember=bool(row.remember),
         ip=row.ip,
         user_agent=row.user_agent,
+        two_factor=bool(row.two_factor),
     )
 
 
@@ -50,6 +53,7 @@ class SqlSessionStore(SqlStore):
                 users.c.email,
                 users.c.email_verified_at,
                 users.c.disabled,
+                users.c.groups,  # forward-auth rules need them on every check
             )
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.token_hash == sa.bindparam("token_hash"))
@@ -93,6 +97,7 @@ class SqlSessionStore(SqlStore):
             b_remember=record.remember,
             b_ip=record.ip,
             b_user_agent=record.user_agent,
+            b_two_factor=record.two_factor,
         )
 
     async def lookup(self, token_hash: bytes) -> SessionUser | None:
@@ -108,6 +113,7 @@ class SqlSessionStore(SqlStore):
             email=row.email,
             email_verified=row.email_verified_at is not None,
             disabled=bool(row.disabled),
+            groups=groups_of(row.groups),
         )
 
     async def touch(self, token_hash: bytes, now: float) -> None:

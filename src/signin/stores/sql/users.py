@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +23,45 @@ _COLUMNS = (
     users.c.created_at,
     users.c.password_changed_at,
     users.c.disabled,
+    users.c.groups,
 )
 
 
-def _record(row: Any) -> UserRecord:
+def groups_of(text: str | None) -> tuple[str, ...]:
+    """The `users.groups` column as names: the one place a stored group list is read."""
+    return tuple(text.split(",")) if text else ()
+
+
+def groups_text(names: Iterable[str]) -> str:
+    return ",".join(sorted(set(names)))
+
+
+def insert_user(user: NewUser) -> sa.Insert:
+    """The INSERT for a new account, returning its row (shared with the invite store)."""
+    return (
+        users.insert()
+        .values(
+            username=user.username,
+            username_canon=user.username_canon,
+            username_skeleton=user.username_skeleton,
+            email=user.email,
+            email_canon=user.email_canon,
+            password_hash=user.password_hash,
+            created_at=user.created_at,
+            password_changed_at=user.created_at,
+            disabled=False,
+            groups=groups_text(user.groups),
+        )
+        .returning(*_COLUMNS)
+    )
+
+
+def duplicate_field(exc: sa.exc.IntegrityError) -> str:
+    # A taken skeleton is a taken username (a look-alike of one): SPEC section 16.
+    return "email" if is_unique_violation(exc) == "email_canon" else "username"
+
+
+def user_record(row: Any) -> UserRecord:
     return UserRecord(
         id=row.id,
         username=row.username,
@@ -36,6 +72,7 @@ def _record(row: Any) -> UserRecord:
         created_at=row.created_at,
         password_changed_at=row.password_changed_at,
         disabled=bool(row.disabled),
+        groups=groups_of(row.groups),
     )
 
 
@@ -46,34 +83,17 @@ class SqlUserStore(SqlStore):
         self._fast = FastReader(self.engine, by_canon) if FastReader.usable(self.engine) else None
 
     async def create(self, user: NewUser) -> UserRecord:
-        stmt = (
-            users.insert()
-            .values(
-                username=user.username,
-                username_canon=user.username_canon,
-                username_skeleton=user.username_skeleton,
-                email=user.email,
-                email_canon=user.email_canon,
-                password_hash=user.password_hash,
-                created_at=user.created_at,
-                password_changed_at=user.created_at,
-                disabled=False,
-            )
-            .returning(*_COLUMNS)
-        )
         try:
             async with self.write() as conn:
-                row = (await conn.execute(stmt)).one()
+                row = (await conn.execute(insert_user(user))).one()
         except sa.exc.IntegrityError as exc:
-            column = is_unique_violation(exc)
-            # A taken skeleton is a taken username (a look-alike of one): SPEC section 16.
-            raise DuplicateUser("email" if column == "email_canon" else "username") from None
-        return _record(row)
+            raise DuplicateUser(duplicate_field(exc)) from None
+        return user_record(row)
 
     async def _one(self, where: sa.ColumnElement[bool]) -> UserRecord | None:
         async with self.read() as conn:
             row = (await conn.execute(sa.select(*_COLUMNS).where(where))).first()
-        return _record(row) if row is not None else None
+        return user_record(row) if row is not None else None
 
     async def by_id(self, user_id: int) -> UserRecord | None:
         return await self._one(users.c.id == user_id)
@@ -83,7 +103,7 @@ class SqlUserStore(SqlStore):
         if self._fast is not None:
             row = self._fast.fetch(canon=username_canon)
             if row is not MISS:
-                return _record(row) if row is not None else None
+                return user_record(row) if row is not None else None
         return await self._one(users.c.username_canon == username_canon)
 
     async def by_email(self, email_canon: str) -> UserRecord | None:
@@ -131,4 +151,20 @@ class SqlUserStore(SqlStore):
             rows = await conn.execute(
                 sa.select(*_COLUMNS).order_by(users.c.id).limit(limit).offset(offset)
             )
-        return [_record(row) for row in rows]
+        return [user_record(row) for row in rows]
+
+    async def change_groups(
+        self, user_id: int, add: Sequence[str], remove: Sequence[str]
+    ) -> tuple[str, ...]:
+        select = sa.select(users.c.groups).where(users.c.id == user_id)
+        if self.dialect == "postgresql":
+            select = select.with_for_update()  # SQLite: write() holds the database lock
+        async with self.write() as conn:
+            current = (await conn.execute(select)).scalar_one_or_none()
+            if current is None:
+                return ()
+            names = (set(groups_of(current)) | set(add)) - set(remove)
+            await conn.execute(
+                users.update().where(users.c.id == user_id).values(groups=groups_text(names))
+            )
+        return tuple(sorted(names))

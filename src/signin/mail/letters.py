@@ -1,4 +1,4 @@
-"""The mails signin sends, rendered from `mail_templates/` (a text and an HTML body each).
+"""The mails signin sends, rendered from `mail/templates/` (a text and an HTML body each).
 
 Links are built from `SIGNIN_PUBLIC_URL` only, never from the request's Host header: a forged
 Host would otherwise put an attacker's domain in front of a live reset token.
@@ -13,20 +13,22 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from signin.accounts.errors import MailNotSent
-from signin.accounts.postman import ChangedBy
-from signin.mail import Mail, Mailer, MailError
+from signin.mail import ChangedBy
+from signin.mail.transport import Mail, Mailer, MailError
 from signin.stores.base import UserRecord
 
 SUBJECTS = {
     "reset": "Reset your password",
     "verify": "Confirm your email address",
     "password_changed": "Your password was changed",
+    "two_factor_on": "Two-factor sign-in was turned on",
+    "two_factor_off": "Two-factor sign-in was turned off",
 }
 
 
 def _environment() -> Environment:
     return Environment(
-        loader=PackageLoader("signin", "mail_templates"),
+        loader=PackageLoader("signin.mail", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -47,7 +49,9 @@ def _duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-class Letters:
+class TemplateLetters:
+    """`signin.mail.Letters`: each letter rendered from its templates and sent by `mailer`."""
+
     def __init__(self, mailer: Mailer, public_url: str) -> None:
         self.mailer = mailer
         self.public_url = public_url.rstrip("/")
@@ -105,6 +109,19 @@ class Letters:
                 by=by,
                 when=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 ip=ip or "",
+                forgot=f"{self.public_url}/forgot-password",
+            )
+        )
+
+    async def two_factor_changed(self, user: UserRecord, *, on: bool, when: float) -> None:
+        assert user.email is not None
+        await self._send(
+            self.render(
+                "two_factor_on" if on else "two_factor_off",
+                user.email,
+                username=user.username,
+                when=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                manage=f"{self.public_url}/account/two-factor",
                 forgot=f"{self.public_url}/forgot-password",
             )
         )

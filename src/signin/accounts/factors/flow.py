@@ -1,0 +1,162 @@
+"""Sign-in as an explicit flow (STYLE 14): what is still required after the password.
+
+A right password for an account with a second factor makes a *pending step*, never a session:
+a signed value (`StateSigner`, purpose `two-factor`, 5 minutes) naming the user, the methods,
+`remember` and the signed `next`, plus a random nonce kept as a one-time token (purpose
+`two-factor`, its stamp tied to the password hash). The second step redeems the nonce when it
+succeeds, so a pending step mints at most one session, and a password change kills it.
+
+The fail lock covers the second step: each code tried reserves an attempt on the username (and
+the client IP) before it is checked, a wrong code keeps it, and only a right code clears the
+username's failures. A right password alone leaves them as they were (its own attempt is taken
+back), so re-entering the password does not buy fresh guesses at the code.
+
+A signed-in session made by a password alone can be *stepped up* the same way (`step_up`):
+forward-auth's `two_factor` policy and other strong-only pages send it to the second step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from signin.accounts.clock import Clock
+from signin.accounts.errors import ChallengeInvalid, InvalidCode, TokenInvalid, TwoFactorState
+from signin.accounts.factors.manager import Method, TwoFactor
+from signin.accounts.lockout import Lockout
+from signin.accounts.signin import Authenticator
+from signin.accounts.tokens import OneTimeTokens
+from signin.crypto.signing import StateSigner
+from signin.stores.base import UserRecord, UserStore
+
+PENDING_SECONDS = 300
+METHODS = ("totp", "recovery")
+STEP_UP_PATH = "/sign-in/two-factor"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Nothing more is required: issue a session."""
+
+    user: UserRecord
+    two_factor: bool
+    remember: bool
+    next: str
+    sig: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A second step is due; `challenge` is the signed pending state."""
+
+    user: UserRecord
+    challenge: str
+    methods: tuple[str, ...]
+    expires_at: float
+    remember: bool
+    next: str
+    sig: str
+
+
+class SignInFlow:
+    def __init__(
+        self,
+        users: UserStore,
+        authenticator: Authenticator,
+        lockout: Lockout,
+        two_factor: TwoFactor,
+        tokens: OneTimeTokens,
+        signer: StateSigner,
+        *,
+        clock: Clock,
+    ) -> None:
+        self.users = users
+        self.authenticator = authenticator
+        self.lockout = lockout
+        self.two_factor = two_factor
+        self.tokens = tokens
+        self.signer = signer
+        self.clock = clock
+
+    async def password_step(
+        self,
+        username: str,
+        password: str,
+        ip: str | None,
+        *,
+        remember: bool = False,
+        next: str = "",
+        sig: str = "",
+    ) -> SignedIn | Pending:
+        user, attempt = await self.authenticator.check_password_attempt(username, password, ip)
+        try:
+            due = await self.two_factor.enabled(user.id)
+        except BaseException:
+            await self.lockout.abandoned(attempt)
+            raise
+        if not due:
+            await self.lockout.succeeded(attempt)
+            return SignedIn(user, False, remember, next, sig)
+        await self.lockout.abandoned(attempt)
+        nonce = await self.tokens.issue(user, "two-factor", PENDING_SECONDS)
+        state = {"u": user.id, "n": nonce, "r": remember, "x": next, "s": sig, "m": list(METHODS)}
+        return Pending(
+            user,
+            self.signer.dumps(state),
+            METHODS,
+            self.clock() + PENDING_SECONDS,
+            remember,
+            next,
+            sig,
+        )
+
+    def peek(self, challenge: str) -> dict[str, Any] | None:
+        """The pending state if its signature holds and it is not older than 5 minutes."""
+        state = self.signer.loads(challenge)
+        if state is None or not isinstance(state.get("u"), int) or not state.get("n"):
+            return None
+        return state
+
+    async def complete(
+        self, challenge: str, code: str, ip: str | None, *, remember: bool | None = None
+    ) -> SignedIn:
+        """Check `code` for the pending step; on success the step is used up."""
+        state = self.peek(challenge)
+        if state is None:
+            raise ChallengeInvalid()
+        nonce = str(state["n"])
+        try:
+            found = await self.tokens.check(nonce, "two-factor", user_id=int(state["u"]))
+        except TokenInvalid:
+            raise ChallengeInvalid() from None
+        user = found.user
+        await self._check_code(user, code, ip)
+        try:
+            await self.tokens.redeem(nonce, "two-factor", user_id=user.id)
+        except TokenInvalid:
+            raise ChallengeInvalid() from None  # a racing request with another code won
+        # `remember` given at the second step (API) decides; else the first step's choice.
+        keep = bool(state.get("r")) if remember is None else remember
+        return SignedIn(user, True, keep, str(state.get("x") or ""), str(state.get("s") or ""))
+
+    async def can_step_up(self, user_id: int) -> bool:
+        return await self.two_factor.enabled(user_id)
+
+    async def step_up(self, user_id: int, code: str, ip: str | None) -> UserRecord:
+        """A password-only session's owner proves the second factor; the caller then replaces
+        the session with a two-factor one."""
+        user = await self.users.by_id(user_id)
+        if user is None or user.disabled:
+            raise ChallengeInvalid()
+        if not await self.two_factor.enabled(user.id):
+            raise TwoFactorState("Two-factor sign-in is not set up for this account.")
+        await self._check_code(user, code, ip)
+        return user
+
+    async def _check_code(self, user: UserRecord, code: str, ip: str | None) -> Method:
+        attempt = await self.lockout.reserve(user.username_canon, ip)
+        method = await self.two_factor.verify(user.id, code)
+        if method is None:
+            raise InvalidCode()  # the reserved attempt stays counted
+        await self.lockout.succeeded(attempt)
+        return method
