@@ -137,15 +137,17 @@ async def test_control_characters_in_paths_are_escaped_in_the_access_log(
 async def test_an_error_before_the_app_still_gets_headers(
     hostile: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The last-resort layer answers what escapes every other: 500, headers, a problem."""
+    """The last-resort layer answers what escapes every other: 500, with the headers."""
 
-    async def broken(*_: object) -> object:
+    async def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("signin.app.prepare", broken)
+    monkeypatch.setattr("signin.web.accesslog.AccessLogMiddleware.__call__", broken)
     answer = await hostile.post("/api/v1/session", json={"username": "a", "password": "b"})
-    assert_guarded(answer, 500)
-    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.status_code == 500
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
 
 
 async def test_favicon_is_served(hostile: httpx.AsyncClient) -> None:

@@ -23,6 +23,17 @@ DETAILS = {
 }
 
 
+# For the answer of last resort, when even the edge fails: fixed, strict, no client text.
+BARE_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+
+
 def head_size(scope: Scope) -> int:
     size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
     for name, value in scope["headers"]:
@@ -60,7 +71,11 @@ async def guard(
         log_unhandled(scope, exc)
         if started:
             raise  # half an answer is out: the server can only close the connection
-        await refusals({**scope, REFUSAL: 500}, _no_receive, send)
+        try:
+            await refusals({**scope, REFUSAL: 500}, _no_receive, send)
+        except Exception:  # the edge itself is what fails: answer below it, headers and all
+            await send({"type": "http.response.start", "status": 500, "headers": BARE_HEADERS})
+            await send({"type": "http.response.body", "body": b"Internal server error"})
 
 
 async def _no_receive() -> Message:
