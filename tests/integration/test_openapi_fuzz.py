@@ -7,8 +7,9 @@ type, body schema, headers). Bounded: a fixed number of examples per operation a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -41,6 +42,26 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProce
         yield p
 
 
+def fuzz(
+    operation: Any, mode: schemathesis.GenerationMode, failures: dict[tuple[str, str], str]
+) -> Callable[[], None]:
+    """A hypothesis test of one operation in one mode; failures are collected, not raised."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def run(case: schemathesis.Case) -> None:
+        try:
+            case.call_and_validate(checks=CHECKS)
+        except Exception as exc:  # collected: one report for every kind of failure
+            for failure in getattr(exc, "exceptions", [exc]):
+                first = str(failure).splitlines()[0]
+                failures.setdefault((operation.label, first), str(failure)[:600])
+
+    return run
+
+
 @pytest.mark.slow
 def test_every_answer_matches_the_document_and_none_is_a_5xx(live: ServerProcess) -> None:
     schema = schemathesis.openapi.from_url(f"{live.url}/api/openapi.json")
@@ -49,24 +70,8 @@ def test_every_answer_matches_the_document_and_none_is_a_5xx(live: ServerProcess
     for result in schema.get_all_operations():
         operation = result.ok()
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
-            def run(case: schemathesis.Case, label: str = operation.label) -> None:
-                try:
-                    case.call_and_validate(checks=CHECKS)
-                except Exception as exc:  # collected: one report for every kind of failure
-                    for failure in getattr(exc, "exceptions", [exc]):
-                        first = str(failure).splitlines()[0]
-                        failures.setdefault((label, first), str(failure)[:600])
-
             try:
-                run()
+                fuzz(operation, mode, failures)()
                 tried += 1
             except Unsatisfiable:
                 continue  # no schema-invalid request exists (an operation without input)
