@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import report
+import report_scaleout
+import scaleout
 import workloads as w
 from servers import (
     WORK,
@@ -27,6 +28,7 @@ from servers import (
     django_server,
     fastapi_users_server,
     floor_server,
+    fresh_dir,
     signin_server,
 )
 from systems import DJANGO, FASTAPI_USERS, FLOOR, SIGNIN, System
@@ -35,12 +37,6 @@ SYSTEMS = ("ceiling", "floor", "signin", "fastapi-users", "django")
 # All load comes from 127.0.0.1: the per-IP lock would block the W3 flood and W5 mix, so it is
 # raised for the whole run. Per-username locks stay at their default (3) and W4 relies on them.
 SIGNIN_ENV = {"SIGNIN_IP_LOCK_MAX_FAILURES": "1000000"}
-
-
-def fresh(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
 
 
 def profile(server: Server, name: str, seconds: float) -> subprocess.Popen[bytes]:
@@ -98,11 +94,6 @@ async def peer_suite(
 
 
 async def run(plan: w.Plan, only: set[str], spy: bool) -> dict[str, Any]:
-    # SIGTERM (run.sh's trap, timeout) cancels the run like Ctrl-C: every `finally` stops its
-    # server before the driver exits.
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     results: dict[str, Any] = {}
     if "ceiling" in only:
         results["ceiling"] = w.w0_ceiling(plan)
@@ -111,7 +102,7 @@ async def run(plan: w.Plan, only: set[str], spy: bool) -> dict[str, Any]:
     if "signin" in only:
         # The floor stays up (idle) beside signin so that W1 can alternate between the two.
         floor = floor_server() if "floor" in only else None
-        server = signin_server(fresh(WORK / "signin-data"), SIGNIN_ENV)
+        server = signin_server(fresh_dir(WORK / "signin-data"), SIGNIN_ENV)
         if floor is not None:
             floor.start()
         try:
@@ -132,12 +123,12 @@ async def run(plan: w.Plan, only: set[str], spy: bool) -> dict[str, Any]:
             best["rounds"] = [rate for numbers in found for rate in numbers["rounds"]]
             ceiling["W0_2"] = best
     if "fastapi-users" in only:
-        server = fastapi_users_server(fresh(WORK / "fastapi-users") / "db.sqlite")
+        server = fastapi_users_server(fresh_dir(WORK / "fastapi-users") / "db.sqlite")
         results["fastapi-users"] = await with_server(
             server, lambda s: peer_suite(s, FASTAPI_USERS, plan, spy)
         )
     if "django" in only:
-        server = django_server(fresh(WORK / "django") / "db.sqlite")
+        server = django_server(fresh_dir(WORK / "django") / "db.sqlite")
         results["django"] = await with_server(server, lambda s: peer_suite(s, DJANGO, plan, spy))
     return results
 
@@ -147,6 +138,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short durations (under 2 minutes)")
     parser.add_argument("--only", default=",".join(SYSTEMS), help="comma list of systems")
     parser.add_argument("--profile", action="store_true", help="py-spy flame graphs in .work/")
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="PostgreSQL + Redis beside SQLite, --workers 2, raw ASGI (bench/scaleout.py)",
+    )
     parser.add_argument("--command", default="bench/run.sh", help="command line for the report")
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite RESULTS.md from .work/results.json"
@@ -156,6 +152,9 @@ def main() -> None:
         saved = json.loads((WORK / "results.json").read_text())
         report.write(saved, saved.pop("meta"))
         return
+    if args.scale_out:
+        run_scale_out(args)
+        return
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     if unknown := only - set(SYSTEMS):
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
@@ -163,7 +162,7 @@ def main() -> None:
     plan = w.QUICK if args.quick else w.FULL
     started = time.time()
     try:
-        results = asyncio.run(run(plan, only, args.profile))
+        results = asyncio.run(_cancellable(run(plan, only, args.profile)))
     except (asyncio.CancelledError, KeyboardInterrupt):
         print("[bench] interrupted; every server it started is stopped", flush=True)
         sys.exit(130)
@@ -174,6 +173,31 @@ def main() -> None:
         print("[bench] wrote bench/RESULTS.md and bench/results.png", flush=True)
     else:
         print(json.dumps(results, indent=2))
+
+
+def run_scale_out(args: argparse.Namespace) -> None:
+    """The scale-out mode: its own servers and section of RESULTS.md (the rest is kept)."""
+    WORK.mkdir(exist_ok=True)
+    plan = w.QUICK if args.quick else w.FULL
+    started = time.time()
+    try:
+        results = asyncio.run(_cancellable(scaleout.run(plan, args.profile, profile)))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("[bench] interrupted; every server it started is stopped", flush=True)
+        sys.exit(130)
+    meta = report.machine_notes(args.command, plan, started, time.time())
+    (WORK / "scaleout.json").write_text(json.dumps({"meta": meta, **results}, indent=2))
+    report_scaleout.write(results, meta)
+    print("[bench] wrote the scale-out section of bench/RESULTS.md", flush=True)
+
+
+async def _cancellable(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """`work`, cancelled on SIGTERM (run.sh's trap, timeout) as on Ctrl-C: every `finally`
+    stops its server before the driver exits."""
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    return await work
 
 
 if __name__ == "__main__":

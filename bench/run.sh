@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks side by side (SPEC section 11): signin against the argon2 ceiling, a bare FastAPI
-# floor, fastapi-users and Django. Usage: bench/run.sh [--quick]   (quick: under 2 minutes)
+# floor, fastapi-users and Django. Usage: bench/run.sh [--quick] [--profile] [--scale-out]
+# (quick: under 2 minutes). --scale-out runs bench/scaleout.py instead: signin on PostgreSQL +
+# Redis beside SQLite, --workers 2 against 1, and a raw ASGI app (needs PostgreSQL and Redis:
+# BENCH_POSTGRES_URL, BENCH_REDIS_URL).
 # Installs what it needs (wrk from Debian, one virtualenv per peer under bench/.venv-*), starts
 # each server with one worker on 127.0.0.1, and stops everything it started, whatever happens.
 set -euo pipefail
@@ -11,8 +14,8 @@ WORK="$BENCH/.work"
 ARGS=("$@")
 for arg in "${ARGS[@]}"; do
   case "$arg" in
-    --quick | --profile) ;;
-    *) echo "usage: bench/run.sh [--quick] [--profile]" >&2; exit 2 ;;
+    --quick | --profile | --scale-out) ;;
+    *) echo "usage: bench/run.sh [--quick] [--profile] [--scale-out]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -58,8 +61,10 @@ if [[ ! -x "$ROOT/.venv/bin/signin" ]]; then
   "$ROOT/.venv/bin/pip" install -q -e "$ROOT" >"$WORK/pip-signin.log" 2>&1
 fi
 venv "$BENCH/.venv-bench" "$BENCH/requirements-bench.txt"
-venv "$BENCH/.venv-fastapi-users" "$BENCH/peers/requirements-fastapi-users.txt"
-venv "$BENCH/.venv-django" "$BENCH/peers/requirements-django.txt"
+if [[ " ${ARGS[*]} " != *" --scale-out "* ]]; then  # the peers take no part in it
+  venv "$BENCH/.venv-fastapi-users" "$BENCH/peers/requirements-fastapi-users.txt"
+  venv "$BENCH/.venv-django" "$BENCH/peers/requirements-django.txt"
+fi
 
 say "running workloads ${ARGS[*]:-(full)}"
 cd "$ROOT"

@@ -10,6 +10,7 @@ estimated from wall time.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,13 @@ ROOT = BENCH.parent
 WORK = BENCH / ".work"
 PIDS = WORK / "pids"
 HOST = "127.0.0.1"
+
+
+def fresh_dir(path: Path) -> Path:
+    """`path` as a new, empty directory."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def free_port() -> int:
@@ -131,7 +139,9 @@ UVICORN_FLAGS = [
 ]
 
 
-def signin_server(data_dir: Path, extra_env: dict[str, str]) -> Server:
+def signin_server(
+    data_dir: Path, extra_env: dict[str, str], *, workers: int = 1, name: str = "signin"
+) -> Server:
     env = {
         "SIGNIN_DATA_DIR": str(data_dir),
         "SIGNIN_COOKIE_SECURE": "false",
@@ -141,12 +151,17 @@ def signin_server(data_dir: Path, extra_env: dict[str, str]) -> Server:
         **extra_env,
     }
     argv = [venv_bin(SIGNIN_VENV, "signin"), "serve", "--host", HOST, "--port", "{port}"]
-    return Server("signin", [*argv, "--workers", "1"], "/healthz", env=env)
+    return Server(name, [*argv, "--workers", str(workers)], "/healthz", env=env)
 
 
 def floor_server() -> Server:
     argv = [venv_bin(SIGNIN_VENV, "uvicorn"), "floor_app:app", *UVICORN_FLAGS]
     return Server("floor", argv, "/api/v1/session", cwd=BENCH)
+
+
+def raw_asgi_server() -> Server:
+    argv = [venv_bin(SIGNIN_VENV, "uvicorn"), "raw_asgi:app", *UVICORN_FLAGS]
+    return Server("raw-asgi", argv, "/api/v1/session", cwd=BENCH)
 
 
 def fastapi_users_server(db: Path) -> Server:

@@ -57,11 +57,11 @@ def w0_ceiling(plan: Plan) -> Numbers:
     runs: dict[int, list[Numbers]] = {1: [], 2: []}
     for _ in range(plan.rounds):
         for threads in runs:
-            runs[threads].append(_w0_once(plan, threads))
+            runs[threads].append(w0_once(plan, threads))
     return {f"W0_{threads}": best_of(found, "per_second") for threads, found in runs.items()}
 
 
-def _w0_once(plan: Plan, threads: int) -> Numbers:
+def w0_once(plan: Plan, threads: int) -> Numbers:
     argv = [str(SIGNIN_VENV / "bin" / "python"), str(BENCH / "ceiling.py")]
     argv += ["--threads", str(threads), "--seconds", str(plan.ceiling_s)]
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
@@ -73,7 +73,12 @@ async def prepare(server: Server, system: System, plan: Plan) -> str:
     """Create the bench users and return a valid session cookie for the session check."""
     names = [f"bench{i}" for i in range(plan.users)]
     await create_users(server.base, system, names)
-    token = await session_cookie(server.base, system, names[0])
+    return await cookie_for(server, system, names[0])
+
+
+async def cookie_for(server: Server, system: System, username: str) -> str:
+    """A session cookie of `username` (created already), checked once."""
+    token = await session_cookie(server.base, system, username)
     await check_cookie(server.base, system, token)
     return token
 
@@ -89,10 +94,10 @@ async def w1_alternating(targets: list[tuple[Server, System, str]], plan: Plan) 
 
 async def w1_session_check(server: Server, system: System, plan: Plan, cookie: str) -> Numbers:
     url = server.base + system.check_path
-    return await _wrk_numbers(server, url, plan.read_s, plan.read_connections, cookie=cookie)
+    return await wrk_numbers(server, url, plan.read_s, plan.read_connections, cookie=cookie)
 
 
-async def _wrk_numbers(
+async def wrk_numbers(
     server: Server, url: str, seconds: float, connections: int, **wrk: Any
 ) -> Numbers:
     """One wrk run against `server`, with the server's CPU per request over that run."""
@@ -123,7 +128,7 @@ async def w2_sign_ins(server: Server, system: System, plan: Plan) -> Numbers:
     """Valid sign-ins through the API, round-robin over the bench accounts, driven by wrk."""
     posts = [system.sign_in(f"bench{i}", PASSWORD) for i in range(plan.users)]
     url = server.base + system.signin_path
-    return await _wrk_numbers(server, url, plan.signin_s, plan.signin_clients, posts=posts)
+    return await wrk_numbers(server, url, plan.signin_s, plan.signin_clients, posts=posts)
 
 
 async def w2_alternating(server: Server, system: System, plan: Plan) -> tuple[Numbers, Numbers]:
@@ -136,7 +141,7 @@ async def w2_alternating(server: Server, system: System, plan: Plan) -> tuple[Nu
     ceilings: list[Numbers] = []
     for _ in range(plan.rounds):
         signs.append(await w2_sign_ins(server, system, plan))
-        ceilings.append(_w0_once(plan, 2))
+        ceilings.append(w0_once(plan, 2))
     return best_of(signs), best_of(ceilings, "per_second")
 
 

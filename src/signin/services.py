@@ -117,7 +117,7 @@ def build_services(
     keys = key_ring(settings)
     gate = build_gate(settings)
     engine = create_engine(settings.sqlalchemy_url)
-    users = SqlUserStore(engine)
+    users: UserStore = SqlUserStore(engine)
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
@@ -127,6 +127,7 @@ def build_services(
 
         redis_stores = connect_redis_stores(settings.redis_url, users=users)
         session_store, lock_store = redis_stores.sessions, redis_stores.locks
+        users = redis_stores.users  # every write to a user also ends its facts in Redis
         closers.append(redis_stores.close)
         health["redis"] = redis_stores.ping
     hasher = hasher or PasswordHasher(

@@ -116,8 +116,10 @@ async def _backend(
     engine = await _sql_engine(
         "postgresql" if kind == "postgresql" else "sqlite", request, tmp_path
     )
-    users = SqlUserStore(engine)
+    users: UserStore = SqlUserStore(engine)
     redis_stores = await _redis_stores(users) if kind == "redis" else None
+    if redis_stores is not None:
+        users = redis_stores.users  # as build_services wires it: writes end the user's facts
     try:
         yield Backend(kind, users, pick(redis_stores, engine))
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,23 @@ async def test_check_reads_the_session_only_when_the_rule_needs_it(gate: Gate) -
     assert found is not None
     assert (await gate.check(Target("vault.example.com", "/"), who))[0] is Outcome.STEP_UP
     assert (await gate.check(None, who))[0] is Outcome.ALLOW  # no target: the default only
+
+
+def test_shipped_and_documented_rules_load() -> None:
+    """docs/examples/access.toml (the deploy steps install it) is what docs/deploy.md shows."""
+    examples = Path(__file__).resolve().parents[2] / "docs"
+    rules = load_rules(examples / "examples" / "access.toml")
+    assert [rule.policy for rule in rules] == [
+        "bypass",
+        "signed_in",
+        "signed_in",
+        "two_factor",
+        "deny",
+    ]
+    shown = (examples / "deploy.md").read_text(encoding="utf-8").split("```toml\n")[1]
+    assert tomllib.loads(shown.split("```")[0]) == tomllib.loads(
+        (examples / "examples" / "access.toml").read_text(encoding="utf-8")
+    )
+    gate = Gate(rules, "signed_in")
+    assert gate.match(Target("app.example.com", "/static/app.css")) is rules[0]
+    assert gate.match(Target("x.org", "/.git/config")) is rules[4]

@@ -34,6 +34,7 @@ from signin.cli.common import (
 )
 from signin.services import Services
 from signin.settings import Settings
+from signin.stores.base import StoreUnavailable
 from signin.stores.legacy import DemoFile, DemoFileError, SqlAccountWriter
 from signin.stores.sql.engine import SQLITE_BUSY_MS, create_engine, write_engine
 
@@ -148,7 +149,13 @@ def db_reset(
     migrate_schema(settings)
     say(f"database reset: dropped {dropped} tables, schema recreated empty")
     if settings.redis_url:
-        say("note: sessions and locks kept in Redis were not touched")
+        from signin.stores.redis import forget_accounts
+
+        try:
+            forgotten = asyncio.run(forget_accounts(settings.redis_url))
+        except StoreUnavailable as exc:
+            fail(f"database reset, but Redis did not answer: {exc}; run it again")
+        say(f"Redis: {forgotten} session and user keys deleted (fail locks kept)")
 
 
 async def _drop_all(url: str) -> int:

@@ -69,8 +69,10 @@ class SessionUser:
     email: str | None
     email_verified: bool
     disabled: bool
-    # The user's groups, read with the user on every lookup (never cached past the request):
-    # forward-auth rules decide on them, and a change counts from the next check.
+    # The user's groups, read with the user on every lookup (never cached past the request;
+    # on Redis kept in the user's facts, which every change to the user ends first:
+    # stores/redis/users.py): forward-auth rules decide on them, and a change counts from the
+    # next check.
     groups: tuple[str, ...] = ()
 
 

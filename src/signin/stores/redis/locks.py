@@ -16,6 +16,7 @@ from typing import Any
 
 from signin.stores.base import LockRecord
 from signin.stores.redis.common import RedisStore, as_float, as_text, text, unavailable_on_error
+from signin.stores.redis.mux import Multiplexer
 
 Names = list[str]
 Records = list[LockRecord]  # `list` is a method name inside the class
@@ -62,12 +63,13 @@ return 0
 
 
 class RedisLockStore(RedisStore):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, mux: Multiplexer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.key_prefix = self.prefix + "lock:"
+        # Every sign-in attempt runs both: on the multiplexed connection (stores/redis/mux.py).
         # Scripts run by EVALSHA and are loaded again by themselves after a Redis restart.
-        self._reserve = self.client.register_script(RESERVE)
-        self._settle = self.client.register_script(SETTLE)
+        self._reserve = mux.script(RESERVE)
+        self._settle = mux.script(SETTLE)
 
     def _key(self, key: str) -> str:
         return self.key_prefix + key

@@ -7,8 +7,11 @@ Keys (under the store prefix):
   lives as long as the user's longest session; members whose session expired are dropped
   whenever the set is read.
 
-The account itself stays in SQL: `lookup` reads the user by id (a primary-key lookup) on every
-request rather than caching it, so a disabled or deleted account stops at once on every instance.
+The account itself lives in SQL. What a check needs of it (name, email, disabled...) is kept in
+Redis as the user's facts (stores/redis/users.py), which every write to the user ends: `lookup`
+is one script on the multiplexed connection (stores/redis/mux.py) that returns the session and
+its user's facts together, and reads SQL only when the facts are missing. So a check costs one
+Redis round trip, and a disabled or deleted account still stops at once on every instance.
 Several keys change in one Lua script where a half-done change would leave a live session behind.
 TTLs are computed from the differences of the caller's times, never from Redis' clock, so a
 session lives as long here as the SessionManager (and its clock) says.
@@ -21,6 +24,8 @@ from typing import Any
 
 from signin.stores.base import SessionRecord, SessionUser, UserStore
 from signin.stores.redis.common import RedisStore, as_float, as_text, unavailable_on_error
+from signin.stores.redis.mux import Multiplexer
+from signin.stores.redis.users import UserFacts, facts_of, session_user
 
 # KEYS[1] session hash, KEYS[2] user set; ARGV[1] TTL, ARGV[2] set member, ARGV[3..] fields.
 CREATE = """
@@ -32,6 +37,18 @@ if redis.call('TTL', KEYS[2]) < tonumber(ARGV[1]) then
   redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
 return 1
+"""
+
+# KEYS[1] session hash; ARGV[1] facts prefix, ARGV[2] generation prefix. Returns nil (no such
+# session), {session, facts}, or, when the user's facts are missing, {session, {}, generation}:
+# the caller reads the user from SQL and fills the facts unless the generation moved meanwhile.
+LOOKUP = """
+local session = redis.call('HGETALL', KEYS[1])
+if #session == 0 then return false end
+local uid = redis.call('HGET', KEYS[1], 'user_id')
+local facts = redis.call('HGETALL', ARGV[1] .. uid)
+if #facts > 0 then return {session, facts} end
+return {session, facts, redis.call('GET', ARGV[2] .. uid) or ''}
 """
 
 # KEYS[1] session hash; ARGV[1] now. The TTL becomes the time left after this use.
@@ -123,7 +140,9 @@ def _record(fields: dict[str, str]) -> SessionRecord:
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:
-    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+    """A flat [name, value, ...] reply as a dict (replies arrive decoded as text)."""
+    items = iter(flat)
+    return dict(zip(items, items, strict=False))
 
 
 def _ttl(record: SessionRecord) -> int:
@@ -134,14 +153,21 @@ def _ttl(record: SessionRecord) -> int:
 
 
 class RedisSessionStore(RedisStore):
-    def __init__(self, *args: Any, users: UserStore, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, users: UserStore, mux: Multiplexer, facts: UserFacts, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.users = users
+        self.facts = facts
+        self._lookup = mux.script(LOOKUP)
+        self._lookup_args = [facts.facts_prefix, facts.generation_prefix]
         self.session_prefix = self.prefix + "session:"
         self.user_prefix = self.prefix + "user-sessions:"
-        self._create = self.client.register_script(CREATE)
-        self._touch = self.client.register_script(TOUCH)
-        self._delete = self.client.register_script(DELETE)
+        # A sign-in, a sign-out and a check that renews last_seen run these: on the
+        # multiplexed connection too; the listings and mass ends stay on redis-py's pool.
+        self._create = mux.script(CREATE)
+        self._touch = mux.script(TOUCH)
+        self._delete = mux.script(DELETE)
         self._end = self.client.register_script(END_SESSIONS)
         self._list_for_user = self.client.register_script(LIST_FOR_USER)
 
@@ -157,24 +183,20 @@ class RedisSessionStore(RedisStore):
             await self._create(keys=keys, args=[_ttl(record), token_hash.hex(), *_fields(record)])
 
     async def lookup(self, token_hash: bytes) -> SessionUser | None:
-        with unavailable_on_error():
-            reply = await self.client.hgetall(self._key(token_hash))
-        if not reply:
+        reply = await self._lookup([self._key(token_hash)], self._lookup_args)
+        if reply is None:
             return None
-        session = _record({str(name): str(value) for name, value in reply.items()})
+        session = _record(_pairs(reply[0]))
+        if reply[1]:
+            return session_user(session, _pairs(reply[1]))
+        # The facts are missing (first check since the user was written, or an hour idle).
         user = await self.users.by_id(session.user_id)
         if user is None:
             # The account is gone; its sessions go with it, as the SQL cascade does.
             await self.delete(token_hash)
             return None
-        return SessionUser(
-            session=session,
-            username=user.username,
-            email=user.email,
-            email_verified=user.email_verified,
-            disabled=user.disabled,
-            groups=user.groups,  # read with the user, never cached: changes count at once
-        )
+        await self.facts.fill(user, generation=reply[2])
+        return session_user(session, facts_of(user))
 
     async def touch(self, token_hash: bytes, now: float) -> None:
         with unavailable_on_error():
