@@ -62,7 +62,9 @@ async def with_server(
 async def peer_suite(
     server: Server, system: System, plan: w.Plan, spy: bool, floor: Server | None = None
 ) -> dict[str, Any]:
-    """W1-W3 (W4, W5 for signin). W1 alternates with the floor when one is given."""
+    """W1-W3 (for signin also W4, W5 and the SPEC 5a variants of W3 and W4).
+
+    W1 alternates with the floor when one is given."""
     cookie = await w.prepare(server, system, plan)
     out: dict[str, Any] = {}
     spies = [profile(server, f"{system.name}-w1", plan.read_s)] if spy else []
@@ -86,6 +88,13 @@ async def peer_suite(
         spies += [profile(server, "signin-w4", 3)] if spy else []
         out["W4"] = await w.w4_locked(server, system, plan)
         print(f"[bench] signin W4 {out['W4']['cpu_ms']:.2f} ms CPU/attempt", flush=True)
+        out["W3_one_name"] = await w.w3_one_name(server, system, plan, cookie)
+        print(f"[bench] signin W3 one name {out['W3_one_name']['rate']:.0f}/s", flush=True)
+        out["W4_trusted"] = await w.w4_trusted(server, system, plan)
+        print(
+            f"[bench] signin W4 trusted {out['W4_trusted']['cpu_ms']:.1f} ms CPU/sign-in",
+            flush=True,
+        )
         out["W5"] = await w.w5_mixed(server, system, plan)
         print(f"[bench] signin W5 {out['W5']['server_errors']} errors", flush=True)
     for spied in spies:

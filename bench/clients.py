@@ -110,6 +110,19 @@ async def session_cookie(base: str, system: System, username: str) -> str:
     return token
 
 
+async def device_token(base: str, system: System, username: str) -> str:
+    """The device proof (SPEC 5a) a sign-in of `username` returns."""
+    async with client(base, 1) as http:
+        request = system.sign_in(username, PASSWORD)
+        response = await http.request(request.method, request.path, **request.kwargs)
+    if response.status_code != 201:
+        raise RuntimeError(
+            f"{system.name}: sign-in for a device proof answered {response.status_code}"
+        )
+    token: str = response.json()["device_token"]
+    return token
+
+
 async def check_cookie(base: str, system: System, token: str) -> None:
     async with client(base, 1) as http:
         response = await http.get(system.check_path, headers={"cookie": f"session={token}"})

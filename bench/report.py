@@ -187,6 +187,34 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
             verdict(None if w4 is None else w4 < 1),
         ]
     )
+    w3one = g("signin", "W3_one_name", "rate")
+    ratio3one = w3one / w1 if w3one and w1 else None
+    out.append(
+        [
+            "W3 checks/s, the flood aimed at one username (p99 ms)",
+            f"{_fmt(w3one)} ({_fmt(g('signin', 'W3_one_name', 'p99_ms'), 1)})",
+            "–",
+            "–",
+            f"W1 {_fmt(w1)}",
+            _fmt(ratio3one, 2),
+            "–",
+            "–",
+        ]
+    )
+    w4t, w2cpu = g("signin", "W4_trusted", "cpu_ms"), g("signin", "W2", "cpu_ms")
+    ratio4t = w4t / w2cpu if w4t and w2cpu else None
+    out.append(
+        [
+            "W4 trusted: server CPU ms per owner sign-in on a locked username",
+            _fmt(w4t, 1),
+            "–",
+            "–",
+            f"W2 {_fmt(w2cpu, 1)}",
+            _fmt(ratio4t, 2),
+            "≈ 1 × W2 (no extra hash)",
+            verdict(None if ratio4t is None else ratio4t < 1.5),
+        ]
+    )
     w5 = g("signin", "W5", "server_errors")
     out.append(
         [

@@ -10,10 +10,18 @@ import asyncio
 import json
 import random
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clients import LoadResult, check_cookie, closed_loop, create_users, session_cookie
+from clients import (
+    LoadResult,
+    check_cookie,
+    closed_loop,
+    create_users,
+    device_token,
+    session_cookie,
+)
 from servers import BENCH, SIGNIN_VENV, Server
 from systems import PASSWORD, WRONG, Request, System
 from wrk import run_wrk
@@ -151,6 +159,22 @@ async def w3_checks_under_flood(server: Server, system: System, plan: Plan, cook
     def make(number: int) -> Request:
         return system.sign_in(f"flood{number}", WRONG)
 
+    return await _checks_under(server, system, plan, cookie, make)
+
+
+async def w3_one_name(server: Server, system: System, plan: Plan, cookie: str) -> Numbers:
+    """W3 with the flood aimed at one username (SPEC 5a's attacker): after three failures every
+    flood attempt is refused by the lock, without a hash, so the checks should barely notice."""
+
+    def make(_number: int) -> Request:
+        return system.sign_in("flood-victim", WRONG)
+
+    return await _checks_under(server, system, plan, cookie, make)
+
+
+async def _checks_under(
+    server: Server, system: System, plan: Plan, cookie: str, make: Callable[[int], Request]
+) -> Numbers:
     flood = asyncio.create_task(
         closed_loop(server.base, make, concurrency=plan.flood_clients, seconds=plan.flood_s + 1.5)
     )
@@ -174,6 +198,46 @@ async def w3_checks_under_flood(server: Server, system: System, plan: Plan, cook
         "flood_failures": dict(flooded.failures),
         "cpu_s": cpu,
     }
+
+
+async def w4_trusted(server: Server, system: System, plan: Plan) -> Numbers:
+    """SPEC 5a: the owner's trusted sign-ins (right password + device proof) while strangers
+    keep the username locked. CPU per sign-in, to set beside W2's: a trusted attempt costs the
+    one hash any sign-in costs, and nothing more."""
+    owner = "trusted-owner"
+    await create_users(server.base, system, [owner])
+    token = await device_token(server.base, system, owner)
+    warm = await closed_loop(
+        server.base,
+        lambda _n: system.sign_in(owner, WRONG),
+        concurrency=1,
+        seconds=30,
+        max_requests=6,
+    )
+    if warm.count(429, 429) == 0:
+        raise RuntimeError(f"W4t: the username never locked: {dict(warm.statuses)}")
+    trusted = Request(
+        "POST",
+        system.signin_path,
+        {"json": {"username": owner, "password": PASSWORD, "device_token": token}},
+    )
+    cpu = server.cpu_seconds()
+    # Two at a time: attempts are counted on the proof before they are checked (SPEC 5a), and
+    # four in flight at once would lock it as four concurrent guesses would.
+    result = await closed_loop(
+        server.base, lambda _n: trusted, concurrency=2, seconds=plan.signin_s
+    )
+    numbers = _load_numbers(result, server.cpu_seconds() - cpu, (201, 201))
+    after = await closed_loop(
+        server.base,
+        lambda _n: system.sign_in(owner, PASSWORD),
+        concurrency=1,
+        seconds=30,
+        max_requests=1,
+    )
+    numbers["untrusted_after"] = {str(k): v for k, v in after.statuses.items()}
+    numbers["requests"] = result.requests
+    return numbers
 
 
 async def w4_locked(server: Server, system: System, plan: Plan) -> Numbers:

@@ -15,6 +15,7 @@ from signin.accounts.access.invites import Invites
 from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.clock import Clock, system_clock
+from signin.accounts.devices import Devices
 from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
 from signin.accounts.factors.manager import TwoFactor
 from signin.accounts.factors.recovery import RecoveryHasher
@@ -28,11 +29,12 @@ from signin.accounts.signin import Authenticator
 from signin.accounts.signup import Registration
 from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens
+from signin.accounts.unlock import UnlockLinks
 from signin.accounts.verification import EmailVerification
 from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.sealing import SecretBox
-from signin.crypto.signing import CsrfSigner, RedirectSigner, StateSigner
+from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, StateSigner
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
@@ -79,6 +81,8 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    devices: Devices
+    unlock: UnlockLinks
     invites: Invites
     groups: Groups
     gate: Gate
@@ -90,6 +94,7 @@ class Services:
     health: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.unlock.drain()
         self.hasher.close()
         for closer in self.closers:
             await closer()
@@ -152,7 +157,6 @@ def build_services(
         remember_seconds=settings.remember_seconds,
         clock=clock,
     )
-    authenticator = Authenticator(users, hasher, lockout)
     mailer = build_mailer(
         settings.smtp_url,
         data_dir=settings.data_dir,
@@ -161,6 +165,14 @@ def build_services(
     )
     letters = TemplateLetters(mailer, settings.public_url)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
+    devices = Devices(DeviceSigner(keys, settings.device_seconds, clock))
+    unlock = UnlockLinks(
+        tokens,
+        letters,
+        Throttle(lock_store, prefix="UNLOCK:", window=settings.lock_seconds, clock=clock),
+        token_seconds=settings.reset_token_seconds,
+    )
+    authenticator = Authenticator(users, hasher, lockout, devices, unlock)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
         users,
@@ -243,6 +255,8 @@ def build_services(
         resets=resets,
         verification=verification,
         account=AccountService(users, authenticator, new_password, sessions, letters),
+        devices=devices,
+        unlock=unlock,
         invites=invites,
         groups=Groups(users),
         gate=gate,

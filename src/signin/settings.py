@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     lock_max_failures: Annotated[int, Field(gt=0)] = 3
     lock_seconds: PositiveSeconds = 600
     ip_lock_max_failures: Annotated[int, Field(gt=0)] = 20
+    device_seconds: PositiveSeconds = 15552000  # life of a device proof (SPEC 5a): 180 days
 
     session_idle_seconds: PositiveSeconds = 7200
     session_max_seconds: PositiveSeconds = 43200

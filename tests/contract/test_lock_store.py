@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.accounts.lockout import NO_LIMIT
 from signin.stores.base import LockRecord, LockStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.schema import fail_locks
@@ -210,6 +211,28 @@ class TestReserveAllAndSettle:
         record = await store.get(IP, T0 + 1, WINDOW)
         assert record is not None
         assert record.failures == 0
+        assert await store.get("alice", T0 + 1, WINDOW) is None
+
+    async def test_trusted_and_untrusted_sign_ins_at_once_settle_without_deadlock(
+        self, locks_backend: Backend
+    ) -> None:
+        """SPEC 5a: trusted attempts reserve the IP without a limit, then their device key;
+        untrusted ones the IP, then the username. Forty at once, all settled (on PostgreSQL:
+        none aborted as a deadlock, since every write takes the IP row first)."""
+        store = locks_backend.store
+        device = "DEVICE:alice:n0nce"
+
+        async def sign_in(n: int) -> None:
+            second = device if n % 2 else "alice"
+            counts = await store.reserve_all([(IP, NO_LIMIT), (second, 100)], T0 + n / 100, WINDOW)
+            assert len(counts) == 2
+            await store.settle(release=[IP], clear=[second])
+
+        await asyncio.gather(*(sign_in(n) for n in range(40)))
+        record = await store.get(IP, T0 + 1, WINDOW)
+        assert record is not None
+        assert record.failures == 0
+        assert await store.get(device, T0 + 1, WINDOW) is None
         assert await store.get("alice", T0 + 1, WINDOW) is None
 
 

@@ -107,7 +107,7 @@ async def test_session_lifecycle_with_bearer(client: httpx.AsyncClient) -> None:
     created = await client.post("/api/v1/session", json={"username": "Alice", "password": PASSWORD})
     assert created.status_code == 201
     body = created.json()
-    assert set(body) == {"token", "username", "expires_at"}
+    assert set(body) == {"token", "username", "expires_at", "device_token"}
     assert body["username"] == "alice"
     assert "session=" in created.headers["set-cookie"]
     token = body["token"]

@@ -69,8 +69,13 @@ class Pair:
         ]
         for name in ("content-type", "cache-control", "content-security-policy"):
             assert fast.headers[name] == routed.headers[name]
-        fast_cookie, routed_cookie = fast.headers["set-cookie"], routed.headers["set-cookie"]
-        assert fast_cookie.split(";")[1:] == routed_cookie.split(";")[1:]  # all but the value
+        fast_cookies = fast.headers.get_list("set-cookie")
+        routed_cookies = routed.headers.get_list("set-cookie")
+        assert len(fast_cookies) == len(routed_cookies) == 2  # the session and the device proof
+        for fast_cookie, routed_cookie in zip(fast_cookies, routed_cookies, strict=True):
+            # All but the value (a new token, a new device proof).
+            assert fast_cookie.split("=")[0] == routed_cookie.split("=")[0]
+            assert fast_cookie.split(";")[1:] == routed_cookie.split(";")[1:]
         assert fast.json().keys() == routed.json().keys()
         assert fast.json()["username"] == routed.json()["username"]
         assert fast.json()["token"] != routed.json()["token"]

@@ -11,15 +11,27 @@ Stored keys: a username key is `canon(name)`, which is case-folded and so never 
 upper-case letter; IP keys are stored as `IP:ADDRESS` (and other counters in the same store,
 accounts/throttle.py, use upper-case prefixes too). So no typed username, not even
 `ip:192.0.2.1`, can bump or clear an IP's count. People see and type IP keys as `ip:ADDRESS`.
+
+A trusted attempt (SPEC 5a: a valid device proof for the username, accounts/devices.py) reserves
+its IP key without a limit and its proof's key `DEVICE:<canon>:<nonce>` with the username limit,
+again in one write: neither the username's lock nor the IP's refuses it. Only when its proof is
+locked is it handled as untrusted, which costs a second write.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import sys
 from dataclasses import dataclass
 
 from signin.accounts.clock import Clock
+from signin.accounts.devices import (
+    DEVICE_SHOWN,
+    DEVICE_STORED,
+    parse_device_key,
+    shown_device_key,
+)
 from signin.accounts.errors import AccountLocked
 from signin.accounts.usernames import canon
 from signin.stores.base import LockRecord, LockStore
@@ -28,6 +40,7 @@ IP_STORED = "IP:"  # in the store
 IP_SHOWN = "ip:"  # on the command line and in `signin locks list`
 PURGE_EVERY = 60.0
 IPV6_PREFIX = 64  # one subscriber's network: its owner picks any of 2**64 addresses at will
+NO_LIMIT = sys.maxsize  # a trusted attempt counts on its IP but is never refused for it
 
 
 def ip_key(address: str) -> str:
@@ -46,10 +59,13 @@ def ip_key(address: str) -> str:
 
 
 def parse_key(text: str) -> str:
-    """The stored key for what a person typed: `ip:ADDRESS` (or `ip:NET/64`), else a username.
+    """The stored key for what a person typed: `ip:ADDRESS` (or `ip:NET/64`),
+    `device:USERNAME:ID`, else a username.
 
     Raises `ValueError` with a one-line reason for an `ip:` key that is no address.
     """
+    if text.strip().casefold().startswith(DEVICE_SHOWN):
+        return parse_device_key(text)
     if text.strip().casefold().startswith(IP_SHOWN):
         address = text.strip()[len(IP_SHOWN) :].strip()
         try:
@@ -68,31 +84,35 @@ def parse_key(text: str) -> str:
 
 
 def shown_key(key: str) -> str:
+    if key.startswith(DEVICE_STORED):
+        return shown_device_key(key)
     return IP_SHOWN + key[len(IP_STORED) :] if key.startswith(IP_STORED) else key
 
 
 def is_lock_key(key: str) -> bool:
-    """True for username and IP keys; False for other counters kept in the same store."""
-    return key.startswith(IP_STORED) or key.casefold() == key
+    """True for username, IP and device keys; False for other counters in the same store."""
+    return key.startswith((IP_STORED, DEVICE_STORED)) or key.casefold() == key
 
 
 @dataclass(frozen=True)
 class Attempt:
     """One reserved attempt: what to release or clear once the password was checked."""
 
-    user_key: str
+    user_key: str  # the username key (untrusted) or the device proof's key (trusted)
     ip_key: str | None
+    trusted: bool = False
+    count: int = 0  # the failures on `user_key` including this attempt
 
     @property
     def ip_keys(self) -> tuple[str, ...]:
-        """The IP key if any: listed before the username key, the order they were reserved in
+        """The IP key if any: listed before the other key, the order they were reserved in
         (`LockStore.settle` says why the order matters)."""
         return (self.ip_key,) if self.ip_key is not None else ()
 
 
 @dataclass(frozen=True)
 class LockInfo:
-    key: str  # as shown: a canonical username or `ip:ADDRESS`
+    key: str  # as shown: a canonical username, `ip:ADDRESS` or `device:USERNAME:ID`
     failures: int
     locked: bool
     seconds_left: int  # until the key is forgotten (for a locked key: until it unlocks)
@@ -117,27 +137,49 @@ class Lockout:
         self.purge_every = min(PURGE_EVERY, float(lock_seconds))
         self._next_purge = 0.0
 
-    async def reserve(self, username_canon: str, ip: str | None) -> Attempt:
-        """Count one attempt; raise `AccountLocked` when the IP or the username is locked.
+    async def reserve(
+        self, username_canon: str, ip: str | None, device_key: str | None = None
+    ) -> Attempt:
+        """Count one attempt; raise `AccountLocked` when it is refused.
 
-        The IP goes first: an attempt refused for its IP does not extend the username's lock, so
-        one locked-out address cannot keep a victim's account locked by itself. Both counts are
-        one write to the store (`reserve_all` stops after the IP when the IP is locked).
+        Untrusted (no `device_key`): the IP goes first, so an attempt refused for its IP does
+        not extend the username's lock and one locked-out address cannot keep a victim's
+        account locked by itself; `reserve_all` stops after the IP when the IP is locked.
+        Trusted (`device_key`, accounts/devices.py): the IP is counted without a limit, then
+        the proof's key with the username limit. A locked proof makes the attempt untrusted:
+        the IP's count just made decides, then the username's lock (a second write).
+        Either way the first decision is one write to the store.
         """
         now = self.clock()
         await self._maybe_purge(now)
-        address_key = ip_key(ip) if ip else None
-        keys = [(username_canon, self.max_failures)]
-        if address_key is not None:
-            keys.insert(0, (address_key, self.ip_max_failures))
-        counts = await self.store.reserve_all(keys, now, self.lock_seconds)
-        if any(count > limit for count, (_, limit) in zip(counts, keys, strict=False)):
+        address = ip_key(ip) if ip else None
+        if device_key is not None:
+            counts = await self._count(now, address, NO_LIMIT, device_key)
+            if counts[-1] <= self.max_failures:
+                return Attempt(device_key, address, trusted=True, count=counts[-1])
+            # This proof is locked: from here on the attempt is untrusted.
+            ip_locked = address is not None and counts[0] > self.ip_max_failures
+            if not ip_locked:
+                counts = await self._count(now, None, 0, username_canon)
+        else:
+            counts = await self._count(now, address, self.ip_max_failures, username_canon)
+            ip_locked = address is not None and len(counts) == 1  # `reserve_all` stopped there
+        if ip_locked or counts[-1] > self.max_failures:
             # Same message, same wait, for every username, known or not, and every password.
             raise AccountLocked(self.lock_seconds)
-        return Attempt(username_canon, address_key)
+        return Attempt(username_canon, address, count=counts[-1])
+
+    async def _count(
+        self, now: float, address: str | None, address_limit: int, key: str
+    ) -> list[int]:
+        keys = [(key, self.max_failures)]
+        if address is not None:
+            keys.insert(0, (address, address_limit))
+        return await self.store.reserve_all(keys, now, self.lock_seconds)
 
     async def succeeded(self, attempt: Attempt) -> None:
-        """The password was right: forget the username's failures, take back the IP's count."""
+        """The password was right: forget the failures of the username (untrusted) or of the
+        proof (trusted: the untrusted lock runs on), take back the IP's count."""
         await self.store.settle(release=attempt.ip_keys, clear=(attempt.user_key,))
 
     async def abandoned(self, attempt: Attempt) -> None:
@@ -156,11 +198,15 @@ class Lockout:
         return await self.store.clear(parse_key(typed))
 
     async def locks(self, *, locked_only: bool = False) -> list[LockInfo]:
-        """Live username and IP keys, the most recent attempt first."""
+        """Live username, IP and device keys, the most recent attempt first."""
         now = self.clock()
         records = await self.store.list(now, self.lock_seconds)
         infos = [self._info(record, now) for record in records if is_lock_key(record.key)]
         return [info for info in infos if info.locked or not locked_only]
+
+    def starts_lock(self, attempt: Attempt) -> bool:
+        """True for the failed untrusted attempt that locks its username (SPEC 5a: mail)."""
+        return not attempt.trusted and attempt.count == self.max_failures
 
     def _info(self, record: LockRecord, now: float) -> LockInfo:
         is_ip = record.key.startswith(IP_STORED)

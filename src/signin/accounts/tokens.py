@@ -1,4 +1,4 @@
-"""One-time tokens for reset and verification links (STYLE 9: tied to state, used once).
+"""One-time tokens for reset, verification and unlock links (STYLE 9: tied to state, used once).
 
 A token is 256 random bits (`secrets.token_urlsafe(32)`); only its SHA-256 is stored, with its
 purpose, its user, an expiry and a *stamp*: a digest of the account state the token was made
@@ -20,7 +20,7 @@ from signin.accounts.clock import Clock
 from signin.accounts.errors import TokenExpired, TokenForeign, TokenInvalid, TokenStale, TokenUsed
 from signin.stores.base import TokenRecord, TokenStore, UserRecord, UserStore
 
-Purpose = Literal["reset", "verify", "two-factor"]
+Purpose = Literal["reset", "verify", "two-factor", "unlock"]
 MAX_TOKEN_LENGTH = 128
 PURGE_EVERY = 3600.0
 KEEP_EXPIRED = 86400.0  # expired rows stay a day, so a late click still says "expired"
@@ -39,6 +39,9 @@ def stamp_for(user: UserRecord, purpose: Purpose) -> str:
     elif purpose == "two-factor":
         # A pending second step dies with a password change, like a reset link.
         state = f"two-factor|{user.id}|{user.password_hash}|{float(user.password_changed_at)!r}"
+    elif purpose == "unlock":
+        # An unlock link (SPEC 5a) only vouches for a browser of this account: no state to tie.
+        state = f"unlock|{user.id}|{user.username_canon}"
     else:
         state = f"verify|{user.id}|{(user.email or '').casefold()}"
     return hashlib.sha256(state.encode("utf-8")).hexdigest()

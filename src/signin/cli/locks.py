@@ -1,4 +1,4 @@
-"""`signin locks ...`: see and lift fail locks (SPEC section 5), also while the server runs.
+"""`signin locks ...`: see and lift fail locks (SPEC 5, 5a), also while the server runs.
 
 The lock state lives in the database (or Redis), so these commands act on the same keys every
 server process uses; no restart or signal is needed.
@@ -29,7 +29,8 @@ def locks_list(
         bool, typer.Option("--locked", help="Only keys that are locked now.")
     ] = False,
 ) -> None:
-    """Failure counters still in their window: key, failures, locked?, time left."""
+    """Failure counters still in their window (usernames, ip:ADDRESS, device:USERNAME:ID):
+    key, failures, locked?, time left."""
 
     async def work(services: Services) -> None:
         infos = await services.lockout.locks(locked_only=locked)
@@ -52,10 +53,13 @@ def locks_list(
 @locks_app.command("clear")
 def locks_clear(
     key: Annotated[
-        str, typer.Argument(metavar="KEY", help="A username (canon applied) or ip:ADDRESS.")
+        str,
+        typer.Argument(
+            metavar="KEY", help="A username (canon applied), ip:ADDRESS or device:USERNAME:ID."
+        ),
     ],
 ) -> None:
-    """Lift one lock: a username's or an IP's (ip:ADDRESS)."""
+    """Lift one lock: a username's, an IP's (ip:ADDRESS) or a device's (device:USERNAME:ID)."""
     try:
         stored = parse_key(key)
     except ValueError as exc:

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Literal
 
 Purpose = Literal[
-    "redirect", "csrf", "session", "reset", "verify", "email-link", "totp", "recovery", "two-factor"
+    "redirect",
+    "csrf",
+    "session",
+    "reset",
+    "verify",
+    "email-link",
+    "totp",
+    "recovery",
+    "two-factor",
+    "device",
 ]
 KEY_FILE = "secret.key"
 

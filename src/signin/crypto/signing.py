@@ -1,4 +1,4 @@
-"""Every HMAC-signed value: redirect targets and CSRF tokens.
+"""Every HMAC-signed value: redirect targets, CSRF tokens and device proofs.
 
 Built on itsdangerous, which verifies against every key of a rotation list (oldest first, newest
 last) and compares signatures in constant time.
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from typing import Any
 
-from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.exc import BadData
 
 from signin.crypto.keys import KeyRing, Purpose
 
@@ -51,6 +54,45 @@ class CsrfSigner:
         except BadSignature:
             return False
         return isinstance(value, str) and hmac.compare_digest(value, browser_secret)
+
+
+class DeviceSigner:
+    """Device proofs (SPEC section 5a): `[canon(username), nonce]`, signed and time-stamped.
+
+    The key is derived for this purpose alone, so no other signed value (a CSRF token, a
+    redirect signature) can pass as a proof, and a proof is refused once `max_age` has passed.
+    """
+
+    def __init__(self, keys: KeyRing, max_age: int, clock: Callable[[], float] = time.time) -> None:
+        class ClockedSigner(TimestampSigner):
+            # Stamps and ages measured on the services' clock (frozen in tests).
+            def get_timestamp(self) -> int:
+                return int(clock())
+
+        self._serializer = URLSafeTimedSerializer(
+            keys.derive_all("device"),
+            salt="device",
+            signer=ClockedSigner,
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        self._max_age = max_age
+
+    def sign(self, username_canon: str, nonce: str) -> str:
+        return str(self._serializer.dumps([username_canon, nonce]))
+
+    def open(self, token: str) -> tuple[str, str] | None:
+        """`(canon, nonce)` of a valid, unexpired proof; None for anything else."""
+        try:
+            value = self._serializer.loads(token, max_age=self._max_age)
+        except (BadData, UnicodeError, ValueError):
+            return None
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(part, str) and part for part in value)
+        ):
+            return value[0], value[1]
+        return None
 
 
 class StateSigner:

@@ -21,6 +21,7 @@ SUBJECTS = {
     "reset": "Reset your password",
     "verify": "Confirm your email address",
     "password_changed": "Your password was changed",
+    "unlock": "Sign-in attempts on your account were blocked",
     "two_factor_on": "Two-factor sign-in was turned on",
     "two_factor_off": "Two-factor sign-in was turned off",
 }
@@ -94,6 +95,19 @@ class TemplateLetters:
                 username=user.username,
                 link=self.link("/verify-email", token),
                 valid_for=_duration(valid_seconds),
+            )
+        )
+
+    async def unlock_link(self, user: UserRecord, token: str, valid_seconds: int) -> None:
+        assert user.email is not None
+        await self._send(
+            self.render(
+                "unlock",
+                user.email,
+                username=user.username,
+                link=self.link("/unlock", token),
+                valid_for=_duration(valid_seconds),
+                forgot=f"{self.public_url}/forgot-password",
             )
         )
 

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from signin.accounts.errors import SigninError
 from signin.services import services_of
 from signin.stores.base import SessionRecord, SessionUser
-from signin.web import reset
+from signin.web import reset, unlock
 from signin.web.auth import clear_session_cookie, client_ip, current_session
 from signin.web.errors import retry_headers, status_for
 from signin.web.forms import error_context, is_basic, read_form, require_session, see_other
@@ -24,6 +24,7 @@ from signin.web.useragent import describe_user_agent
 
 router = APIRouter(include_in_schema=False)
 router.include_router(reset.router)
+router.include_router(unlock.router)
 
 
 def _when(epoch: float) -> str:

@@ -19,6 +19,8 @@ from signin.stores.base import SessionUser
 from signin.web.auth import (
     clear_session_cookie,
     client_ip,
+    give_device_proof,
+    presented_proofs,
     presented_token,
     start_session,
 )
@@ -88,12 +90,16 @@ class SignInIn(BaseModel):
     username: str = USERNAME
     password: str = PASSWORD
     remember: bool = False
+    device_token: str | None = Field(
+        default=None, max_length=4096, description="a device proof from an earlier sign-in"
+    )
 
 
 class SessionCreated(BaseModel):
     token: str
     username: str
     expires_at: datetime
+    device_token: str = Field(description="a device proof: send it back at the next sign-in")
 
 
 class TwoFactorRequired(BaseModel):
@@ -138,7 +144,11 @@ async def create_user(body: SignUpIn, request: Request) -> UserOut:
 async def session_created(request: Request, body: SignInIn) -> Response:
     """The whole of `POST /api/v1/session` after its body (the route's and the edge's)."""
     outcome = await services_of(request).sign_in_flow.password_step(
-        body.username, body.password, client_ip(request), remember=body.remember
+        body.username,
+        body.password,
+        client_ip(request),
+        remember=body.remember,
+        proofs=presented_proofs(request, body.device_token),
     )
     if isinstance(outcome, Pending):
         required = TwoFactorRequired(
@@ -151,7 +161,7 @@ async def session_created(request: Request, body: SignInIn) -> Response:
 
 
 async def session_response(request: Request, outcome: SignedIn) -> Response:
-    """201 with a new session for a completed sign-in (one or two steps)."""
+    """201 with a new session and a device proof for a completed sign-in (one or two steps)."""
     services = services_of(request)
     user = outcome.user
     response = JSONResponse({}, status_code=201)
@@ -162,6 +172,7 @@ async def session_response(request: Request, outcome: SignedIn) -> Response:
         token=issued.token,
         username=user.username,
         expires_at=_time(services.sessions.expires_at(issued.record)),
+        device_token=give_device_proof(request, response, user),
     )
     response.body = response.render(out.model_dump(mode="json"))
     response.headers["content-length"] = str(len(response.body))

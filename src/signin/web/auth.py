@@ -1,18 +1,52 @@
-"""The current session: from the `session` cookie or an `Authorization: Bearer` token."""
+"""The current session (the `session` cookie or an `Authorization: Bearer` token), and the
+device cookie every successful sign-in leaves behind (SPEC section 5a).
+
+`give_device_proof` is the one web helper every successful sign-in path calls (pages, API, a
+completed reset, the unlock page; a second factor or a passkey too): it asks
+`accounts/devices.py` for a new proof and sets the cookie `device` (`__Host-device` when
+Secure), host-only, `HttpOnly; SameSite=Lax; Path=/`, for `SIGNIN_DEVICE_SECONDS`.
+"""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from signin.accounts.devices import split
 from signin.accounts.sessions import IssuedSession
 from signin.services import services_of
-from signin.stores.base import SessionUser
+from signin.stores.base import SessionUser, UserRecord
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 
 SESSION_COOKIE = "session"
+DEVICE_COOKIE = "device"
 PENDING_COOKIE = "two_factor"  # the pending second sign-in step (SPEC 13): signed, not a session
 PENDING_MAX_AGE = 300
+
+
+def presented_proofs(request: Request, token: str | None = None) -> list[str]:
+    """The proofs this client holds: an API `device_token` first, then the cookie's."""
+    cookie = read_cookie(request, services_of(request).settings, DEVICE_COOKIE)
+    return [*split(token), *split(cookie)]
+
+
+def give_device_proof(request: Request, response: Response, user: UserRecord) -> str:
+    """Give this browser a device proof for `user` (kept with its proofs for other accounts);
+    returns the new proof (the API's `device_token`)."""
+    services = services_of(request)
+    settings = services.settings
+    granted = services.devices.grant(
+        user.username_canon, read_cookie(request, settings, DEVICE_COOKIE)
+    )
+    set_cookie(
+        response,
+        request,
+        settings,
+        DEVICE_COOKIE,
+        granted.cookie,
+        max_age=settings.device_seconds,
+    )
+    return granted.token
 
 
 def presented_token(request: Request) -> str | None:

@@ -16,6 +16,8 @@ from signin.web.auth import (
     clear_session_cookie,
     client_ip,
     current_session,
+    give_device_proof,
+    presented_proofs,
     presented_token,
     set_pending_cookie,
     start_session,
@@ -99,6 +101,7 @@ async def sign_up(request: Request) -> Response:
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
+        give_device_proof(request, response, user)  # signed in: the account's first browser
     except (SignUpClosed, InviteRequired, InviteInvalid) as exc:
         context = {"refused": exc.message, "mode": services.settings.signup}
         return form_error(request, "sign_up.html", exc, fields, **context)
@@ -126,6 +129,7 @@ async def sign_in(request: Request) -> Response:
             fields.get("password", ""),
             client_ip(request),
             remember=bool(fields.get("remember")),
+            proofs=presented_proofs(request),
             **redirect_fields(request, fields),
         )
         if isinstance(outcome, Pending):
@@ -135,6 +139,7 @@ async def sign_in(request: Request) -> Response:
             return response
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, outcome.user.id, remember=outcome.remember)
+        give_device_proof(request, response, outcome.user)
         clear_pending_cookie(request, response)
     except SigninError as exc:
         return form_error(request, "sign_in.html", exc, fields)

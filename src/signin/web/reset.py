@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from signin.accounts.errors import SigninError, TokenInvalid
 from signin.services import services_of
-from signin.web.auth import clear_session_cookie, client_ip, current_session
+from signin.web.auth import clear_session_cookie, client_ip, current_session, give_device_proof
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 from signin.web.errors import retry_headers, status_for
 from signin.web.forms import error_context, is_basic, read_form, see_other
@@ -125,7 +125,7 @@ async def reset(request: Request) -> Response:
     token = fields.get("token") or read_cookie(request, services.settings, RESET_COOKIE) or ""
     user_id = await _signed_in_id(request)
     try:
-        await services.resets.reset(
+        user = await services.resets.reset(
             token,
             fields.get("password", ""),
             ip=client_ip(request),
@@ -150,6 +150,7 @@ async def reset(request: Request) -> Response:
     response = see_other("/sign-in")
     delete_cookie(response, request, services.settings, RESET_COOKIE)
     clear_session_cookie(request, response)
+    give_device_proof(request, response, user)  # SPEC 5a: the owner just proved the mailbox
     return response
 
 

@@ -22,7 +22,9 @@ from signin.web.auth import (
     clear_pending_cookie,
     client_ip,
     current_session,
+    give_device_proof,
     pending_challenge,
+    presented_proofs,
     start_session,
 )
 from signin.web.errors import retry_headers, status_for
@@ -99,7 +101,9 @@ async def second_step(request: Request) -> Response:
     if found is None:
         return see_other(destination(request, fields, "/welcome"))
     try:
-        user = await services.sign_in_flow.step_up(found.session.user_id, code, ip)
+        user = await services.sign_in_flow.step_up(
+            found.session.user_id, code, ip, proofs=presented_proofs(request)
+        )
     except SigninError as exc:
         return _step_page(request, mode="step-up", redirect=redirect, exc=exc)
     response = see_other(destination(request, fields, "/welcome"))
@@ -110,6 +114,7 @@ async def second_step(request: Request) -> Response:
 
 async def _strong_session(request: Request, response: Response, done: SignedIn) -> None:
     await start_session(request, response, done.user.id, remember=done.remember, two_factor=True)
+    give_device_proof(request, response, done.user)  # SPEC 5a: a completed sign-in
 
 
 # -- the account's two-factor page ---------------------------------------------------------

@@ -8,8 +8,11 @@ succeeds, so a pending step mints at most one session, and a password change kil
 
 The fail lock covers the second step: each code tried reserves an attempt on the username (and
 the client IP) before it is checked, a wrong code keeps it, and only a right code clears the
-username's failures. A right password alone leaves them as they were (its own attempt is taken
-back), so re-entering the password does not buy fresh guesses at the code.
+username's failures. A trusted password step (a device proof, SPEC 5a) records its proof's lock
+key in the signed pending state, so its codes count on that proof as its password did: the lock
+that strangers put on the username stops neither step of the owner's browser. A right
+password alone leaves them as they were (its own attempt is taken back), so re-entering the
+password does not buy fresh guesses at the code.
 
 A signed-in session made by a password alone can be *stepped up* the same way (`step_up`):
 forward-auth's `two_factor` policy and other strong-only pages send it to the second step.
@@ -17,6 +20,7 @@ forward-auth's `two_factor` policy and other strong-only pages send it to the se
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,8 +91,11 @@ class SignInFlow:
         remember: bool = False,
         next: str = "",
         sig: str = "",
+        proofs: Iterable[str | None] = (),
     ) -> SignedIn | Pending:
-        user, attempt = await self.authenticator.check_password_attempt(username, password, ip)
+        user, attempt = await self.authenticator.check_password_attempt(
+            username, password, ip, proofs
+        )
         try:
             due = await self.two_factor.enabled(user.id)
         except BaseException:
@@ -100,6 +107,8 @@ class SignInFlow:
         await self.lockout.abandoned(attempt)
         nonce = await self.tokens.issue(user, "two-factor", PENDING_SECONDS)
         state = {"u": user.id, "n": nonce, "r": remember, "x": next, "s": sig, "m": list(METHODS)}
+        if attempt.trusted:
+            state["d"] = attempt.user_key  # the proof's lock key, for the codes (SPEC 5a)
         return Pending(
             user,
             self.signer.dumps(state),
@@ -130,7 +139,8 @@ class SignInFlow:
         except TokenInvalid:
             raise ChallengeInvalid() from None
         user = found.user
-        await self._check_code(user, code, ip)
+        device = state.get("d")
+        await self._check_code(user, code, ip, device if isinstance(device, str) else None)
         try:
             await self.tokens.redeem(nonce, "two-factor", user_id=user.id)
         except TokenInvalid:
@@ -142,19 +152,24 @@ class SignInFlow:
     async def can_step_up(self, user_id: int) -> bool:
         return await self.two_factor.enabled(user_id)
 
-    async def step_up(self, user_id: int, code: str, ip: str | None) -> UserRecord:
+    async def step_up(
+        self, user_id: int, code: str, ip: str | None, *, proofs: Iterable[str | None] = ()
+    ) -> UserRecord:
         """A password-only session's owner proves the second factor; the caller then replaces
-        the session with a two-factor one."""
+        the session with a two-factor one. `proofs`: the browser's device proofs (SPEC 5a)."""
         user = await self.users.by_id(user_id)
         if user is None or user.disabled:
             raise ChallengeInvalid()
         if not await self.two_factor.enabled(user.id):
             raise TwoFactorState("Two-factor sign-in is not set up for this account.")
-        await self._check_code(user, code, ip)
+        device = self.authenticator.device_key(user.username_canon, proofs)
+        await self._check_code(user, code, ip, device)
         return user
 
-    async def _check_code(self, user: UserRecord, code: str, ip: str | None) -> Method:
-        attempt = await self.lockout.reserve(user.username_canon, ip)
+    async def _check_code(
+        self, user: UserRecord, code: str, ip: str | None, device: str | None = None
+    ) -> Method:
+        attempt = await self.lockout.reserve(user.username_canon, ip, device)
         method = await self.two_factor.verify(user.id, code)
         if method is None:
             raise InvalidCode()  # the reserved attempt stays counted
