@@ -295,6 +295,8 @@ def write(results: dict[str, Any], meta: dict[str, Any]) -> None:
         "- also here: the legacy-import benchmark, [RESULTS-import.md](RESULTS-import.md)"
         " (`bench/import_legacy.py`); forward-auth with 50 access rules, in the findings below"
         " (`bench/access_rules.py`)",
+        "- also here: what the audit log and metrics add to a sign-in and a session check,"
+        " [RESULTS-audit.md](RESULTS-audit.md) (`bench/audit_overhead.py`)",
         "",
     ]
     findings = BENCH / "FINDINGS.md"

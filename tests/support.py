@@ -150,6 +150,7 @@ def run_signin(
     columns: str | None = "200",
     cwd: Path | None = None,
     timeout: float = 120,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m signin ARGS` as an operator runs it: only the given SIGNIN_* settings apply.
 
@@ -169,7 +170,7 @@ def run_signin(
         text=True,
         capture_output=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}),
     )
 
 

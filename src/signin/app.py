@@ -20,7 +20,19 @@ from signin.services import Services, build_services, services_of
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
 from signin.stores.sql.health import probe_write
-from signin.web import account, api, docs, errors, forward_auth, openapi, pages, two_factor
+from signin.web import (
+    account,
+    activity,
+    admin,
+    api,
+    docs,
+    errors,
+    forward_auth,
+    metrics,
+    openapi,
+    pages,
+    two_factor,
+)
 from signin.web.edge import Dispatcher, build_edge, hot_table, quiet_pairs
 from signin.web.errors import problem
 from signin.web.lastresort import guard, refusal_app
@@ -76,6 +88,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        services.audit.start()  # writes batches, prunes old events hourly (no cron)
         try:
             yield
         finally:
@@ -97,6 +110,7 @@ def create_app(
     app.state.templates = make_templates()
     errors.install(app)
     routers = [pages.router, api.router, account.router, forward_auth.router]
+    routers += [activity.router, metrics.router, admin.router]
     routers += [two_factor.router, two_factor.api_router]
     for router in routers:
         app.include_router(router)
@@ -114,6 +128,7 @@ def create_app(
         trusted=settings.trusted_proxies,
         csp=csp,
         quiet=quiet_pairs(hot),
+        metrics=services.metrics,
     )
     app.refusals = build_edge(refusal_app, trusted=settings.trusted_proxies, csp=csp)
     return app

@@ -14,6 +14,8 @@ from signin.accounts.access.groups import Groups
 from signin.accounts.access.invites import Invites
 from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
+from signin.accounts.admin import Administration
+from signin.accounts.audit import AuditLog
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.devices import Devices
 from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
@@ -39,6 +41,7 @@ from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
+from signin.stores.sql.audit import SqlAuditStore
 from signin.stores.sql.engine import checkpoint_on_exit, create_engine
 from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
@@ -46,6 +49,7 @@ from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
+from signin.telemetry import Metrics
 
 if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
     from starlette.requests import HTTPConnection
@@ -81,6 +85,9 @@ class Services:
     resets: PasswordResets
     verification: EmailVerification
     account: AccountService
+    audit: AuditLog
+    metrics: Metrics
+    admin: Administration
     devices: Devices
     unlock: UnlockLinks
     invites: Invites
@@ -95,10 +102,12 @@ class Services:
 
     async def close(self) -> None:
         await self.unlock.drain()
+        await self.audit.close()  # before the engine goes: the last events are written
         self.hasher.close()
         for closer in self.closers:
             await closer()
         await self.engine.dispose()
+        self.metrics.close()
         await asyncio.to_thread(checkpoint_on_exit, self.engine)
 
 
@@ -127,6 +136,10 @@ def build_services(
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
     health: dict[str, Callable[[], Awaitable[Any]]] = {}
+    metrics = Metrics()
+    audit = AuditLog(
+        SqlAuditStore(engine), keep_days=settings.audit_days, clock=clock, listener=metrics.event
+    )
     if settings.redis_url:
         from signin.stores.redis import connect_redis_stores
 
@@ -142,6 +155,7 @@ def build_services(
         workers=settings.hash_workers,
         queue=settings.hash_queue,
     )
+    hasher.on_hash, hasher.on_queue = metrics.hash_seconds.observe, metrics.hash_queue.set
     policy = PasswordPolicy(settings.password_min_length, offload=hasher.run)
     lockout = Lockout(
         lock_store,
@@ -149,6 +163,7 @@ def build_services(
         ip_max_failures=settings.ip_lock_max_failures,
         lock_seconds=settings.lock_seconds,
         clock=clock,
+        audit=audit,
     )
     sessions = SessionManager(
         session_store,
@@ -156,6 +171,7 @@ def build_services(
         max_seconds=settings.session_max_seconds,
         remember_seconds=settings.remember_seconds,
         clock=clock,
+        audit=audit,
     )
     mailer = build_mailer(
         settings.smtp_url,
@@ -171,8 +187,9 @@ def build_services(
         letters,
         Throttle(lock_store, prefix="UNLOCK:", window=settings.lock_seconds, clock=clock),
         token_seconds=settings.reset_token_seconds,
+        audit=audit,
     )
-    authenticator = Authenticator(users, hasher, lockout, devices, unlock)
+    authenticator = Authenticator(users, hasher, lockout, devices, unlock, audit)
     new_password = NewPassword(users, hasher, policy, clock=clock)
     verification = EmailVerification(
         users,
@@ -182,6 +199,7 @@ def build_services(
         token_seconds=settings.verify_token_seconds,
         per_account=settings.reset_limit_per_account,
         clock=clock,
+        audit=audit,
     )
     resets = PasswordResets(
         users,
@@ -195,8 +213,24 @@ def build_services(
         per_account=settings.reset_limit_per_account,
         per_ip=settings.reset_limit_per_ip,
         clock=clock,
+        audit=audit,
     )
-    invites = Invites(SqlInviteStore(engine), clock=clock)
+    invites = Invites(SqlInviteStore(engine), clock=clock, audit=audit)
+    groups = Groups(users)
+    registration = Registration(
+        users,
+        hasher,
+        policy,
+        sessions,
+        require_email=settings.require_email,
+        clock=clock,
+        after_sign_up=[verification.after_sign_up],
+        mode=settings.signup,
+        invites=invites,
+        audit=audit,
+        per_ip=Throttle(lock_store, prefix="SIGNUP:", window=settings.lock_seconds, clock=clock),
+        per_ip_limit=settings.signup_limit_per_ip,
+    )
     two_factor = TwoFactor(
         users,
         SqlFactorStore(engine),
@@ -207,6 +241,7 @@ def build_services(
         letters,
         issuer=settings.totp_issuer,
         clock=clock,
+        audit=audit,
     )
     sign_in_flow = SignInFlow(
         users,
@@ -216,6 +251,7 @@ def build_services(
         tokens,
         StateSigner(keys, "two-factor", PENDING_SECONDS),
         clock=clock,
+        audit=audit,
     )
     return Services(
         settings=settings,
@@ -228,21 +264,7 @@ def build_services(
         policy=policy,
         lockout=lockout,
         sessions=sessions,
-        registration=Registration(
-            users,
-            hasher,
-            policy,
-            sessions,
-            require_email=settings.require_email,
-            clock=clock,
-            per_ip=Throttle(
-                lock_store, prefix="SIGNUP:", window=settings.lock_seconds, clock=clock
-            ),
-            per_ip_limit=settings.signup_limit_per_ip,
-            after_sign_up=[verification.after_sign_up],
-            mode=settings.signup,
-            invites=invites,
-        ),
+        registration=registration,
         authenticator=authenticator,
         redirects=RedirectPolicy(
             RedirectSigner(keys), settings.public_url, settings.allowed_redirect_hosts
@@ -254,11 +276,25 @@ def build_services(
         tokens=tokens,
         resets=resets,
         verification=verification,
-        account=AccountService(users, authenticator, new_password, sessions, letters),
+        account=AccountService(users, authenticator, new_password, sessions, letters, audit),
+        audit=audit,
+        metrics=metrics,
         devices=devices,
         unlock=unlock,
+        admin=Administration(
+            users,
+            registration,
+            resets,
+            lockout,
+            sessions,
+            session_store,
+            audit,
+            groups,
+            two_factor,
+            clock=clock,
+        ),
         invites=invites,
-        groups=Groups(users),
+        groups=groups,
         gate=gate,
         two_factor=two_factor,
         sign_in_flow=sign_in_flow,

@@ -25,6 +25,7 @@ _HOST_RE = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:\d{{1,5}})?$")
 
 SECRET_FIELDS = frozenset(
     {"secret_key", "secret_key_fallbacks", "smtp_url", "database_url", "redis_url"}
+    | {"metrics_token"}
 )
 
 
@@ -85,6 +86,14 @@ class Settings(BaseSettings):
     head_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
     max_connections: Annotated[int, Field(ge=8, le=1_000_000)] = 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Audit log, metrics and admin pages (SPEC section 15).
+    audit_days: Annotated[int, Field(ge=1, le=36500)] = 90
+    metrics_allow: Annotated[list[Network], NoDecode] = [
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    ]
+    metrics_token: str | None = Field(default=None, min_length=16)
+    admin_require_2fa: bool = True
     totp_issuer: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
 
     # Who may sign up and who may pass forward-auth (SPEC section 12).
@@ -92,7 +101,7 @@ class Settings(BaseSettings):
     access_rules: Path | None = None
     access_default: Literal["bypass", "signed_in", "two_factor", "deny"] = "signed_in"
 
-    @field_validator("secret_key", mode="before")
+    @field_validator("secret_key", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `SIGNIN_SECRET_KEY=` (as compose files write it) means "use secret.key", not "too short".
@@ -116,7 +125,7 @@ class Settings(BaseSettings):
             raise ValueError("every fallback key must be at least 32 characters")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         items = _split_commas(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 from collections.abc import Iterator
 
@@ -298,6 +299,10 @@ async def test_the_lock_mail_link_makes_the_browser_trusted_without_signing_in(
     await lock_out_again(site, name)
     await asyncio.sleep(0.5)
     assert len(site.catcher.to(email)) == before + 1
+    # The audit log (written by the server within a quarter-second) has the unlock.
+    code, out = site.cli("audit", "--json", "--type", "device_unlocked", "--user", name)
+    assert code == 0
+    assert [json.loads(line)["username"] for line in out.splitlines()] == [name]
 
 
 async def lock_out_again(site: Site, name: str) -> None:

@@ -25,6 +25,7 @@ from signin.services import Services, build_services
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.api import SignInIn
 from signin.web.edge import Dispatcher, Hot, read_json
+from signin.web.observe import ObserveMiddleware
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware
 from tests.support import make_settings, migrated
@@ -130,7 +131,12 @@ def test_one_edge_around_one_dispatcher(tmp_path: Path) -> None:
     session, verify = "/api/v1/session", "/api/v1/verify"
     hot = {("GET", session), ("POST", session), ("GET", verify), ("HEAD", verify)}
     assert set(dispatcher_of(app, layers).hot) == hot
-    assert layers == [ProxyHeadersMiddleware, AccessLogMiddleware, SecurityMiddleware]
+    assert layers == [
+        ProxyHeadersMiddleware,
+        ObserveMiddleware,
+        AccessLogMiddleware,
+        SecurityMiddleware,
+    ]
     assert app.user_middleware == []  # FastAPI builds no second stack
     assert dispatcher_of(create_app(make_settings(tmp_path), fast_paths=False)).hot == {}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.errors import InvalidCredentials, MailNotSent, NotAuthenticated, WrongPassword
 from signin.accounts.newpassword import NewPassword
 from signin.accounts.sessions import SessionManager
@@ -26,12 +27,14 @@ class AccountService:
         new_password: NewPassword,
         sessions: SessionManager,
         letters: Letters,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.authenticator = authenticator
         self.new_password = new_password
         self.sessions = sessions
         self.letters = letters
+        self.audit = audit
 
     async def user(self, user_id: int) -> UserRecord:
         user = await self.users.by_id(user_id)
@@ -48,12 +51,13 @@ class AccountService:
         """
         user = await self.user(user_id)
         try:
-            await self.authenticator.sign_in(user.username, current, ip)
+            await self.authenticator.sign_in(user.username, current, ip, during="password_change")
         except InvalidCredentials:
             raise WrongPassword() from None
         password_hash = await self.new_password.hash_for(user, new)
         changed_at = await self.new_password.store(user, password_hash)
         ended = await self.sessions.end_all(user.id, keep_id=session_id)
+        self.audit.record("password_changed", user.username_canon, sessions_ended=ended)
         log.info("password changed on the account page for user id %d", user.id)
         if user.email and user.email_verified:
             try:
@@ -66,7 +70,18 @@ class AccountService:
         return await self.sessions.list_for_user(user_id)
 
     async def end_session(self, user_id: int, session_id: str) -> bool:
-        return await self.sessions.end_by_id(user_id, session_id)
+        ended = await self.sessions.end_by_id(user_id, session_id)
+        if ended:
+            await self._ended(user_id, session=session_id)
+        return ended
 
     async def end_others(self, user_id: int, keep_id: str) -> int:
-        return await self.sessions.end_all(user_id, keep_id=keep_id)
+        ended = await self.sessions.end_all(user_id, keep_id=keep_id)
+        if ended:
+            await self._ended(user_id, sessions=ended)
+        return ended
+
+    async def _ended(self, user_id: int, **details: str | int) -> None:
+        user = await self.users.by_id(user_id)
+        if user is not None:
+            self.audit.record("session_ended", user.username_canon, **details)

@@ -25,6 +25,7 @@ import math
 import sys
 from dataclasses import dataclass
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.devices import (
     DEVICE_SHOWN,
@@ -127,12 +128,14 @@ class Lockout:
         ip_max_failures: int,
         lock_seconds: int,
         clock: Clock,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.store = store
         self.max_failures = max_failures
         self.ip_max_failures = ip_max_failures
         self.lock_seconds = lock_seconds
         self.clock = clock
+        self.audit = audit
         # Short windows (tests, small sites) get their dead rows reclaimed as often as they expire.
         self.purge_every = min(PURGE_EVERY, float(lock_seconds))
         self._next_purge = 0.0
@@ -192,6 +195,14 @@ class Lockout:
 
     async def clear_ip(self, address: str) -> bool:
         return await self.store.clear(ip_key(address))
+
+    async def lift(self, stored: str) -> bool:
+        """Lift a lock for an administrator (`signin locks clear`, the admin pages); audited."""
+        cleared = await self.store.clear(stored)
+        if cleared:
+            name = None if stored.startswith(IP_STORED) else stored
+            self.audit.record("lock_cleared", name, key=shown_key(stored))
+        return cleared
 
     async def clear_key(self, typed: str) -> bool:
         """Lift the lock named as in `signin locks clear KEY`; False when there was none."""

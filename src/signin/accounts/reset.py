@@ -20,6 +20,7 @@ import logging
 import time
 
 from signin.accounts.addresses import email_canon
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.errors import (
     InvalidInput,
@@ -59,6 +60,7 @@ class PasswordResets:
         per_ip: int,
         clock: Clock,
         min_seconds: float = MIN_SECONDS,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.tokens = tokens
@@ -72,6 +74,7 @@ class PasswordResets:
         self.per_ip = per_ip
         self.clock = clock
         self.min_seconds = min_seconds
+        self.audit = audit
 
     async def request(self, login: str, ip: str | None) -> None:
         """Mail a reset link if `login` names an account with a verified address.
@@ -91,7 +94,10 @@ class PasswordResets:
             user = await self._find(login)
             key = f"user:{user.id}" if user is not None else "login:" + canon(login)[:150]
             allowed = await self.throttle.allow(key, self.per_account)
-            if allowed and user is not None and self._can_receive(user):
+            sent = allowed and user is not None and self._can_receive(user)
+            if user is not None:
+                self.audit.record("password_reset_requested", user.username_canon, mailed=sent)
+            if sent and user is not None:
                 token = await self.tokens.issue(user, "reset", self.token_seconds)
                 await self.letters.reset_link(user, token, self.token_seconds)
             else:
@@ -138,6 +144,7 @@ class PasswordResets:
         await self.sessions.end_all(user.id)
         await self.lockout.clear(user.username_canon)
         log.info("password reset by link for user id %d", user.id)
+        self.audit.record("password_reset", user.username_canon)
         if self._can_receive(user):
             try:
                 await self.letters.password_changed(user, by="reset", when=changed_at, ip=ip)

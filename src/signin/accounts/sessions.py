@@ -12,7 +12,9 @@ import math
 import secrets
 from dataclasses import dataclass
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
+from signin.accounts.usernames import canon
 from signin.stores.base import SessionRecord, SessionStore, SessionUser
 
 TOUCH_EVERY = 60.0
@@ -40,12 +42,14 @@ class SessionManager:
         max_seconds: int,
         remember_seconds: int,
         clock: Clock,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.store = store
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
         self.remember_seconds = remember_seconds
         self.clock = clock
+        self.audit = audit
         self._next_purge = 0.0
         # digest -> when this process last wrote its last_seen. Concurrent requests with one
         # cookie all read the old last_seen; without this, each of them queued its own write.
@@ -136,7 +140,13 @@ class SessionManager:
         return min(session.expires_at, max(session.last_seen, self.clock()) + session.idle_seconds)
 
     async def end(self, token: str) -> None:
-        await self.store.delete(token_hash(token))
+        """Sign-out: the session is gone from the store, and the sign-out audited."""
+        digest = token_hash(token) if len(token) <= 128 else None
+        found = await self.store.lookup(digest) if digest is not None else None
+        if digest is not None:
+            await self.store.delete(digest)
+        if found is not None:
+            self.audit.record("sign_out", canon(found.username))
 
     async def end_by_id(self, user_id: int, session_id: str) -> bool:
         return await self.store.delete_by_id(user_id, session_id)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.devices import Devices
-from signin.accounts.errors import Busy, InvalidCredentials
+from signin.accounts.errors import AccountLocked, Busy, InvalidCredentials
 from signin.accounts.legacy import is_marked, verify_legacy
 from signin.accounts.lockout import Attempt, Lockout
 from signin.accounts.policy import MAX_LENGTH
@@ -33,38 +34,64 @@ class Authenticator:
         lockout: Lockout,
         devices: Devices | None = None,
         unlock: UnlockLinks | None = None,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.hasher = hasher
         self.lockout = lockout
         self.devices = devices
         self.unlock = unlock
+        self.audit = audit
 
     async def sign_in(
-        self, username: str, password: str, ip: str | None, proofs: Iterable[str | None] = ()
+        self,
+        username: str,
+        password: str,
+        ip: str | None,
+        proofs: Iterable[str | None] = (),
+        *,
+        during: str = "",
     ) -> UserRecord:
         """The user whose password this is; `InvalidCredentials`, `AccountLocked` or `Busy`.
 
         `proofs`: the device proofs the client presented (SPEC 5a); one valid for this
         username makes the attempt trusted. The caller gives a new proof on success.
+        `during` names another flow that checks a password this way ("password_change"): its
+        failures are audited with it, and its success is not a sign-in.
         """
-        user, attempt = await self.check_password_attempt(username, password, ip, proofs)
+        user, attempt = await self.check_password_attempt(
+            username, password, ip, proofs, during=during
+        )
         await self.lockout.succeeded(attempt)
+        if not during:
+            self.audit.record("sign_in", user.username_canon)
         return user
 
     async def check_password_attempt(
-        self, username: str, password: str, ip: str | None, proofs: Iterable[str | None] = ()
+        self,
+        username: str,
+        password: str,
+        ip: str | None,
+        proofs: Iterable[str | None] = (),
+        *,
+        during: str = "",
     ) -> tuple[UserRecord, Attempt]:
         """As `sign_in`, but a right password leaves its attempt for the caller to settle
         (`Lockout.succeeded`, or `abandoned` while a second step is still due)."""
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
-        attempt = await self.lockout.reserve(key, ip, self.device_key(key, proofs))
+        context = {"during": during} if during else {}
+        try:
+            attempt = await self.lockout.reserve(key, ip, self.device_key(key, proofs))
+        except AccountLocked:
+            self.audit.record("sign_in_locked", key, **context)
+            raise
         try:
             user, ok = await self._check(username.strip(), key, password)
         except HasherBusy as exc:
             await self.lockout.abandoned(attempt)
             raise Busy(exc.retry_after) from None
         if not ok or user is None:
+            self.audit.record("sign_in_failed", key, **context)
             if user is not None and self.unlock is not None and self.lockout.starts_lock(attempt):
                 self.unlock.lock_started(user)
             raise InvalidCredentials()

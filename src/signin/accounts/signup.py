@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from signin.accounts.access.invites import Invites
 from signin.accounts.addresses import email_canon, normalize_email
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.errors import (
     Busy,
@@ -43,6 +44,7 @@ class Registration:
         invites: Invites | None = None,
         per_ip: Throttle | None = None,
         per_ip_limit: int = 20,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.hasher = hasher
@@ -51,6 +53,7 @@ class Registration:
         self.require_email = require_email
         self.clock = clock
         self.after_sign_up = list(after_sign_up)  # each must not raise (the account exists)
+        self.audit = audit
         self.mode = mode  # SIGNIN_SIGNUP: open | invite | closed
         self.invites = invites
         self.per_ip = per_ip
@@ -95,6 +98,8 @@ class Registration:
         if not admin and self.mode == "invite" and not invite:
             raise InviteRequired()
         user = await self._create(username, password, email, invite)
+        # An administrator creating the account (CLI, admin pages), or a person signing up.
+        self.audit.record("user_created" if admin else "sign_up", user.username_canon)
         if welcome:
             for hook in self.after_sign_up:
                 await hook(user)
@@ -154,10 +159,12 @@ class Registration:
         await self.users.set_disabled(user.id, disabled)
         if disabled:
             await self.sessions.end_all(user.id)
+        self.audit.record("user_disabled" if disabled else "user_enabled", user.username_canon)
         return user
 
     async def delete(self, username: str) -> UserRecord:
         user = await self.find(username)
         await self.sessions.end_all(user.id)
         await self.users.delete(user.id)
+        self.audit.record("user_deleted", user.username_canon)
         return user

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens, Redeemable
 from signin.mail import Letters
@@ -32,8 +33,10 @@ class UnlockLinks:
         throttle: Throttle,
         *,
         token_seconds: int,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.tokens = tokens
+        self.audit = audit
         self.letters = letters
         self.throttle = throttle
         self.token_seconds = token_seconds
@@ -63,7 +66,9 @@ class UnlockLinks:
 
     async def redeem(self, token: str) -> UserRecord:
         """Use the link up (once, atomically); the caller then gives the browser a proof."""
-        return await self.tokens.redeem(token, "unlock")
+        user = await self.tokens.redeem(token, "unlock")
+        self.audit.record("device_unlocked", user.username_canon)
+        return user
 
     async def drain(self) -> None:
         """Wait for mails still being sent (shutdown, tests)."""

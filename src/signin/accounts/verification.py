@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.errors import MailNotSent, RateLimited, TokenStale
 from signin.accounts.throttle import Throttle
@@ -30,6 +31,7 @@ class EmailVerification:
         token_seconds: int,
         per_account: int,
         clock: Clock,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.tokens = tokens
@@ -38,6 +40,7 @@ class EmailVerification:
         self.token_seconds = token_seconds
         self.per_account = per_account
         self.clock = clock
+        self.audit = audit
 
     def needs_verification(self, user: UserRecord) -> bool:
         return bool(user.email) and not user.email_verified
@@ -69,4 +72,5 @@ class EmailVerification:
             user.id, user.email, self.clock()
         ):
             raise TokenStale()
+        self.audit.record("email_verified", user.username_canon)
         return dataclasses.replace(user, email_verified=True)

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from signin.accounts.access.rules import RulesError
 from signin.cli.access import access_app
+from signin.cli.audit import audit
 from signin.cli.common import (
     command_group,
     err,
@@ -74,6 +75,10 @@ def serve(
         fail(str(exc), 2)
     check_port(host, port)
     migrate_schema(settings)
+    if workers > 1:  # each worker counts into its own file there; a scrape sums them
+        from signin.telemetry import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(settings.data_dir / "metrics")
     guarded = gate.protects_hosts() and bool(
         settings.access_rules or settings.allowed_redirect_hosts
     )
@@ -144,6 +149,7 @@ app.add_typer(invites_app, name="invites")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(locks_app, name="locks")
 app.add_typer(access_app, name="access")
+app.command("audit")(audit)
 app.command("sign-url")(sign_url)
 app.add_typer(db_app, name="db")
 db_app.command("upgrade")(db_upgrade)

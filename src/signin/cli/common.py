@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from signin.accounts.audit import ORIGIN, Origin
 from signin.accounts.errors import SigninError
 from signin.crypto.keys import SecretKeyError
 from signin.escape import escape_text
@@ -95,6 +96,7 @@ def run_with_services(
     settings = settings or settings_or_exit()
 
     async def main() -> T:
+        ORIGIN.set(Origin(actor="cli"))  # audited actions name the command line as their actor
         services = build_services(settings)
         try:
             return await work(services)

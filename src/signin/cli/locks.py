@@ -66,7 +66,7 @@ def locks_clear(
         fail(f"bad key {shown(key)!r}: {exc}")
 
     async def work(services: Services) -> bool:
-        return await services.lock_store.clear(stored)
+        return await services.lockout.lift(stored)
 
     if not run_with_services(work):
         fail(f"no lock or failure count for {shown_key(stored)!r}")

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,9 @@ class PasswordHasher:
             "other": deque(),
         }
         self._dummy_hash: str | None = None
+        # Metrics hooks (telemetry.py): seconds of each hash, and the queue length as it moves.
+        self.on_hash: Callable[[float], None] | None = None
+        self.on_queue: Callable[[int], None] | None = None
 
     # -- synchronous core (runs in the pool) ------------------------------------------------
 
@@ -129,14 +133,32 @@ class PasswordHasher:
                 self.workers, thread_name_prefix="argon2", initializer=_yield_to_requests
             )
         self._pending[priority] += 1
+        self._report_queue()
         try:
             await self._take_thread(priority)
             try:
-                return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+                work = func if self.on_hash is None else self._timed(func, self.on_hash)
+                return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
             finally:
                 self._give_back_thread()
         finally:
             self._pending[priority] -= 1
+            self._report_queue()
+
+    @staticmethod
+    def _timed(func: Callable[..., T], report: Callable[[float], None]) -> Callable[..., T]:
+        def timed(*args: str) -> T:
+            started = time.perf_counter()
+            try:
+                return func(*args)
+            finally:
+                report(time.perf_counter() - started)
+
+        return timed
+
+    def _report_queue(self) -> None:
+        if self.on_queue is not None:
+            self.on_queue(sum(self._pending.values()))
 
     async def _take_thread(self, priority: Priority) -> None:
         """Wait until a thread is free and no job of a higher priority waits for it."""

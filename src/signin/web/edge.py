@@ -1,4 +1,5 @@
-"""The edge: proxy headers → access log → security headers, once, around one dispatcher.
+"""The edge: proxy headers → observer (audit origin, metrics) → access log → security headers,
+once, around one dispatcher.
 
 Every request crosses the same three layers (STYLE 16), built here and nowhere else. Inside
 them `Dispatcher` sends the hot (method, path) pairs straight to plain endpoints and every other
@@ -36,8 +37,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signin.settings import Network
+from signin.telemetry import Metrics
 from signin.web.accesslog import AccessLogMiddleware
 from signin.web.errors import error_response
+from signin.web.observe import ObserveMiddleware
 from signin.web.proxy import ProxyHeadersMiddleware
 from signin.web.security import SecurityMiddleware
 
@@ -180,12 +183,15 @@ def build_edge(
     trusted: Sequence[Network],
     csp: str,
     quiet: Collection[tuple[str, str]] = (),
+    metrics: Metrics | None = None,
 ) -> ASGIApp:
-    """The one stack, outermost first: the proxy layer settles the address the log shows."""
-    return ProxyHeadersMiddleware(
-        AccessLogMiddleware(SecurityMiddleware(dispatcher, csp=csp), quiet=quiet),
-        trusted=trusted,
-    )
+    """The one stack, outermost first: the proxy layer settles the address the log shows and
+    the audit log records; the observer times each request for the metrics."""
+    inner: ASGIApp = AccessLogMiddleware(SecurityMiddleware(dispatcher, csp=csp), quiet=quiet)
+    if metrics is not None:
+        hot = dispatcher.hot if isinstance(dispatcher, Dispatcher) else {}
+        inner = ObserveMiddleware(inner, metrics=metrics, hot=frozenset(hot))
+    return ProxyHeadersMiddleware(inner, trusted=trusted)
 
 
 def quiet_pairs(hot: dict[tuple[str, str], Hot]) -> frozenset[tuple[str, str]]:

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from signin.accounts.access.gate import Outcome, Target
 from signin.accounts.factors.flow import STEP_UP_PATH
+from signin.accounts.usernames import canon
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
@@ -87,9 +88,19 @@ async def verify_answer(request: Request, rd: str | None) -> Response:
         return sign_in_answer(request, rd)
     if answer is Outcome.STEP_UP:
         return sign_in_answer(request, rd, STEP_UP_PATH)
+    if target is not None and found is not None:
+        refused(request, found, target)
     if found is None:
         return forbidden(request, "This address is closed to everyone.")
     return forbidden(request, "Your account may not open this address.")
+
+
+def refused(request: Request, found: SessionUser, target: Target) -> None:
+    """A signed-in user the rules refuse: audited (`access_denied`), host and path (no query:
+    it may hold tokens)."""
+    name = canon(found.username)
+    where = {"host": target.host[:100], "path": (target.path or "").split("?")[0][:100]}
+    services_of(request).audit.record("access_denied", name, **where)
 
 
 def sign_in_answer(request: Request, rd: str | None, path: str = "/sign-in") -> Response:

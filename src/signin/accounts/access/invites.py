@@ -12,6 +12,7 @@ import secrets
 
 from signin.accounts.access.groups import check_groups
 from signin.accounts.addresses import email_canon, normalize_email
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.errors import InvalidInput, InviteInvalid, NotFound, Problem
 from signin.stores.base import InviteRecord, InviteStore, NewUser, UserRecord
@@ -27,9 +28,10 @@ def invite_hash(token: str) -> bytes:
 
 
 class Invites:
-    def __init__(self, store: InviteStore, *, clock: Clock) -> None:
+    def __init__(self, store: InviteStore, *, clock: Clock, audit: Recorder = NO_AUDIT) -> None:
         self.store = store
         self.clock = clock
+        self.audit = audit
 
     async def create(
         self,
@@ -61,6 +63,7 @@ class Invites:
             revoked_at=None,
         )
         await self.store.add(invite_hash(token), record, email_canon(address) if address else None)
+        self.audit.record("invite_created", None, invite=record.id, groups=" ".join(names))
         return token, record
 
     async def all(self) -> list[InviteRecord]:

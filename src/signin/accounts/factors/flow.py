@@ -24,8 +24,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
-from signin.accounts.errors import ChallengeInvalid, InvalidCode, TokenInvalid, TwoFactorState
+from signin.accounts.errors import (
+    AccountLocked,
+    ChallengeInvalid,
+    InvalidCode,
+    TokenInvalid,
+    TwoFactorState,
+)
 from signin.accounts.factors.manager import Method, TwoFactor
 from signin.accounts.lockout import Lockout
 from signin.accounts.signin import Authenticator
@@ -73,6 +80,7 @@ class SignInFlow:
         signer: StateSigner,
         *,
         clock: Clock,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.authenticator = authenticator
@@ -81,6 +89,7 @@ class SignInFlow:
         self.tokens = tokens
         self.signer = signer
         self.clock = clock
+        self.audit = audit
 
     async def password_step(
         self,
@@ -103,8 +112,10 @@ class SignInFlow:
             raise
         if not due:
             await self.lockout.succeeded(attempt)
+            self.audit.record("sign_in", user.username_canon)
             return SignedIn(user, False, remember, next, sig)
         await self.lockout.abandoned(attempt)
+        self.audit.record("two_factor_required", user.username_canon)
         nonce = await self.tokens.issue(user, "two-factor", PENDING_SECONDS)
         state = {"u": user.id, "n": nonce, "r": remember, "x": next, "s": sig, "m": list(METHODS)}
         if attempt.trusted:
@@ -147,6 +158,7 @@ class SignInFlow:
             raise ChallengeInvalid() from None  # a racing request with another code won
         # `remember` given at the second step (API) decides; else the first step's choice.
         keep = bool(state.get("r")) if remember is None else remember
+        self.audit.record("sign_in", user.username_canon, two_factor=True)
         return SignedIn(user, True, keep, str(state.get("x") or ""), str(state.get("s") or ""))
 
     async def can_step_up(self, user_id: int) -> bool:
@@ -164,14 +176,20 @@ class SignInFlow:
             raise TwoFactorState("Two-factor sign-in is not set up for this account.")
         device = self.authenticator.device_key(user.username_canon, proofs)
         await self._check_code(user, code, ip, device)
+        self.audit.record("sign_in", user.username_canon, two_factor=True, step_up=True)
         return user
 
     async def _check_code(
         self, user: UserRecord, code: str, ip: str | None, device: str | None = None
     ) -> Method:
-        attempt = await self.lockout.reserve(user.username_canon, ip, device)
+        try:
+            attempt = await self.lockout.reserve(user.username_canon, ip, device)
+        except AccountLocked:
+            self.audit.record("sign_in_locked", user.username_canon, step="two_factor")
+            raise
         method = await self.two_factor.verify(user.id, code)
         if method is None:
+            self.audit.record("sign_in_failed", user.username_canon, step="two_factor")
             raise InvalidCode()  # the reserved attempt stays counted
         await self.lockout.succeeded(attempt)
         return method

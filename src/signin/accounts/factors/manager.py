@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.errors import (
     InvalidCode,
@@ -68,6 +69,7 @@ class TwoFactor:
         *,
         issuer: str,
         clock: Clock,
+        audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
         self.store = store
@@ -78,6 +80,7 @@ class TwoFactor:
         self.letters = letters
         self.issuer = issuer or ISSUER
         self.clock = clock
+        self.audit = audit
 
     async def enabled(self, user_id: int) -> bool:
         record = await self.store.totp(user_id)
@@ -115,6 +118,7 @@ class TwoFactor:
         ):
             raise TwoFactorState("There is no two-factor set-up waiting for a code.")
         log.info("two-factor turned on for user id %d", user.id)
+        self.audit.record("two_factor_enabled", user.username_canon)
         await self._notify(user, on=True, when=now)
         return codes
 
@@ -138,6 +142,10 @@ class TwoFactor:
             return "totp"
         if await self.store.use_recovery(user_id, self.hasher.candidates(code), now):
             log.info("recovery code used for user id %d", user_id)
+            left = await self.store.recovery_left(user_id)
+            user = await self.users.by_id(user_id)
+            name = user.username_canon if user is not None else None
+            self.audit.record("recovery_code_used", name, left=left)
             return "recovery"
         return None
 
@@ -150,7 +158,7 @@ class TwoFactor:
             await self.lockout.succeeded(attempt)
             return
         try:
-            await self.authenticator.sign_in(user.username, password, ip)
+            await self.authenticator.sign_in(user.username, password, ip, during="two_factor")
         except InvalidCredentials:
             raise WrongPassword() from None
 
@@ -180,6 +188,7 @@ class TwoFactor:
         removed = await self.store.remove(user.id)
         if removed and record is not None and record.confirmed_at is not None:
             log.info("two-factor turned off for user id %d", user.id)
+            self.audit.record("two_factor_disabled", user.username_canon)
             await self._notify(user, on=False, when=self.clock())
         return removed
 

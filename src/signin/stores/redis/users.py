@@ -160,6 +160,9 @@ class InvalidatingUserStore:
     async def delete(self, user_id: int) -> bool:
         return await self._write(user_id, lambda: self.inner.delete(user_id))
 
+    async def search(self, text: str, limit: int = 100) -> list[UserRecord]:
+        return await self.inner.search(text, limit)
+
     async def list(self, limit: int = 1000, offset: int = 0) -> list[UserRecord]:
         return await self.inner.list(limit, offset)
 

@@ -97,6 +97,19 @@ invites = sa.Table(
     sa.Column("revoked_at", sa.Float),
 )
 
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("username", sa.String(128)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(512)),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Index("ix_audit_events_username_at", "username", "at"),
+)
+
 # SPEC 13: one TOTP factor per user. `secret` is AES-GCM ciphertext (crypto/sealing.py);
 # `confirmed_at` is NULL while enrolment waits for its first code; `last_step` is the newest
 # time step used, so each step signs in at most once (one conditional UPDATE).

@@ -141,6 +141,19 @@ class SqlUserStore(SqlStore):
             )
         return result.rowcount > 0
 
+    async def search(self, text: str, limit: int = 100) -> list[UserRecord]:
+        """Users whose canon name or canon email contains `text` (already canon), by name."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = sa.or_(
+            users.c.username_canon.like(pattern, escape="\\"),
+            users.c.email_canon.like(pattern, escape="\\"),
+        )
+        async with self.read() as conn:
+            rows = await conn.execute(
+                sa.select(*_COLUMNS).where(matches).order_by(users.c.username_canon).limit(limit)
+            )
+        return [user_record(row) for row in rows]
+
     async def delete(self, user_id: int) -> bool:
         async with self.write() as conn:
             result = await conn.execute(users.delete().where(users.c.id == user_id))
