@@ -1,7 +1,7 @@
 """Usernames' confusable skeletons (UTS #39), unique, so look-alike names cannot sign up.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01
 
 Existing accounts get their skeleton in id order. Where an older account already has the same
@@ -17,7 +17,7 @@ from alembic import op
 from signin.accounts.lookalikes import skeleton
 
 revision = "0006"
-down_revision = "0003"  # chained after main's head at merge time; the coordinator re-chains
+down_revision = "0005"  # chained after main's head at merge time; the coordinator re-chains
 branch_labels = None
 depends_on = None
 
