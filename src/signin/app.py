@@ -31,6 +31,7 @@ from signin.web import (
     metrics,
     openapi,
     pages,
+    passkeys,
     two_factor,
 )
 from signin.web.edge import Dispatcher, build_edge, hot_table, quiet_pairs
@@ -112,6 +113,7 @@ def create_app(
     routers = [pages.router, api.router, account.router, forward_auth.router]
     routers += [activity.router, metrics.router, admin.router]
     routers += [two_factor.router, two_factor.api_router]
+    routers += [passkeys.router, passkeys.pages]
     for router in routers:
         app.include_router(router)
     docs.install(app)

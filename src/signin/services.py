@@ -18,8 +18,10 @@ from signin.accounts.admin import Administration
 from signin.accounts.audit import AuditLog
 from signin.accounts.clock import Clock, system_clock
 from signin.accounts.devices import Devices
+from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges
 from signin.accounts.factors.flow import PENDING_SECONDS, SignInFlow
 from signin.accounts.factors.manager import TwoFactor
+from signin.accounts.factors.passkeys import Passkeys
 from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
@@ -46,6 +48,7 @@ from signin.stores.sql.engine import checkpoint_on_exit, create_engine
 from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
+from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
@@ -88,6 +91,7 @@ class Services:
     audit: AuditLog
     metrics: Metrics
     admin: Administration
+    passkeys: Passkeys
     devices: Devices
     unlock: UnlockLinks
     invites: Invites
@@ -243,6 +247,21 @@ def build_services(
         clock=clock,
         audit=audit,
     )
+    passkeys = Passkeys(
+        SqlPasskeyStore(engine),
+        Challenges(
+            SqlChallengeStore(engine),
+            StateSigner(keys, "passkey", CHALLENGE_SECONDS),
+            clock=clock,
+        ),
+        users,
+        rp_id=settings.passkey_rp_id,
+        rp_name=settings.webauthn_rp_name,
+        origin=settings.public_origin,
+        clock=clock,
+        letters=letters,
+        audit=audit,
+    )
     sign_in_flow = SignInFlow(
         users,
         authenticator,
@@ -252,6 +271,7 @@ def build_services(
         StateSigner(keys, "two-factor", PENDING_SECONDS),
         clock=clock,
         audit=audit,
+        passkeys=passkeys,
     )
     return Services(
         settings=settings,
@@ -279,6 +299,7 @@ def build_services(
         account=AccountService(users, authenticator, new_password, sessions, letters, audit),
         audit=audit,
         metrics=metrics,
+        passkeys=passkeys,
         devices=devices,
         unlock=unlock,
         admin=Administration(

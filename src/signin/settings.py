@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, min_length=16)
     admin_require_2fa: bool = True
     totp_issuer: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: Annotated[str, Field(min_length=1, max_length=64)] = "signin"
 
     # Who may sign up and who may pass forward-auth (SPEC section 12).
     signup: Literal["open", "invite", "closed"] = "open"
@@ -240,7 +242,44 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("webauthn_rp_id")
+    @classmethod
+    def _rp_id(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        rp_id = value.strip().lower()
+        if not _HOST_RE.match(rp_id) or rp_id.startswith("*.") or ":" in rp_id:
+            raise ValueError(f"not a domain name such as example.com: {value!r}")
+        return rp_id
+
+    @model_validator(mode="after")
+    def _rp_id_covers_public_url(self) -> Settings:
+        # Browsers refuse a relying party id that is not the page's host or a parent of it.
+        host = (urlsplit(self.public_url).hostname or "").lower()
+        rp_id = self.webauthn_rp_id
+        if rp_id and host != rp_id and not host.endswith("." + rp_id):
+            raise ValueError(
+                f"SIGNIN_WEBAUTHN_RP_ID ({rp_id}) must be the host of SIGNIN_PUBLIC_URL ({host}) "
+                "or a parent domain of it"
+            )
+        return self
+
     # -- derived values -------------------------------------------------------------------
+
+    @property
+    def passkey_rp_id(self) -> str:
+        """The WebAuthn relying party id: `SIGNIN_WEBAUTHN_RP_ID`, else the public URL's host."""
+        return self.webauthn_rp_id or (urlsplit(self.public_url).hostname or "").lower()
+
+    @property
+    def public_origin(self) -> str:
+        """`scheme://host[:port]` of `SIGNIN_PUBLIC_URL`, the origin WebAuthn answers name."""
+        parts = urlsplit(self.public_url)
+        host = (parts.hostname or "").lower()
+        host = f"[{host}]" if ":" in host else host
+        default = {"http": 80, "https": 443}[parts.scheme]
+        port = "" if parts.port in (None, default) else f":{parts.port}"
+        return f"{parts.scheme}://{host}{port}"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -206,6 +206,30 @@ class NotFound(SigninError):
     code = "not_found"
 
 
+class PasskeyRefused(SigninError):
+    """This passkey was not accepted. Try again, or sign in with your password."""
+
+    code = "passkey_refused"
+
+
+class PasskeyNotAdded(SigninError):
+    """The passkey could not be added. Please try again."""
+
+    code = "passkey_not_added"
+
+
+class PasskeyTaken(SigninError):
+    """This passkey is already registered."""
+
+    code = "passkey_taken"
+
+
+class CeremonyExpired(SigninError):
+    """This passkey request expired or was answered already. Please try again."""
+
+    code = "passkey_challenge"
+
+
 def _duration(seconds: int) -> str:
     if seconds < 90:
         return f"{seconds} second{'s' if seconds != 1 else ''}"

@@ -29,6 +29,7 @@ from signin.cli.common import (
 from signin.cli.data import register as register_data_commands
 from signin.cli.invites import invites_app
 from signin.cli.locks import locks_app
+from signin.cli.passkeys import passkeys_app
 from signin.cli.redirects import sign_url
 from signin.cli.serving import check_port, check_tls
 from signin.cli.sessions import sessions_app
@@ -148,6 +149,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(invites_app, name="invites")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(locks_app, name="locks")
+app.add_typer(passkeys_app, name="passkeys")
 app.add_typer(access_app, name="access")
 app.command("audit")(audit)
 app.command("sign-url")(sign_url)

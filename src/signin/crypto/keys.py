@@ -27,6 +27,7 @@ Purpose = Literal[
     "totp",
     "recovery",
     "two-factor",
+    "passkey",
     "device",
 ]
 KEY_FILE = "secret.key"

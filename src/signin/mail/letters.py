@@ -24,6 +24,8 @@ SUBJECTS = {
     "unlock": "Sign-in attempts on your account were blocked",
     "two_factor_on": "Two-factor sign-in was turned on",
     "two_factor_off": "Two-factor sign-in was turned off",
+    "passkey_added": "A passkey was added to your account",
+    "passkey_removed": "A passkey was removed from your account",
 }
 
 
@@ -136,6 +138,22 @@ class TemplateLetters:
                 username=user.username,
                 when=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 manage=f"{self.public_url}/account/two-factor",
+                forgot=f"{self.public_url}/forgot-password",
+            )
+        )
+
+    async def passkey_changed(
+        self, user: UserRecord, *, added: bool, name: str, when: float
+    ) -> None:
+        assert user.email is not None
+        await self._send(
+            self.render(
+                "passkey_added" if added else "passkey_removed",
+                user.email,
+                username=user.username,
+                name=name,
+                when=datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                manage=f"{self.public_url}/account#passkeys",
                 forgot=f"{self.public_url}/forgot-password",
             )
         )

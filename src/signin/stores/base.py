@@ -186,6 +186,73 @@ class TokenStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PasskeyRecord:
+    """A WebAuthn credential of one user (SPEC section 14)."""
+
+    id: int
+    user_id: int
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+    user_handle: bytes
+    name: str
+    transports: tuple[str, ...]
+    created_at: float
+    last_used_at: float | None
+
+
+class DuplicatePasskey(Exception):
+    """That credential id is registered already (to this or another account)."""
+
+
+class PasskeyStore(Protocol):
+    async def add(
+        self,
+        *,
+        user_id: int,
+        credential_id: bytes,
+        public_key: bytes,
+        sign_count: int,
+        user_handle: bytes,
+        name: str,
+        transports: tuple[str, ...],
+        now: float,
+    ) -> PasskeyRecord:
+        """Store a new credential; `DuplicatePasskey` when its id is taken."""
+        ...
+
+    async def by_credential_id(self, credential_id: bytes) -> PasskeyRecord | None: ...
+    async def list_for_user(self, user_id: int) -> list[PasskeyRecord]:
+        """The user's passkeys, oldest first."""
+        ...
+
+    async def user_handle(self, user_id: int) -> bytes | None:
+        """The WebAuthn user id the user's passkeys share, None before the first one."""
+        ...
+
+    async def record_use(
+        self, passkey_id: int, seen_count: int, new_count: int, now: float
+    ) -> bool:
+        """Set the counter and `last_used_at`, atomically, only if the counter is still
+        `seen_count`: of two assertions checked against one counter value, one wins."""
+        ...
+
+    async def delete(self, user_id: int, passkey_id: int) -> bool:
+        """Remove one passkey of this user; False when the user has no such passkey."""
+        ...
+
+
+class ChallengeStore(Protocol):
+    async def consume(self, challenge_id: str, expires_at: float) -> bool:
+        """Mark a challenge answered, atomically; False when it was answered before."""
+        ...
+
+    async def purge(self, now: float) -> int:
+        """Forget challenges that expired before `now`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class InviteRecord:
     """A sign-up invite (SPEC section 12), stored by the SHA-256 of its token."""
 

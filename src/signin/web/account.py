@@ -61,6 +61,7 @@ async def account_page(
     services = services_of(request)
     user = await services.account.user(found.session.user_id)
     sessions = await services.account.list_sessions(user.id)
+    passkeys = await services.passkeys.list(user.id)
     return render(
         request,
         "account.html",
@@ -68,6 +69,15 @@ async def account_page(
             "account": user,
             "username": user.username,
             "sessions": _session_rows(sessions, found.session.id),
+            "passkeys": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "added": _when(p.created_at),
+                    "last_used": _when(p.last_used_at) if p.last_used_at is not None else "never",
+                }
+                for p in passkeys
+            ],
             "notice": notice,
             **error_context(exc),
             "basic": basic,

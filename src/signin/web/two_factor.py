@@ -46,10 +46,18 @@ def _step_page(
     redirect: dict[str, str] | None = None,
     exc: SigninError | None = None,
 ) -> Response:
+    context: dict[str, Any] = {
+        "mode": mode,
+        "redirect": redirect or {},
+        "message": exc.message if exc else None,
+    }
+    if mode == "pending":  # the account has passkeys: one may answer the step (SPEC 14)
+        state = services_of(request).sign_in_flow.peek(pending_challenge(request) or "")
+        context["passkey"] = state is not None and "passkey" in state.get("m", ())
     return render(
         request,
         "two_factor.html",
-        {"mode": mode, "redirect": redirect or {}, "message": exc.message if exc else None},
+        context,
         status_code=status_for(exc) if exc else 200,
         headers=retry_headers(exc) if exc else None,
     )

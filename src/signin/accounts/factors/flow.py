@@ -34,6 +34,7 @@ from signin.accounts.errors import (
     TwoFactorState,
 )
 from signin.accounts.factors.manager import Method, TwoFactor
+from signin.accounts.factors.passkeys import Ceremony, Passkeys
 from signin.accounts.lockout import Lockout
 from signin.accounts.signin import Authenticator
 from signin.accounts.tokens import OneTimeTokens
@@ -81,6 +82,7 @@ class SignInFlow:
         *,
         clock: Clock,
         audit: Recorder = NO_AUDIT,
+        passkeys: Passkeys | None = None,
     ) -> None:
         self.users = users
         self.authenticator = authenticator
@@ -90,6 +92,7 @@ class SignInFlow:
         self.signer = signer
         self.clock = clock
         self.audit = audit
+        self.passkeys = passkeys
 
     async def password_step(
         self,
@@ -117,13 +120,16 @@ class SignInFlow:
         await self.lockout.abandoned(attempt)
         self.audit.record("two_factor_required", user.username_canon)
         nonce = await self.tokens.issue(user, "two-factor", PENDING_SECONDS)
-        state = {"u": user.id, "n": nonce, "r": remember, "x": next, "s": sig, "m": list(METHODS)}
+        methods: tuple[str, ...] = METHODS
+        if self.passkeys is not None and await self.passkeys.has_passkeys(user.id):
+            methods += ("passkey",)  # a passkey may serve as the second step (SPEC 14)
+        state = {"u": user.id, "n": nonce, "r": remember, "x": next, "s": sig, "m": list(methods)}
         if attempt.trusted:
             state["d"] = attempt.user_key  # the proof's lock key, for the codes (SPEC 5a)
         return Pending(
             user,
             self.signer.dumps(state),
-            METHODS,
+            methods,
             self.clock() + PENDING_SECONDS,
             remember,
             next,
@@ -141,19 +147,46 @@ class SignInFlow:
         self, challenge: str, code: str, ip: str | None, *, remember: bool | None = None
     ) -> SignedIn:
         """Check `code` for the pending step; on success the step is used up."""
+        state, user = await self._pending(challenge)
+        device = state.get("d")
+        await self._check_code(user, code, ip, device if isinstance(device, str) else None)
+        return await self._finish(state, user, remember)
+
+    async def passkey_options(self, challenge: str) -> Ceremony:
+        """Options for answering the pending step with one of the user's passkeys."""
+        if self.passkeys is None:
+            raise ChallengeInvalid()
+        _, user = await self._pending(challenge)
+        return await self.passkeys.second_step_options(user.id)
+
+    async def complete_with_passkey(
+        self, challenge: str, ceremony: str, credential: Any, *, remember: bool | None = None
+    ) -> SignedIn:
+        """Check a passkey of the pending step's user (`ceremony`: the state from
+        `passkey_options`); on success the step is used up. No fail-lock attempt is counted:
+        an assertion cannot be guessed, so a refused one is no guess."""
+        if self.passkeys is None:
+            raise ChallengeInvalid()
+        state, user = await self._pending(challenge)
+        await self.passkeys.second_step(user.id, ceremony, credential)
+        return await self._finish(state, user, remember)
+
+    async def _pending(self, challenge: str) -> tuple[dict[str, Any], UserRecord]:
+        """The pending state and its user while the step is still open; else `ChallengeInvalid`."""
         state = self.peek(challenge)
         if state is None:
             raise ChallengeInvalid()
-        nonce = str(state["n"])
         try:
-            found = await self.tokens.check(nonce, "two-factor", user_id=int(state["u"]))
+            found = await self.tokens.check(str(state["n"]), "two-factor", user_id=int(state["u"]))
         except TokenInvalid:
             raise ChallengeInvalid() from None
-        user = found.user
-        device = state.get("d")
-        await self._check_code(user, code, ip, device if isinstance(device, str) else None)
+        return state, found.user
+
+    async def _finish(
+        self, state: dict[str, Any], user: UserRecord, remember: bool | None
+    ) -> SignedIn:
         try:
-            await self.tokens.redeem(nonce, "two-factor", user_id=user.id)
+            await self.tokens.redeem(str(state["n"]), "two-factor", user_id=user.id)
         except TokenInvalid:
             raise ChallengeInvalid() from None  # a racing request with another code won
         # `remember` given at the second step (API) decides; else the first step's choice.

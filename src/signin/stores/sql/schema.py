@@ -82,6 +82,39 @@ one_time_tokens = sa.Table(
     sa.Column("used_at", sa.Float),
 )
 
+# Passkeys (SPEC section 14): one row per WebAuthn credential. `credential_id` is what the browser
+# names in an assertion (at most 1023 bytes), `user_handle` the random WebAuthn user id that every
+# passkey of one user shares, `sign_count` the authenticator's counter (0 = it keeps none).
+passkeys = sa.Table(
+    "passkeys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("credential_id", sa.LargeBinary(1023), nullable=False, unique=True),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("sign_count", sa.BigInteger, nullable=False),
+    sa.Column("user_handle", sa.LargeBinary(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("transports", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_used_at", sa.Float),
+)
+
+# Challenge ids already answered: a row makes a second answer to the same challenge fail (the
+# primary key refuses it atomically). Rows are purged once their challenge has expired.
+passkey_challenges = sa.Table(
+    "passkey_challenges",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
 invites = sa.Table(
     "invites",
     metadata,
