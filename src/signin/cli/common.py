@@ -40,6 +40,7 @@ COMMAND_ORDER = (
     "serve",
     "config",
     "users",
+    "passkeys",
     "invites",
     "sessions",
     "locks",

@@ -17,7 +17,7 @@ from alembic import op
 from signin.accounts.lookalikes import skeleton
 
 revision = "0006"
-down_revision = "0005"  # chained after main's head at merge time; the coordinator re-chains
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
