@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +19,7 @@ from signin import __version__
 from signin.services import Services, build_services, services_of
 from signin.settings import Settings, load_settings
 from signin.stores import migrate
+from signin.stores.sql.health import probe_write
 from signin.web import (
     account,
     activity,
@@ -29,13 +29,16 @@ from signin.web import (
     errors,
     forward_auth,
     metrics,
+    openapi,
     pages,
     passkeys,
     two_factor,
 )
 from signin.web.edge import Dispatcher, build_edge, hot_table, quiet_pairs
 from signin.web.errors import problem
+from signin.web.lastresort import guard, refusal_app
 from signin.web.security import content_security_policy
+from signin.web.serverproto import GuardedHttpToolsProtocol
 from signin.web.templating import make_templates
 
 log = logging.getLogger("signin")
@@ -50,10 +53,14 @@ class SigninApp(FastAPI):
     """
 
     edge: ASGIApp
+    refusals: ASGIApp  # lastresort.refusal_app inside the same edge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await super().__call__(scope, receive, send)
+        elif scope["type"] == "http":
+            # Nothing escapes to the ASGI server bare; heads over 16 KiB get 431 (SPEC 16).
+            await guard(self.edge, self.refusals, scope, receive, send)
         else:
             await self.edge(scope, receive, send)
 
@@ -96,6 +103,9 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
         description="Sign-up, sign-in, sessions and forward-auth. Errors are RFC 9457 problems.",
+        # The router's trailing-slash redirect builds its Location from the Host header
+        # (`Host: evil.example` sent a 307 there): a path with a stray slash is a 404 instead.
+        redirect_slashes=False,
     )
     app.state.services = services
     app.state.templates = make_templates()
@@ -107,8 +117,10 @@ def create_app(
     for router in routers:
         app.include_router(router)
     docs.install(app)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
 
     # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
     csp = content_security_policy(services.redirects.csp_sources())
@@ -120,17 +132,22 @@ def create_app(
         quiet=quiet_pairs(hot),
         metrics=services.metrics,
     )
+    app.refusals = build_edge(refusal_app, trusted=settings.trusted_proxies, csp=csp)
     return app
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask for it on every first page view; a 404 there filled logs with noise."""
+    return FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "public, max-age=86400"})
+
+
 async def healthz(request: Request) -> Response:
-    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    """200 when the database takes a write (and Redis, when configured, answers); else 503."""
     services = services_of(request)
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(3):
-            async with services.engine.connect() as conn:
-                await conn.execute(sa.text("SELECT 1"))
+            await probe_write(services.engine, services.settings.data_dir, services.clock())
         checks["database"] = "ok"
     except Exception as exc:  # any failure is "not healthy", never a 500
         checks["database"] = f"error: {type(exc).__name__}"
@@ -155,4 +172,6 @@ def serve_app() -> FastAPI:
     # aiosqlite logs every call with its SQL parameters at DEBUG: password hashes, token hashes.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
     log.debug("settings: %s", " ".join(f"{k}={v}" for k, v in settings.masked().items()))
+    GuardedHttpToolsProtocol.head_seconds = float(settings.head_timeout_seconds)
+    GuardedHttpToolsProtocol.max_connections = settings.max_connections
     return create_app(settings)

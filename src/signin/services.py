@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,7 @@ from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.audit import SqlAuditStore
-from signin.stores.sql.engine import create_engine
+from signin.stores.sql.engine import checkpoint_on_exit, create_engine
 from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
@@ -111,6 +112,7 @@ class Services:
             await closer()
         await self.engine.dispose()
         self.metrics.close()
+        await asyncio.to_thread(checkpoint_on_exit, self.engine)
 
 
 def build_gate(settings: Settings) -> Gate:
@@ -230,6 +232,8 @@ def build_services(
         mode=settings.signup,
         invites=invites,
         audit=audit,
+        per_ip=Throttle(lock_store, prefix="SIGNUP:", window=settings.lock_seconds, clock=clock),
+        per_ip_limit=settings.signup_limit_per_ip,
     )
     two_factor = TwoFactor(
         users,

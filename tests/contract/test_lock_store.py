@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -250,3 +251,26 @@ async def test_purge_skips_rows_a_reservation_holds(sql_engine: AsyncEngine) -> 
         await conn.execute(held)
         assert await asyncio.wait_for(store.purge(later, WINDOW), 5) == 2
     assert await store.list(later, 10 * WINDOW) == [LockRecord(IP, 1, later)]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", POSTGRESQL])
+async def test_one_failure_rows_are_bounded_and_locks_kept(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A flood of random names leaves at most the bound of one-failure rows; locks stay."""
+    from tests.contract.conftest import _sql_engine
+
+    engine = await _sql_engine(kind, request, tmp_path)
+    try:
+        store = SqlLockStore(engine, max_single_failure_rows=10)
+        for _ in range(3):
+            await store.reserve("victim", T0, WINDOW)
+        for n in range(40):
+            await store.reserve(f"random-{n}", T0 + 1 + n, WINDOW)
+        await store.purge(T0 + 50, WINDOW)
+        rows = {record.key: record for record in await store.list(T0 + 50, WINDOW)}
+        assert len(rows) == 11
+        assert rows["victim"].failures == 3
+        assert set(rows) - {"victim"} == {f"random-{n}" for n in range(30, 40)}  # the newest
+    finally:
+        await engine.dispose()

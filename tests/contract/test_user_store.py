@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -109,3 +110,38 @@ class TestUserStoreContract:
         assert [u.username for u in first] == ["user0", "user1"]
         assert [u.username for u in rest] == ["user2", "user3", "user4"]
         assert [u.id for u in first + rest] == sorted(u.id for u in first + rest)
+
+
+class TestSkeletonContract:
+    """A taken skeleton is a taken username, on every SQL backend (SPEC section 16)."""
+
+    async def test_a_look_alike_skeleton_is_a_duplicate_username(
+        self, user_store: UserStore
+    ) -> None:
+        first = await user_store.create(skeletal("coco", "coco-skeleton"))
+        assert await user_store.skeleton_taken("coco-skeleton")
+        assert not await user_store.skeleton_taken("other")
+        with pytest.raises(DuplicateUser) as caught:
+            await user_store.create(skeletal("сосо", "coco-skeleton"))
+        assert caught.value.field == "username"
+        assert await user_store.by_id(first.id) == first
+
+    async def test_concurrent_look_alikes_one_wins(self, user_store: UserStore) -> None:
+        names = ["coco", "сосо", "cocо", "соco"]
+        results = await asyncio.gather(
+            *(user_store.create(skeletal(name, "coco-skeleton")) for name in names),
+            return_exceptions=True,
+        )
+        assert sum(not isinstance(result, BaseException) for result in results) == 1
+        assert all(
+            isinstance(result, DuplicateUser) for result in results if isinstance(result, Exception)
+        )
+
+    async def test_accounts_without_a_skeleton_never_collide(self, user_store: UserStore) -> None:
+        await user_store.create(new_user("old1"))
+        await user_store.create(new_user("old2"))
+        assert len(await user_store.list()) == 2
+
+
+def skeletal(name: str, value: str) -> NewUser:
+    return dataclasses.replace(new_user(name), username_skeleton=value)

@@ -199,7 +199,7 @@ async def test_full_hash_queue_is_503_with_retry_after(settings: Settings) -> No
         body = {"username": "alice", "password": PASSWORD}
         first = asyncio.create_task(client.post("/api/v1/session", json=body))
         for _ in range(100):  # until the first one holds the only worker
-            if hasher._pending:
+            if hasher._pending["sign-in"]:
                 break
             await asyncio.sleep(0.01)
         busy = await client.post("/api/v1/session", json=body)

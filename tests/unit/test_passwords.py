@@ -107,8 +107,7 @@ async def test_busy_when_the_bounded_queue_is_full() -> None:
         with pytest.raises(HasherBusy) as caught:
             await hasher.hash(PRE)
         assert caught.value.retry_after >= 1
-        with pytest.raises(HasherBusy):
-            await hasher.dummy_verify()
+        # Sign-in's verifications have a queue of their own (test_hash_priority.py).
         gate.set()
         assert all(h.startswith("$argon2id$") for h in await asyncio.gather(first, second))
         # Capacity is given back once the work is done.

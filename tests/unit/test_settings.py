@@ -136,3 +136,21 @@ def test_argon2_memory_must_cover_the_lanes(monkeypatch: pytest.MonkeyPatch) -> 
     assert str(caught.value).startswith("SIGNIN_ARGON2_MEMORY_KIB must be at least 8 x")
     monkeypatch.setenv("SIGNIN_ARGON2_MEMORY_KIB", "32")
     assert load_settings().argon2_memory_kib == 32
+
+
+def test_unknown_signin_variables_are_named_in_one_line() -> None:
+    from signin.settings import unknown_variables_warning
+
+    environ = {
+        "SIGNIN_LOCK_SECOND": "5",
+        "SIGNIN_FROBNICATE": "1",
+        "SIGNIN_LOCK_SECONDS": "5",
+        "SIGNIN_TEST_REDIS_URL": "redis://x/1",
+        "HOME": "/root",
+    }
+    line = unknown_variables_warning(environ)
+    assert line == (
+        "unknown setting ignored: SIGNIN_FROBNICATE, "
+        "SIGNIN_LOCK_SECOND (did you mean SIGNIN_LOCK_SECONDS?)"
+    )
+    assert unknown_variables_warning({"SIGNIN_SIGNUP_LIMIT_PER_IP": "5"}) is None

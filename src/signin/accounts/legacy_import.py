@@ -19,6 +19,7 @@ from typing import Protocol
 
 from signin.accounts.clock import Clock
 from signin.accounts.legacy import SkipReason, mark, page_ready, skip_reason
+from signin.accounts.lookalikes import skeleton
 from signin.accounts.usernames import canon
 from signin.crypto.passwords import PasswordHasher
 from signin.stores.base import NewUser
@@ -149,6 +150,7 @@ class LegacyImporter:
             NewUser(
                 username=item.username,
                 username_canon=item.canon,
+                username_skeleton=skeleton(item.username),
                 email=None,
                 email_canon=None,
                 password_hash=mark(phc),

@@ -15,12 +15,14 @@ from signin.accounts.errors import (
     InviteRequired,
     NotFound,
     Problem,
+    RateLimited,
     SignUpClosed,
     UsernameTaken,
 )
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.sessions import SessionManager
-from signin.accounts.usernames import canon, username_problems
+from signin.accounts.throttle import Throttle
+from signin.accounts.usernames import canon, skeleton, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.stores.base import DuplicateUser, InviteRecord, NewUser, UserRecord, UserStore
 
@@ -40,6 +42,8 @@ class Registration:
         after_sign_up: Sequence[AfterSignUp] = (),
         mode: str = "open",
         invites: Invites | None = None,
+        per_ip: Throttle | None = None,
+        per_ip_limit: int = 20,
         audit: Recorder = NO_AUDIT,
     ) -> None:
         self.users = users
@@ -52,6 +56,8 @@ class Registration:
         self.audit = audit
         self.mode = mode  # SIGNIN_SIGNUP: open | invite | closed
         self.invites = invites
+        self.per_ip = per_ip
+        self.per_ip_limit = per_ip_limit
 
     async def offer(self, invite: str = "") -> InviteRecord | None:
         """What the sign-up page may offer: the invite in use, if any, or the refusal."""
@@ -72,6 +78,7 @@ class Registration:
         invite: str = "",
         welcome: bool = False,
         admin: bool = False,
+        ip: str | None = None,
     ) -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
 
@@ -81,6 +88,11 @@ class Registration:
         `users create`) runs the after-sign-up hooks once the account exists: today, the
         verification mail.
         """
+        # `ip`: the client's address (None from the CLI). Past `per_ip_limit` sign-ups from one
+        # address in the window, `RateLimited`, before any password work (SPEC section 16).
+        limit = self.per_ip
+        if ip is not None and limit is not None and not await limit.allow(ip, self.per_ip_limit):
+            raise RateLimited(limit.window)
         if not admin and self.mode == "closed":
             raise SignUpClosed()
         if not admin and self.mode == "invite" and not invite:
@@ -109,7 +121,9 @@ class Registration:
         problems += password_problems
         if problems:
             raise InvalidInput(problems)
-        if await self.users.by_canon(canon(username)) is not None:
+        if await self.users.by_canon(canon(username)) is not None or (
+            await self.users.skeleton_taken(skeleton(username))
+        ):
             raise UsernameTaken()
         if address is not None and await self.users.by_email(email_canon(address)) is not None:
             raise EmailTaken()
@@ -120,6 +134,7 @@ class Registration:
         new_user = NewUser(
             username=username,
             username_canon=canon(username),
+            username_skeleton=skeleton(username),
             email=address,
             email_canon=email_canon(address) if address else None,
             password_hash=password_hash,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 from signin.accounts.errors import Problem
+from signin.accounts.lookalikes import is_mixed_script, skeleton
 from signin.crypto.prehash import canon
 
-__all__ = ["MAX_LENGTH", "MIN_LENGTH", "canon", "username_problems"]
+__all__ = ["MAX_LENGTH", "MIN_LENGTH", "canon", "skeleton", "username_problems"]
 
 MIN_LENGTH, MAX_LENGTH = 3, 32
 _PUNCTUATION = frozenset("._-")
@@ -32,6 +33,15 @@ def username_problems(username: str) -> list[Problem]:
                 "username_characters",
                 "username",
                 "Username may contain only letters, digits, '.', '_' and '-'.",
+            )
+        )
+    elif is_mixed_script(text):
+        # `аdmin` with a Cyrillic а: a look-alike of another name (SPEC section 16).
+        problems.append(
+            Problem(
+                "username_mixed_script",
+                "username",
+                "Username must not mix letters of different scripts (such as Latin and Cyrillic).",
             )
         )
     return problems

@@ -17,7 +17,15 @@ from rich.table import Table
 from signin.accounts.access.rules import RulesError
 from signin.cli.access import access_app
 from signin.cli.audit import audit
-from signin.cli.common import command_group, fail, migrate_schema, out, settings_or_exit
+from signin.cli.common import (
+    command_group,
+    err,
+    fail,
+    migrate_schema,
+    out,
+    settings_or_exit,
+    shown,
+)
 from signin.cli.data import register as register_data_commands
 from signin.cli.invites import invites_app
 from signin.cli.locks import locks_app
@@ -27,6 +35,7 @@ from signin.cli.serving import check_port, check_tls
 from signin.cli.sessions import sessions_app
 from signin.cli.users import users_app
 from signin.crypto.keys import SecretKeyError
+from signin.settings import unknown_variables_warning
 
 HELP = """signin: self-hosted sign-up / sign-in service.
 
@@ -53,8 +62,12 @@ def serve(
     import uvicorn
 
     from signin.services import build_gate, key_ring
+    from signin.web.serverproto import GuardedHttpToolsProtocol
 
     settings = settings_or_exit()
+    warning = unknown_variables_warning()
+    if warning is not None:
+        err.print(f"warning: {shown(warning)}", soft_wrap=True)
     tls = check_tls(certfile, keyfile)
     try:
         key_ring(settings)
@@ -87,6 +100,10 @@ def serve(
         server_header=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
+        # Slow or silent clients are cut off, heads and open connections bounded: signin can
+        # face the internet without a proxy in front (web/serverproto.py, SPEC section 16).
+        http=GuardedHttpToolsProtocol,
+        timeout_keep_alive=5,
         **tls,
     )
 

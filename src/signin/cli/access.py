@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import typer
 
 from signin.accounts.access.gate import Outcome, Target
-from signin.cli.common import command_group, fail, run_with_services
+from signin.cli.common import command_group, fail, run_with_services, shown
 from signin.services import Services
 from signin.stores.base import UserRecord
 
@@ -38,7 +38,7 @@ def access_check(
         if user:
             found = await services.registration.find(user)
             if found.disabled:
-                print(f"{found.username} is disabled: checked as anonymous")
+                print(f"{shown(found.username)} is disabled: checked as anonymous")
                 found = None
         target = Target(parts.netloc.rpartition("@")[2].lower(), parts.path or "/", method.upper())
         decision = services.gate.decide(target, found, two_factor=False)

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from signin.accounts.audit import ORIGIN, Origin
 from signin.accounts.errors import SigninError
 from signin.crypto.keys import SecretKeyError
+from signin.escape import escape_text
 from signin.services import Services, build_services
 from signin.settings import Settings, SettingsError, load_settings
 from signin.stores.base import StoreUnavailable
@@ -23,8 +24,15 @@ if TYPE_CHECKING:
     from signin.stores.migrate import Upgrade
 
 T = TypeVar("T")
-out = Console()
-err = Console(stderr=True)
+# Usernames, emails, IPs and user agents in this output come from strangers: never read any of
+# it as rich markup (`[/x]` crashed, `[link=...]` made a link) or emoji codes (SPEC section 16).
+out = Console(markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+
+def shown(text: str) -> str:
+    """Client-supplied text as the CLI prints it: control characters escaped (see escape.py)."""
+    return escape_text(text)
 
 
 # How `signin --help` lists the commands: serving first, then people and access, then data.
@@ -32,6 +40,7 @@ COMMAND_ORDER = (
     "serve",
     "config",
     "users",
+    "passkeys",
     "invites",
     "sessions",
     "locks",
@@ -68,7 +77,7 @@ def command_group(help: str) -> typer.Typer:
 def fail(message: str, code: int = 1) -> NoReturn:
     # Plain write, not rich: rich wraps at the terminal width (80 columns when piped), and the
     # contract is ONE line that scripts and log collectors can match.
-    text = " ".join(message.split())
+    text = " ".join(escape_text(message).split())
     sys.stderr.write(f"error: {text}\n")
     sys.stderr.flush()
     raise typer.Exit(code)

@@ -23,7 +23,15 @@ from rich.table import Table
 
 from signin.accounts.legacy import REASONS
 from signin.accounts.legacy_import import ImportReport, LegacyImporter
-from signin.cli.common import err, fail, migrate_schema, out, run_with_services, settings_or_exit
+from signin.cli.common import (
+    err,
+    fail,
+    migrate_schema,
+    out,
+    run_with_services,
+    settings_or_exit,
+    shown,
+)
 from signin.services import Services
 from signin.settings import Settings
 from signin.stores.base import StoreUnavailable
@@ -96,7 +104,7 @@ def _summary(path: Path, report: ImportReport) -> None:
         say(f"skipped {len(report.skipped)}: {counts}")
         table = Table("row id", "username", "reason", box=None)
         for item in [s for s in report.skipped if s.reason != "exists"][:SHOW_SKIPPED]:
-            table.add_row(str(item.row_id), item.username, REASONS[item.reason])
+            table.add_row(str(item.row_id), shown(item.username), REASONS[item.reason])
         if table.row_count:
             out.print(table)
         hidden = len(report.skipped) - reasons["exists"] - table.row_count

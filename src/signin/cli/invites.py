@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from signin.accounts.access.invites import DEFAULT_SECONDS, state
-from signin.cli.common import command_group, out, run_with_services, when
+from signin.cli.common import command_group, out, run_with_services, shown, when
 from signin.services import Services
 
 invites_app = command_group("Sign-up invites.")
@@ -48,7 +48,7 @@ def invites_list() -> None:
             table.add_row(
                 invite.id,
                 state(invite, now),
-                invite.email or "",
+                shown(invite.email or ""),
                 ",".join(invite.groups),
                 f"{invite.uses}/{invite.max_uses}",
                 when(invite.expires_at),

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from signin.accounts.lockout import parse_key, shown_key
-from signin.cli.common import command_group, fail, out, run_with_services
+from signin.cli.common import command_group, fail, out, run_with_services, shown
 from signin.services import Services
 
 locks_app = command_group("List and lift fail locks.")
@@ -40,7 +40,7 @@ def locks_list(
         table = Table("key", "failures", "locked", "time left")
         for info in infos:
             table.add_row(
-                info.key,
+                shown(info.key),
                 str(info.failures),
                 "yes" if info.locked else "no",
                 _left(info.seconds_left),
@@ -63,11 +63,11 @@ def locks_clear(
     try:
         stored = parse_key(key)
     except ValueError as exc:
-        fail(f"bad key {key!r}: {exc}")
+        fail(f"bad key {shown(key)!r}: {exc}")
 
     async def work(services: Services) -> bool:
         return await services.lockout.lift(stored)
 
     if not run_with_services(work):
         fail(f"no lock or failure count for {shown_key(stored)!r}")
-    out.print(f"cleared {shown_key(stored)}")
+    out.print(f"cleared {shown(shown_key(stored))}")

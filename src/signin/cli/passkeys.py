@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import command_group, out, run_with_services, when
+from signin.cli.common import command_group, out, run_with_services, shown, when
 from signin.services import Services
 
 passkeys_app = command_group("List and remove users' passkeys.")
@@ -22,7 +22,7 @@ def passkeys_list(username: Annotated[str, typer.Argument(help="The account.")])
         table = Table("id", "name", "added", "last used")
         for record in await services.passkeys.list(user.id):
             last = when(record.last_used_at) if record.last_used_at is not None else "never"
-            table.add_row(str(record.id), record.name, when(record.created_at), last)
+            table.add_row(str(record.id), shown(record.name), when(record.created_at), last)
         out.print(table)
 
     run_with_services(work)
@@ -38,6 +38,6 @@ def passkeys_remove(
     async def work(services: Services) -> None:
         user = await services.registration.find(username)
         removed = await services.passkeys.remove(user.id, passkey_id)
-        out.print(f"removed passkey {removed.id} ({removed.name}) of {user.username}")
+        out.print(f"removed passkey {removed.id} ({shown(removed.name)}) of {shown(user.username)}")
 
     run_with_services(work)

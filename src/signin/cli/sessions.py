@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import command_group, fail, out, run_with_services, when
+from signin.cli.common import command_group, fail, out, run_with_services, shown, when
 from signin.services import Services
 from signin.web.useragent import describe_user_agent
 
@@ -42,12 +42,12 @@ def sessions_list(
         for record in records:
             table.add_row(
                 record.id,
-                names.get(record.user_id, ""),
+                shown(names.get(record.user_id, "")),
                 when(record.created_at),
                 when(record.last_seen),
                 when(services.sessions.expires_at(record)),
-                record.ip or "",
-                describe_user_agent(record.user_agent),
+                shown(record.ip or ""),
+                shown(describe_user_agent(record.user_agent)),
             )
         out.print(table)
 
@@ -67,7 +67,8 @@ def sessions_end(
         if user is not None:
             found = await services.registration.find(user)
             ended = await services.sessions.end_all(found.id)
-            out.print(f"ended {ended} session{'s' if ended != 1 else ''} of {found.username}")
+            plural = "s" if ended != 1 else ""
+            out.print(f"ended {ended} session{plural} of {shown(found.username)}")
             return
         for record in await services.session_store.list_all():
             if record.id == session_id:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signin.cli.common import command_group, out, run_with_services
+from signin.cli.common import command_group, out, run_with_services, shown
 from signin.services import Services
 
 two_factor_app = command_group("Second factors (TOTP, recovery codes).")
@@ -15,6 +15,6 @@ def two_factor_reset(username: str) -> None:
 
     async def work(services: Services) -> None:
         user = await services.two_factor.reset_by_name(username)
-        out.print(f"two-factor sign-in turned off for {user.username}")
+        out.print(f"two-factor sign-in turned off for {shown(user.username)}")
 
     run_with_services(work)

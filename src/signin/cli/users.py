@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from signin.cli.common import command_group, fail, out, run_with_services, when
+from signin.cli.common import command_group, fail, out, run_with_services, shown, when
 from signin.cli.two_factor import two_factor_app
 from signin.services import Services
 
@@ -27,8 +27,8 @@ def users_list() -> None:
             for user in batch:
                 table.add_row(
                     str(user.id),
-                    user.username,
-                    user.email or "",
+                    shown(user.username),
+                    shown(user.email or ""),
                     "yes" if user.email_verified else "no",
                     when(user.created_at),
                     "yes" if user.disabled else "no",
@@ -52,7 +52,7 @@ def users_create(
 
     async def work(services: Services) -> None:
         user = await services.registration.sign_up(username, password, email, admin=True)
-        out.print(f"created {user.username}")
+        out.print(f"created {shown(user.username)}")
 
     run_with_services(work)
 
@@ -65,7 +65,7 @@ def users_disable(
 
     async def work(services: Services) -> None:
         user = await services.registration.set_disabled(username, not enable)
-        out.print(f"{'enabled' if enable else 'disabled'} {user.username}")
+        out.print(f"{'enabled' if enable else 'disabled'} {shown(user.username)}")
 
     run_with_services(work)
 
@@ -80,7 +80,7 @@ def users_delete(
 
     async def work(services: Services) -> None:
         user = await services.registration.delete(username)
-        out.print(f"deleted {user.username}")
+        out.print(f"deleted {shown(user.username)}")
 
     run_with_services(work)
 

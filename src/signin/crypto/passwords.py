@@ -3,6 +3,12 @@
 Hashing never runs on the event loop: at most `workers` hashes run at once (one per core by
 default) and at most `queue` more wait. Past that, `HasherBusy` tells the caller to answer 503
 with `Retry-After` instead of letting memory grow without bound (SPEC section 11).
+
+Two queues, served in order of priority (SPEC section 16): sign-in's verifications (`verify`,
+`dummy_verify`) go first; new hashes and the common-password sweep of a sign-up (`hash`, `run`)
+take a free thread only when no verification waits. Each queue has its own bound, so a flood of
+junk sign-ups (~36 ms of SHA-512 each) fills its own queue and gets its own 503s, while a real
+sign-in waits at most for one running job per thread, never behind the flood.
 """
 
 from __future__ import annotations
@@ -12,15 +18,17 @@ import contextlib
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 T = TypeVar("T")
 HASH_THREAD_NICENESS = 10  # added to the process's own niceness
+Priority = Literal["sign-in", "other"]
 
 
 def _yield_to_requests() -> None:
@@ -66,9 +74,14 @@ class PasswordHasher:
             type=argon2.Type.ID,
         )
         self.workers = workers or os.cpu_count() or 1
-        self.capacity = self.workers + queue
+        self.capacity = self.workers + queue  # per queue: sign-ins are bounded apart from the rest
         self._pool: ThreadPoolExecutor | None = None
-        self._pending = 0
+        self._pending: dict[Priority, int] = {"sign-in": 0, "other": 0}
+        self._running = 0
+        self._waiting: dict[Priority, deque[asyncio.Future[None]]] = {
+            "sign-in": deque(),
+            "other": deque(),
+        }
         self._dummy_hash: str | None = None
         # Metrics hooks (telemetry.py): seconds of each hash, and the queue length as it moves.
         self.on_hash: Callable[[float], None] | None = None
@@ -99,36 +112,38 @@ class PasswordHasher:
     # -- async front ------------------------------------------------------------------------
 
     async def hash(self, prehash: str) -> str:
-        return await self._run(self.hash_sync, prehash)
+        return await self._run("other", self.hash_sync, prehash)
 
     async def verify(self, stored: str, prehash: str) -> tuple[bool, str | None]:
-        return await self._run(self.verify_sync, stored, prehash)
+        return await self._run("sign-in", self.verify_sync, stored, prehash)
 
     async def dummy_verify(self) -> None:
         """Spend one verification's time so an unknown username answers as slowly as a known one."""
-        await self._run(self.dummy_verify_sync)
+        await self._run("sign-in", self.dummy_verify_sync)
 
     async def run(self, func: Callable[..., T], *args: str) -> T:
-        """Run other CPU-bound password work (the common-list sweep) in the same bounded pool."""
-        return await self._run(func, *args)
+        """Run other CPU-bound password work (the common-list sweep) behind sign-in's checks."""
+        return await self._run("other", func, *args)
 
-    async def _run(self, func: Callable[..., T], *args: str) -> T:
-        if self._pending >= self.capacity:
+    async def _run(self, priority: Priority, func: Callable[..., T], *args: str) -> T:
+        if self._pending[priority] >= self.capacity:
             raise HasherBusy(retry_after=1)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 self.workers, thread_name_prefix="argon2", initializer=_yield_to_requests
             )
-        self._pending += 1
-        if self.on_queue is not None:
-            self.on_queue(self._pending)
+        self._pending[priority] += 1
+        self._report_queue()
         try:
-            work = func if self.on_hash is None else self._timed(func, self.on_hash)
-            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+            await self._take_thread(priority)
+            try:
+                work = func if self.on_hash is None else self._timed(func, self.on_hash)
+                return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+            finally:
+                self._give_back_thread()
         finally:
-            self._pending -= 1
-            if self.on_queue is not None:
-                self.on_queue(self._pending)
+            self._pending[priority] -= 1
+            self._report_queue()
 
     @staticmethod
     def _timed(func: Callable[..., T], report: Callable[[float], None]) -> Callable[..., T]:
@@ -140,6 +155,37 @@ class PasswordHasher:
                 report(time.perf_counter() - started)
 
         return timed
+
+    def _report_queue(self) -> None:
+        if self.on_queue is not None:
+            self.on_queue(sum(self._pending.values()))
+
+    async def _take_thread(self, priority: Priority) -> None:
+        """Wait until a thread is free and no job of a higher priority waits for it."""
+        ahead = self._waiting["sign-in"] if priority == "other" else ()
+        if self._running < self.workers and not self._waiting[priority] and not ahead:
+            self._running += 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting[priority].append(turn)
+        try:
+            await turn  # `_give_back_thread` hands over its thread: `_running` stays counted
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._give_back_thread()  # the thread was handed over as we were cancelled
+            else:
+                with contextlib.suppress(ValueError):  # already skipped by `_give_back_thread`
+                    self._waiting[priority].remove(turn)
+            raise
+
+    def _give_back_thread(self) -> None:
+        for queue in (self._waiting["sign-in"], self._waiting["other"]):
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._running -= 1
 
     def close(self) -> None:
         if self._pool is not None:

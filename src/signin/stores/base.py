@@ -41,6 +41,8 @@ class NewUser:
     email_canon: str | None
     password_hash: str
     created_at: float
+    # UTS #39 skeleton (accounts/lookalikes.py): unique like the canon, so look-alikes collide.
+    username_skeleton: str | None = None
     groups: tuple[str, ...] = ()
 
 
@@ -86,6 +88,7 @@ class UserStore(Protocol):
     async def by_id(self, user_id: int) -> UserRecord | None: ...
     async def by_canon(self, username_canon: str) -> UserRecord | None: ...
     async def by_email(self, email_canon: str) -> UserRecord | None: ...
+    async def skeleton_taken(self, username_skeleton: str) -> bool: ...
     async def set_password_hash(
         self, user_id: int, password_hash: str, changed_at: float, *, rehash_only: bool = False
     ) -> None: ...

@@ -98,6 +98,7 @@ class SqlAccountWriter(SqlStore):
             {
                 "username": user.username,
                 "username_canon": user.username_canon,
+                "username_skeleton": user.username_skeleton,
                 "email": None,
                 "email_canon": None,
                 "password_hash": user.password_hash,

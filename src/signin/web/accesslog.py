@@ -18,6 +18,8 @@ from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signin.escape import escape_text
+
 log = logging.getLogger("signin.access")
 
 
@@ -53,7 +55,9 @@ class AccessLogMiddleware:
         peer = scope.get("client")
         client = peer[0] if peer else "-"
         took = (time.perf_counter() - started) * 1000
-        line = f'{client} "{scope["method"]} {scope["path"]}" {status} {took:.1f}ms'
+        # Client text is escaped: a `%0a` in the path would forge a second line (SPEC 16).
+        path = escape_text(scope["path"])
+        line = f'{escape_text(client)} "{scope["method"]} {path}" {status} {took:.1f}ms'
         # One finished string and a record made directly: `log.info` would also walk the
         # stack for its caller (findCaller), a few per cent of a session check's CPU time.
         # No args, so a `%` in a path is never read as a format.

@@ -58,12 +58,26 @@ router = APIRouter(prefix="/api/v1", tags=["api"], route_class=JsonRoute)
 PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
 
 
+# Text fields refuse control characters at the edge: PostgreSQL cannot store a NUL (a 500
+# there, a 401 on SQLite), and no username or address has any (SPEC section 16).
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+USERNAME = Field(
+    min_length=1,
+    max_length=256,
+    pattern=NO_CONTROL,
+    description="3-32 letters, digits, '.', '_' or '-' after NFKC (sign-up checks the rules)",
+)
+PASSWORD = Field(min_length=1, max_length=4096, description="v1 pre-hash or plaintext")
+
+
 class SignUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(max_length=256)
-    password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
-    email: str | None = Field(default=None, max_length=320)
-    invite: str | None = Field(default=None, max_length=128, description="invite token")
+    username: str = USERNAME
+    password: str = PASSWORD
+    email: str | None = Field(default=None, max_length=320, pattern=NO_CONTROL)
+    invite: str | None = Field(
+        default=None, max_length=128, pattern=NO_CONTROL, description="invite token"
+    )
 
 
 class UserOut(BaseModel):
@@ -73,8 +87,8 @@ class UserOut(BaseModel):
 
 class SignInIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(max_length=256)
-    password: str = Field(max_length=4096, description="v1 pre-hash or plaintext")
+    username: str = USERNAME
+    password: str = PASSWORD
     remember: bool = False
     device_token: str | None = Field(
         default=None, max_length=4096, description="a device proof from an earlier sign-in"
@@ -112,12 +126,17 @@ def _time(epoch: float) -> datetime:
     "/users",
     status_code=201,
     response_model=UserOut,
-    responses={403: PROBLEM, 409: PROBLEM, 415: PROBLEM, 422: PROBLEM},
+    responses={403: PROBLEM, 409: PROBLEM, 429: PROBLEM},
 )
 async def create_user(body: SignUpIn, request: Request) -> UserOut:
     registration = services_of(request).registration
     user = await registration.sign_up(
-        body.username, body.password, body.email or "", invite=body.invite or "", welcome=True
+        body.username,
+        body.password,
+        body.email or "",
+        invite=body.invite or "",
+        welcome=True,
+        ip=client_ip(request),
     )
     return UserOut(username=user.username, email=user.email)
 

@@ -107,7 +107,9 @@ def accept_json(content_type: str, body: bytes, model: type[M]) -> M | None:
     try:
         # As FastAPI does: `json.loads` on the bytes, then the model in Python (lax) mode.
         return model.model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError included
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is `[[[[...`
+    # 20,000 deep (SPEC section 16): FastAPI's path answers each of them with a 4xx.
+    except (ValueError, ValidationError, RecursionError):
         return None
 
 
@@ -176,7 +178,7 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 def build_edge(
-    dispatcher: Dispatcher,
+    dispatcher: ASGIApp,
     *,
     trusted: Sequence[Network],
     csp: str,
@@ -187,7 +189,8 @@ def build_edge(
     the audit log records; the observer times each request for the metrics."""
     inner: ASGIApp = AccessLogMiddleware(SecurityMiddleware(dispatcher, csp=csp), quiet=quiet)
     if metrics is not None:
-        inner = ObserveMiddleware(inner, metrics=metrics, hot=frozenset(dispatcher.hot))
+        hot = dispatcher.hot if isinstance(dispatcher, Dispatcher) else {}
+        inner = ObserveMiddleware(inner, metrics=metrics, hot=frozenset(hot))
     return ProxyHeadersMiddleware(inner, trusted=trusted)
 
 

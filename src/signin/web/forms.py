@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from signin.accounts.errors import InvalidInput, NotAuthenticated, SigninError
+from signin.escape import has_control
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
@@ -32,6 +33,10 @@ async def read_form(request: Request) -> dict[str, str]:
             "This form has expired or did not come from this site. "
             "Go back, reload the page and try again.",
         )
+    # No name, address or token holds a control character; PostgreSQL cannot even store a NUL
+    # (SPEC section 16). Passwords are only ever hashed, so they keep what was typed.
+    if any(has_control(value) for key, value in fields.items() if "password" not in key):
+        raise HTTPException(422, "A field holds a control character. Please retype it.")
     return fields
 
 

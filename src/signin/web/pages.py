@@ -97,6 +97,7 @@ async def sign_up(request: Request) -> Response:
             fields.get("email", ""),
             invite=invite,
             welcome=True,
+            ip=client_ip(request),
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)

@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signin.escape import escape_text
+
 MAX_BODY = 64 * 1024
 NO_REFERRER_PATHS = ("/reset-password", "/verify-email", "/unlock")
 CACHEABLE_PATHS = ("/static/", "/api/docs/assets/")  # files, never per-user pages
@@ -147,18 +149,22 @@ async def _too_large(scope: Scope, send: Send) -> None:
     await response(scope, _no_receive, send)
 
 
+def log_unhandled(scope: Scope, exc: Exception) -> None:
+    log.error(
+        "unhandled error on %s %s: %s",
+        scope.get("method"),
+        escape_text(scope.get("path", "")),
+        type(exc).__name__,
+        exc_info=exc,
+    )
+
+
 async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
     from starlette.requests import Request
 
     from signin.web.errors import respond
 
-    log.error(
-        "unhandled error on %s %s: %s",
-        scope.get("method"),
-        scope.get("path"),
-        type(exc).__name__,
-        exc_info=exc,
-    )
+    log_unhandled(scope, exc)
     request = Request(scope, _no_receive)
     response = respond(request, 500, "Something went wrong on our side. Please try again.")
     await response(scope, _no_receive, send)

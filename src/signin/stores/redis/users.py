@@ -136,6 +136,9 @@ class InvalidatingUserStore:
     async def by_email(self, email_canon: str) -> UserRecord | None:
         return await self.inner.by_email(email_canon)
 
+    async def skeleton_taken(self, username_skeleton: str) -> bool:
+        return await self.inner.skeleton_taken(username_skeleton)
+
     async def set_password_hash(
         self, user_id: int, password_hash: str, changed_at: float, *, rehash_only: bool = False
     ) -> None:

@@ -23,11 +23,17 @@ from signin.stores.sql.schema import fail_locks
 
 _KEY: sa.BindParameter[str] = sa.bindparam("b_key")
 NO_LIMIT = sys.maxsize  # `reserve` of one key: never stop early
+# Rows of keys with one failure kept at most (SPEC section 16): a flood of random usernames
+# writes one such row per name, and each row is kept for the whole window.
+MAX_SINGLE_FAILURE_ROWS = 100_000
 
 
 class SqlLockStore(SqlStore):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_single_failure_rows: int = MAX_SINGLE_FAILURE_ROWS, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.max_single_failure_rows = max_single_failure_rows
         # Built once with bind parameters: these run on every sign-in attempt.
         insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(fail_locks)
         stale = fail_locks.c.last_attempt <= sa.bindparam("b_cutoff")
@@ -138,4 +144,31 @@ class SqlLockStore(SqlStore):
             expired = fail_locks.c.key.in_(free)
         async with self.write() as conn:
             result = await conn.execute(fail_locks.delete().where(expired))
+        return result.rowcount + await self._trim()
+
+    async def _trim(self) -> int:
+        """Bound the rows of one-failure keys: past the bound, forget the oldest ones.
+
+        Such a key is far from any lock; forgetting it forgives one failure at most. Keys with
+        more failures, locked keys above all, are never trimmed, so a flood of random names
+        costs bounded space without lifting anyone's lock.
+        """
+        single = fail_locks.c.failures <= 1
+        async with self.read() as conn:
+            count = (await conn.execute(sa.select(sa.func.count()).where(single))).scalar_one()
+        excess = count - self.max_single_failure_rows
+        if excess <= 0:
+            return 0
+        oldest = (
+            sa.select(fail_locks.c.key)
+            .where(single)
+            .order_by(fail_locks.c.last_attempt)
+            .limit(excess)
+        )
+        if self.dialect == "postgresql":
+            oldest = oldest.with_for_update(skip_locked=True)  # as `purge`: never wait on a row
+        async with self.write() as conn:
+            result = await conn.execute(
+                fail_locks.delete().where(single, fail_locks.c.key.in_(oldest.scalar_subquery()))
+            )
         return result.rowcount

@@ -19,6 +19,8 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(64), nullable=False),
     sa.Column("username_canon", sa.String(128), nullable=False, unique=True),
+    # NULL only for accounts older than migration 0006 whose skeleton an older account had.
+    sa.Column("username_skeleton", sa.String(512)),
     sa.Column("email", sa.String(320)),
     sa.Column("email_canon", sa.String(320), unique=True),
     sa.Column("email_verified_at", sa.Float),
@@ -29,6 +31,8 @@ users = sa.Table(
     # Group names, sorted, comma-separated: read by the session lookup's join (no second query).
     sa.Column("groups", sa.String(1200), nullable=False, server_default=""),
 )
+# A unique index (not a constraint): SQLite adds one to an existing table without a rebuild.
+sa.Index("uq_users_username_skeleton", users.c.username_skeleton, unique=True)
 
 sessions = sa.Table(
     "sessions",

@@ -43,6 +43,7 @@ def insert_user(user: NewUser) -> sa.Insert:
         .values(
             username=user.username,
             username_canon=user.username_canon,
+            username_skeleton=user.username_skeleton,
             email=user.email,
             email_canon=user.email_canon,
             password_hash=user.password_hash,
@@ -56,6 +57,7 @@ def insert_user(user: NewUser) -> sa.Insert:
 
 
 def duplicate_field(exc: sa.exc.IntegrityError) -> str:
+    # A taken skeleton is a taken username (a look-alike of one): SPEC section 16.
     return "email" if is_unique_violation(exc) == "email_canon" else "username"
 
 
@@ -106,6 +108,13 @@ class SqlUserStore(SqlStore):
 
     async def by_email(self, email_canon: str) -> UserRecord | None:
         return await self._one(users.c.email_canon == email_canon)
+
+    async def skeleton_taken(self, username_skeleton: str) -> bool:
+        async with self.read() as conn:
+            found = await conn.execute(
+                sa.select(users.c.id).where(users.c.username_skeleton == username_skeleton)
+            )
+            return found.first() is not None
 
     async def set_password_hash(
         self, user_id: int, password_hash: str, changed_at: float, *, rehash_only: bool = False
