@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from signin.accounts.clock import FrozenClock
@@ -44,4 +45,18 @@ async def test_concurrent_checks_write_last_seen_once(tmp_path: Path) -> None:
     clock.advance(31)  # the next interval: one more
     await asyncio.gather(*(manager.resolve(issued.token) for _ in range(8)))
     assert store.touches == 2
+    await store.engine.dispose()
+
+
+async def test_session_ids_are_hex_and_never_look_like_an_option(tmp_path: Path) -> None:
+    """`signin sessions end ID`: an id that began with "-" was read as an option."""
+    store = await sqlite_session_store(tmp_path / "t.db")
+    manager = SessionManager(
+        store, idle_seconds=7200, max_seconds=43200, remember_seconds=86400, clock=FrozenClock()
+    )
+    for _ in range(32):
+        issued = await manager.issue(1, remember=False, ip=None, user_agent=None)
+        record = await store.lookup(token_hash(issued.token))
+        assert record is not None
+        assert re.fullmatch(r"[0-9a-f]{24}", record.session.id)
     await store.engine.dispose()

@@ -75,7 +75,9 @@ class SessionManager:
         now = self.clock()
         token = secrets.token_urlsafe(32)
         record = SessionRecord(
-            id=secrets.token_urlsafe(12),
+            # Hex: an id is typed on the command line (`signin sessions end ID`), where one
+            # that began with "-" would be read as an option.
+            id=secrets.token_hex(12),
             user_id=user_id,
             created_at=now,
             last_seen=now,
