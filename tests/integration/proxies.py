@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -12,6 +13,31 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+
+NGINX_MAIN = """
+{user}
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+{http}
+}}
+"""
+
+
+def nginx_conf(tmp: Path, http: str) -> str:
+    """A whole nginx.conf that keeps every file under `tmp`, with `http` inside its http {}."""
+    # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp dir.
+    user = "user root root;" if os.geteuid() == 0 else ""
+    return NGINX_MAIN.format(user=user, tmp=tmp, http=http)
 
 
 class EchoHandler(BaseHTTPRequestHandler):

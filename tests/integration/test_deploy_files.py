@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.integration.proxies import echo_app, self_signed, stop, swap, wait_for_port
+from tests.integration.proxies import echo_app, nginx_conf, self_signed, stop, swap, wait_for_port
 from tests.support import REPO, ServerProcess, csrf_of, free_port, need, run_signin
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
@@ -31,23 +31,6 @@ EXAMPLES = REPO / "docs" / "examples"
 NGINX = "/usr/sbin/nginx"
 PASSWORD = "correct horse battery"
 HIDDEN_RE = re.compile(r'<input type="hidden" name="(next|sig)" value="([^"]*)">')
-WRAPPER = """
-{user}
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    include {site};
-}}
-"""
 
 
 @dataclass
@@ -61,9 +44,7 @@ class Site:
 
 def nginx_config(tmp: Path, site: Path) -> Path:
     conf = tmp / "nginx.conf"
-    # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp dir.
-    user = "user root root;" if os.geteuid() == 0 else ""
-    conf.write_text(WRAPPER.format(user=user, tmp=tmp, site=site))
+    conf.write_text(nginx_conf(tmp, f"    include {site};"))
     return conf
 
 

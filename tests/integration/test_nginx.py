@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.integration.proxies import EchoHandler, echo_app, stop, wait_for_port
+from tests.integration.proxies import EchoHandler, echo_app, nginx_conf, stop, wait_for_port
 from tests.support import ServerProcess, csrf_of, free_port, need, run_signin
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
@@ -28,21 +28,8 @@ NGINX = "/usr/sbin/nginx"
 PASSWORD = "correct horse battery"
 HIDDEN_RE = re.compile(r'<input type="hidden" name="(next|sig)" value="([^"]*)">')
 
-NGINX_CONF = """
-{user}
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-
+# Inside nginx's http {} (tests/integration/proxies.nginx_conf has the rest).
+SITE = """
     upstream signin {{ server 127.0.0.1:{signin}; }}
     upstream app {{ server 127.0.0.1:{upstream}; }}
 
@@ -99,7 +86,6 @@ http {{
             proxy_pass http://app;
         }}
     }}
-}}
 """
 
 
@@ -145,17 +131,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         signin = ServerProcess(env, log_path=tmp / "signin.log").start()
         cleanup.callback(signin.stop)
         conf = tmp / "nginx.conf"
-        conf.write_text(
-            NGINX_CONF.format(
-                # As root, nginx would hand requests to `nobody`, who cannot enter pytest's tmp.
-                user="user root root;" if os.geteuid() == 0 else "",
-                tmp=tmp,
-                signin=signin.port,
-                upstream=upstream,
-                auth=auth_port,
-                app=app_port,
-            )
-        )
+        site = SITE.format(signin=signin.port, upstream=upstream, auth=auth_port, app=app_port)
+        conf.write_text(nginx_conf(tmp, site))
         nginx = subprocess.Popen(
             [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
             stdout=subprocess.DEVNULL,
