@@ -33,6 +33,8 @@ def server_env(data_dir: Path) -> dict[str, str]:
         "SIGNIN_LOG_LEVEL": "debug",
         "SIGNIN_LOCK_MAX_FAILURES": "1000",
         "SIGNIN_IP_LOCK_MAX_FAILURES": "100000",
+        # Every sign-up here comes from one client; the per-IP limit has tests of its own.
+        "SIGNIN_SIGNUP_LIMIT_PER_IP": "100000",
     }
 
 

@@ -44,6 +44,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     max_connections = 1024  # per process; past it a new connection is closed at once
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
+    _head_tail = b""  # the last bytes seen of the head, for an end that spans two reads
     _head_due = 0.0
     _grace_used = False
     _awaiting_head = True
@@ -61,7 +62,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._awaiting_head:
-            self._head_bytes += len(data)
+            # Count the head only: a body that arrives in the same read is not part of it.
+            seen = self._head_tail + data
+            end = seen.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._head_tail))
+            self._head_tail = seen[-3:]
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(431, "Request Header Fields Too Large", "Request head too large.")
                 return
@@ -89,6 +94,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _expect_head(self) -> None:
         self._awaiting_head = True
         self._head_bytes = 0
+        self._head_tail = b""
         self._grace_used = False
         self._stop_head_timer()
         self._head_due = self.loop.time() + self.head_seconds
