@@ -1,0 +1,138 @@
+"""Every page passes axe-core's WCAG 2 A/AA rules, at a desktop and a phone width (SPEC section 3).
+
+axe-core comes from the npm registry, not from this repository: `.ci/run` installs it with
+`npm install --prefix tests/browser/.axe axe-core@4` (docs/testing.md). Without it this module
+skips with that command as the reason (fails under SIGNIN_REQUIRE_ALL=1).
+
+axe is injected with Playwright's `page.evaluate`, which the page's CSP does not govern, so the CSP
+stays exactly as served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.conftest import server_env
+from tests.browser.helpers import sign_in, submit_and_wait
+from tests.support import ServerProcess, need, run_signin
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+RUN_AXE = """async () => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.map(n => n.target.join(' ')),
+  }));
+}"""
+PASSWORD = "a long passphrase 1"
+ADMIN = "axeadmin"
+WIDTHS = {"desktop": (1280, 800), "phone": (375, 667)}
+ANONYMOUS_PAGES = [
+    "/sign-in",
+    "/sign-up",
+    "/forgot-password",
+    "/sign-out",
+    "/no-such-page",  # the 404 page
+    "/reset-password?token=not-a-token",  # the "link no longer works" page
+]
+SIGNED_IN_PAGES = [
+    "/welcome",
+    "/account",
+    "/account/two-factor",
+    "/account/activity",
+    "/admin",
+    "/admin/users",
+    "/admin/locks",
+    "/admin/sessions",
+    "/admin/audit",
+]
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    need(AXE.is_file(), "axe-core (npm install --prefix tests/browser/.axe axe-core@4)")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server with an admin account (2FA not required for admin, so one password opens it)."""
+    root = tmp_path_factory.mktemp("axe-server")
+    env = server_env(root / "data", SIGNIN_ADMIN_REQUIRE_2FA="false")
+    process = ServerProcess(env, log_path=root / "server.log").start()
+    try:
+        body = {"username": ADMIN, "password": PASSWORD}
+        created = httpx.post(process.url + "/api/v1/users", json=body, timeout=10)
+        assert created.status_code == 201, created.text
+        granted = run_signin(
+            {"SIGNIN_DATA_DIR": env["SIGNIN_DATA_DIR"]}, "users", "groups", ADMIN, "--add", "admins"
+        )
+        assert granted.returncode == 0, granted.stderr
+        yield process
+    finally:
+        process.stop()
+
+
+def violations_on(page: Page, axe_source: str, where: str) -> list[str]:
+    """axe's WCAG 2 A/AA violations on the page as loaded, one readable line each."""
+    page.evaluate(axe_source)
+    found: list[dict[str, Any]] = page.evaluate(RUN_AXE)
+    return [
+        f"{where}: {v['id']} ({v['impact']}) {v['help']} at {', '.join(v['targets'])}"
+        for v in found
+    ]
+
+
+def visit(page: Page, url: str, status: int) -> None:
+    response = page.goto(url)
+    assert response is not None
+    assert response.status == status, url
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_every_page_has_no_wcag_violation(
+    page: Page, server: ServerProcess, axe_source: str, width: str
+) -> None:
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS[width], strict=True)))  # type: ignore[arg-type]
+    problems: list[str] = []
+    for path in ANONYMOUS_PAGES:
+        expected = 404 if path == "/no-such-page" else 400 if "token=" in path else 200
+        visit(page, server.url + path, expected)
+        problems += violations_on(page, axe_source, path)
+
+    # A form shown again with its error message (wrong password: 401).
+    assert sign_in(page, server.url, ADMIN, "not the password").status == 401
+    problems += violations_on(page, axe_source, "/sign-in (wrong password)")
+
+    assert sign_in(page, server.url, ADMIN, PASSWORD).status == 303
+    for path in SIGNED_IN_PAGES:
+        visit(page, server.url + path, 200)
+        problems += violations_on(page, axe_source, path)
+
+    # The admin confirmation page (nothing is done until it is confirmed).
+    page.goto(server.url + f"/admin/users?q={ADMIN}")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.locator(f'tr[data-user="{ADMIN}"] button[data-action="disable"]').click()
+    page.wait_for_load_state()
+    assert posted.value.status == 200
+    problems += violations_on(page, axe_source, "/admin/users/action (confirm)")
+
+    # A signed-in form error: the wrong current password on the account page (401).
+    page.goto(server.url + "/account")
+    page.locator("#password-current").press_sequentially("not the password")
+    page.locator("#password-new").press_sequentially("another long passphrase 2")
+    page.locator("#password-retype").press_sequentially("another long passphrase 2")
+    assert submit_and_wait(page, "Change password", "/account/password").status == 401
+    problems += violations_on(page, axe_source, "/account/password (wrong current password)")
+
+    assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
+        problems
+    )
