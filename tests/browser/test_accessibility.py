@@ -10,16 +10,18 @@ stays exactly as served.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, ViewportSize
 
+from signin.accounts.factors import totp
 from tests.browser.conftest import server_env
-from tests.browser.helpers import sign_in, submit_and_wait
+from tests.browser.helpers import sign_in, sign_out, sign_up, submit_and_wait, unique_name
 from tests.support import ServerProcess, need, run_signin
 
 pytestmark = pytest.mark.browser
@@ -34,7 +36,10 @@ RUN_AXE = """async () => {
 }"""
 PASSWORD = "a long passphrase 1"
 ADMIN = "axeadmin"
-WIDTHS = {"desktop": (1280, 800), "phone": (375, 667)}
+WIDTHS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 375, "height": 667},
+}
 ANONYMOUS_PAGES = [
     "/sign-in",
     "/sign-up",
@@ -101,14 +106,22 @@ def visit(page: Page, url: str, status: int) -> None:
 def test_every_page_has_no_wcag_violation(
     page: Page, server: ServerProcess, axe_source: str, width: str
 ) -> None:
-    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS[width], strict=True)))  # type: ignore[arg-type]
+    page.set_viewport_size(WIDTHS[width])
     problems: list[str] = []
     for path in ANONYMOUS_PAGES:
         expected = 404 if path == "/no-such-page" else 400 if "token=" in path else 200
         visit(page, server.url + path, expected)
         problems += violations_on(page, axe_source, path)
 
-    # A form shown again with its error message (wrong password: 401).
+    # The forgot-password page after it was sent (always the same page).
+    page.goto(server.url + "/forgot-password")
+    page.locator("#login").fill(ADMIN)
+    assert submit_and_wait(page, "Send me a reset link", "/forgot-password").status == 200
+    problems += violations_on(page, axe_source, "/forgot-password (sent)")
+
+    # Forms shown again with their error message: a taken username (409), a wrong password (401).
+    assert sign_up(page, server.url, ADMIN, PASSWORD).status == 409
+    problems += violations_on(page, axe_source, "/sign-up (username taken)")
     assert sign_in(page, server.url, ADMIN, "not the password").status == 401
     problems += violations_on(page, axe_source, "/sign-in (wrong password)")
 
@@ -132,6 +145,38 @@ def test_every_page_has_no_wcag_violation(
     page.locator("#password-retype").press_sequentially("another long passphrase 2")
     assert submit_and_wait(page, "Change password", "/account/password").status == 401
     problems += violations_on(page, axe_source, "/account/password (wrong current password)")
+
+    assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
+        problems
+    )
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_two_factor_pages_have_no_wcag_violation(
+    page: Page, server: ServerProcess, axe_source: str, width: str
+) -> None:
+    page.set_viewport_size(WIDTHS[width])
+    problems: list[str] = []
+    name = unique_name("axe")
+    assert sign_up(page, server.url, name, PASSWORD).status == 303
+    page.goto(server.url + "/account/two-factor")
+    began = submit_and_wait(page, "Set up two-factor sign-in", "/account/two-factor/begin")
+    assert began.status == 303
+    problems += violations_on(page, axe_source, "/account/two-factor (key and QR code)")
+    secret = page.locator("[data-totp-secret]").inner_text().strip()
+    code = totp.code_at(secret, totp.step_at(time.time()))
+    page.get_by_label("Code from your app").fill(code)
+    assert submit_and_wait(page, "Turn on", "/account/two-factor/confirm").status == 200
+    problems += violations_on(page, axe_source, "/account/two-factor/confirm (recovery codes)")
+
+    assert sign_out(page, server.url).status == 303
+    assert sign_in(page, server.url, name, PASSWORD).status == 303
+    problems += violations_on(page, axe_source, "/sign-in/two-factor")
+    now = totp.step_at(time.time())
+    near = {totp.code_at(secret, now + step) for step in (-1, 0, 1, 2)}
+    page.get_by_label("Code").fill(next(c for c in ("000000", "111111", "222222") if c not in near))
+    assert submit_and_wait(page, "Continue", "/sign-in/two-factor").status == 401
+    problems += violations_on(page, axe_source, "/sign-in/two-factor (wrong code)")
 
     assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
         problems
