@@ -104,7 +104,7 @@ def visit(page: Page, url: str, status: int) -> None:
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_every_page_has_no_wcag_violation(
-    page: Page, server: ServerProcess, axe_source: str, width: str
+    axe_source: str, page: Page, server: ServerProcess, width: str
 ) -> None:
     page.set_viewport_size(WIDTHS[width])
     problems: list[str] = []
@@ -153,7 +153,7 @@ def test_every_page_has_no_wcag_violation(
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_two_factor_pages_have_no_wcag_violation(
-    page: Page, server: ServerProcess, axe_source: str, width: str
+    axe_source: str, page: Page, server: ServerProcess, width: str
 ) -> None:
     page.set_viewport_size(WIDTHS[width])
     problems: list[str] = []
