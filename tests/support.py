@@ -174,6 +174,20 @@ def run_signin(
     )
 
 
+async def on_fresh_connections(
+    count: int, method: str, url: str, **kwargs: Any
+) -> list[httpx.Response]:
+    """`count` requests at once, each on its own connection, so every worker answers some."""
+
+    async def one() -> httpx.Response:
+        async with httpx.AsyncClient(headers={"Connection": "close"}) as client:
+            response = await client.request(method, url, **kwargs)
+            await response.aread()
+            return response
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ServerProcess
+from tests.support import ServerProcess, on_fresh_connections
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -33,14 +33,8 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
         process.stop()
 
 
-async def fresh_connection_statuses(url: str, headers: dict[str, str], count: int) -> list[int]:
-    """`count` requests at once, each on a new connection, so both workers take some."""
-
-    async def one() -> int:
-        async with httpx.AsyncClient(headers={"Connection": "close"}) as client:
-            return (await client.get(url, headers=headers)).status_code
-
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+def statuses(responses: list[httpx.Response]) -> list[int]:
+    return [response.status_code for response in responses]
 
 
 def worker_pids(process: ServerProcess) -> set[int]:
@@ -68,10 +62,10 @@ async def test_sessions_hold_on_every_worker_until_signed_out(workers: ServerPro
         assert session.status_code == 201
         bearer = {"Authorization": f"Bearer {session.json()['token']}"}
         url = workers.url + "/api/v1/session"
-        assert await fresh_connection_statuses(url, bearer, 16) == [200] * 16
+        assert statuses(await on_fresh_connections(16, "GET", url, headers=bearer)) == [200] * 16
         client.cookies.clear()
         assert (await client.delete("/api/v1/session", headers=bearer)).status_code == 204
-        assert await fresh_connection_statuses(url, bearer, 16) == [401] * 16
+        assert statuses(await on_fresh_connections(16, "GET", url, headers=bearer)) == [401] * 16
 
 
 async def test_concurrent_wrong_attempts_allow_three_checks(workers: ServerProcess) -> None:
