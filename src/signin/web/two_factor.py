@@ -54,13 +54,15 @@ def _step_page(
     if mode == "pending":  # the account has passkeys: one may answer the step (SPEC 14)
         state = services_of(request).sign_in_flow.peek(pending_challenge(request) or "")
         context["passkey"] = state is not None and "passkey" in state.get("m", ())
-    return render(
-        request,
-        "two_factor.html",
-        context,
-        status_code=status_for(exc) if exc else 200,
-        headers=retry_headers(exc) if exc else None,
-    )
+    return _page(request, "two_factor.html", context, exc)
+
+
+def _page(
+    request: Request, template: str, context: dict[str, Any], exc: SigninError | None
+) -> Response:
+    """A page of this flow: 200, or the status (and Retry-After) of the error it shows."""
+    status = status_for(exc) if exc else 200
+    return render(request, template, context, status_code=status, headers=retry_headers(exc))
 
 
 async def _weak_session(request: Request) -> SessionUser | None:
@@ -148,13 +150,7 @@ async def _manage_page(
         "message": exc.message if exc else None,
         "basic": is_basic(request, fields),
     }
-    return render(
-        request,
-        "account_two_factor.html",
-        context,
-        status_code=status_for(exc) if exc else 200,
-        headers=retry_headers(exc) if exc else None,
-    )
+    return _page(request, "account_two_factor.html", context, exc)
 
 
 async def _signed_in(request: Request) -> SessionUser | Response:
