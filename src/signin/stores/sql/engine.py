@@ -9,7 +9,8 @@ so that SQLAlchemy's BEGIN is the one SQLite sees; write transactions that read 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import weakref
+from typing import Any, ClassVar, Self
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -116,3 +117,30 @@ def is_unique_violation(exc: sa.exc.IntegrityError) -> str | None:
         if column in text:
             return column
     return None
+
+
+class OnePerEngine:
+    """`shared(engine)`: one instance per engine, made on first use and kept while the engine
+    lives; None where the subclass's `usable(engine)` says it does not apply."""
+
+    _by_engine: ClassVar[weakref.WeakKeyDictionary[sa.Engine, Any]]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._by_engine = weakref.WeakKeyDictionary()
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        pass
+
+    @staticmethod
+    def usable(engine: AsyncEngine) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    def shared(cls, engine: AsyncEngine) -> Self | None:
+        if not cls.usable(engine):
+            return None
+        found: Self | None = cls._by_engine.get(engine.sync_engine)
+        if found is None:
+            found = cls._by_engine[engine.sync_engine] = cls(engine)
+        return found

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from signin.stores.base import TotpRecord
 from signin.stores.sql.base import SqlStore
-from signin.stores.sql.fastread import MISS, FastReader
+from signin.stores.sql.reads import MISS, point_reader
 from signin.stores.sql.schema import recovery_codes as codes
 from signin.stores.sql.schema import totp_factors as factors
 
@@ -35,14 +35,12 @@ def _code_rows(user_id: int, code_hashes: Sequence[bytes], now: float) -> list[d
 class SqlFactorStore(SqlStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Read on every sign-in ("is a second step due?"): on SQLite without the async hops.
+        # Read on every sign-in ("is a second step due?"): past SQLAlchemy's async layer.
         self._by_user = sa.select(factors).where(factors.c.user_id == sa.bindparam("user_id"))
-        self._fast = (
-            FastReader(self.engine, self._by_user) if FastReader.usable(self.engine) else None
-        )
+        self._fast = point_reader(self.engine, self._by_user)
 
     async def totp(self, user_id: int) -> TotpRecord | None:
-        row = self._fast.fetch(user_id=user_id) if self._fast else MISS
+        row = await self._fast.read(user_id=user_id) if self._fast else MISS
         if row is MISS:
             async with self.read() as conn:
                 row = (await conn.execute(self._by_user, {"user_id": user_id})).first()

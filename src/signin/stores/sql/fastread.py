@@ -62,6 +62,10 @@ class FastReader:
             self._row = namedtuple("Row", [column[0] for column in cursor.description])  # type: ignore[misc]
         return self._row(*rows[0])
 
+    async def read(self, **params: Any) -> Any:
+        """`fetch` for callers that serve PostgreSQL too (`stores/sql/reads.py`)."""
+        return self.fetch(**params)
+
     def _open(self) -> sqlite3.Connection:
         if not self._path.is_file():
             raise sqlite3.OperationalError("database file not created yet")

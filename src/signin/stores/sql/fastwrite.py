@@ -32,14 +32,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from signin.stores.base import StoreUnavailable
-from signin.stores.sql.engine import SQLITE_BUSY_MS
+from signin.stores.sql.engine import SQLITE_BUSY_MS, OnePerEngine
 from signin.stores.sql.fastread import FastReader
 
 
@@ -67,22 +67,10 @@ Step = tuple[Compiled, Mapping[str, Any]]
 Stop = Callable[[int, Outcome], bool]
 
 
-class FastWriter:
-    usable = staticmethod(FastReader.usable)
-    _by_engine: ClassVar[weakref.WeakKeyDictionary[sa.Engine, FastWriter]] = (
-        weakref.WeakKeyDictionary()
-    )
+class FastWriter(OnePerEngine):
+    """`shared(engine)`: the one writer of a SQLite file's engine (`usable`), else None."""
 
-    @classmethod
-    def shared(cls, engine: AsyncEngine) -> FastWriter | None:
-        """The one writer of `engine`, made on first use and kept while the engine lives; None
-        where there is no SQLite file to write to directly (`usable`)."""
-        if not cls.usable(engine):
-            return None
-        writer = cls._by_engine.get(engine.sync_engine)
-        if writer is None:
-            writer = cls._by_engine[engine.sync_engine] = cls(engine)
-        return writer
+    usable = staticmethod(FastReader.usable)
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._dialect = engine.dialect

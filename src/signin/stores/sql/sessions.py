@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from signin.stores.base import SessionRecord, SessionUser
 from signin.stores.sql.base import SqlStore
-from signin.stores.sql.fastread import MISS, FastReader
 from signin.stores.sql.fastwrite import FastWriter
+from signin.stores.sql.reads import MISS, point_reader
 from signin.stores.sql.schema import sessions, users
 from signin.stores.sql.users import groups_of
 
@@ -58,10 +58,8 @@ class SqlSessionStore(SqlStore):
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.token_hash == sa.bindparam("token_hash"))
         )
-        # SQLite: the lookup skips the async driver (stores/sql/fastread.py explains why).
-        self._fast = (
-            FastReader(self.engine, self._lookup) if FastReader.usable(self.engine) else None
-        )
+        # The lookup skips SQLAlchemy's async layer (stores/sql/reads.py explains why).
+        self._fast = point_reader(self.engine, self._lookup)
         # Built once too: a session is written on every sign-in, on each request that finds its
         # last_seen stale, and on every sign-out. On a SQLite file these writes go through the
         # engine's writer thread, committed with synchronous=FULL (stores/sql/fastwrite.py).
@@ -101,7 +99,7 @@ class SqlSessionStore(SqlStore):
         )
 
     async def lookup(self, token_hash: bytes) -> SessionUser | None:
-        row = self._fast.fetch(token_hash=token_hash) if self._fast else MISS
+        row = await self._fast.read(token_hash=token_hash) if self._fast else MISS
         if row is MISS:
             async with self.read() as conn:
                 row = (await conn.execute(self._lookup, {"token_hash": token_hash})).first()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from signin.stores.base import DuplicateUser, NewUser, UserRecord
 from signin.stores.sql.base import SqlStore
 from signin.stores.sql.engine import is_unique_violation
-from signin.stores.sql.fastread import MISS, FastReader
+from signin.stores.sql.reads import MISS, point_reader
 from signin.stores.sql.schema import users
 
 _COLUMNS = (
@@ -80,7 +80,7 @@ class SqlUserStore(SqlStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         by_canon = sa.select(*_COLUMNS).where(users.c.username_canon == sa.bindparam("canon"))
-        self._fast = FastReader(self.engine, by_canon) if FastReader.usable(self.engine) else None
+        self._fast = point_reader(self.engine, by_canon)
 
     async def create(self, user: NewUser) -> UserRecord:
         try:
@@ -99,9 +99,9 @@ class SqlUserStore(SqlStore):
         return await self._one(users.c.id == user_id)
 
     async def by_canon(self, username_canon: str) -> UserRecord | None:
-        # Every sign-in starts here: on SQLite it skips the async driver (see fastread.py).
+        # Every sign-in starts here: it skips SQLAlchemy's async layer (stores/sql/reads.py).
         if self._fast is not None:
-            row = self._fast.fetch(canon=username_canon)
+            row = await self._fast.read(canon=username_canon)
             if row is not MISS:
                 return user_record(row) if row is not None else None
         return await self._one(users.c.username_canon == username_canon)
