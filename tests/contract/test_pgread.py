@@ -62,6 +62,8 @@ async def test_reads_answer_what_sqlalchemy_answers_on_plain_connections(
     assert _open_connections(reads) == 1  # the read went through pgread, not SQLAlchemy
     assert fast == made == await store._one(users.c.username_canon == "alice")
     assert await store.by_canon("nobody") is None
+    assert await store.by_id(made.id) == made  # a check whose facts Redis lost reads this
+    assert await store.by_id(made.id + 1) is None
 
 
 async def test_every_commit_is_seen_by_the_next_read(engine: AsyncEngine) -> None:

@@ -99,6 +99,8 @@ async def test_user_by_canon_fast_path_matches_the_async_path(tmp_path: Path) ->
     assert fast is not None
     assert fast == slow
     assert await user_store.by_canon("nobody") is None
+    assert await user_store.by_id(1) == slow
+    assert await user_store.by_id(2) is None
     await store.engine.dispose()
 
 

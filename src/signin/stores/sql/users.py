@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from signin.stores.base import DuplicateUser, NewUser, UserRecord
 from signin.stores.sql.base import SqlStore
 from signin.stores.sql.engine import is_unique_violation
-from signin.stores.sql.reads import MISS, point_reader
+from signin.stores.sql.reads import MISS, PointReader, point_reader
 from signin.stores.sql.schema import users
 
 _COLUMNS = (
@@ -81,6 +81,9 @@ class SqlUserStore(SqlStore):
         super().__init__(*args, **kwargs)
         by_canon = sa.select(*_COLUMNS).where(users.c.username_canon == sa.bindparam("canon"))
         self._fast = point_reader(self.engine, by_canon)
+        # With Redis, a check whose user's facts are not cached reads the user by id.
+        by_id = sa.select(*_COLUMNS).where(users.c.id == sa.bindparam("user_id"))
+        self._fast_by_id = point_reader(self.engine, by_id)
 
     async def create(self, user: NewUser) -> UserRecord:
         try:
@@ -95,16 +98,22 @@ class SqlUserStore(SqlStore):
             row = (await conn.execute(sa.select(*_COLUMNS).where(where))).first()
         return user_record(row) if row is not None else None
 
+    async def _point(
+        self, reader: PointReader | None, where: sa.ColumnElement[bool], **params: Any
+    ) -> UserRecord | None:
+        """`reader`'s answer (stores/sql/reads.py), else the same read through SQLAlchemy."""
+        row = await reader.read(**params) if reader is not None else MISS
+        if row is MISS:
+            return await self._one(where)
+        return user_record(row) if row is not None else None
+
     async def by_id(self, user_id: int) -> UserRecord | None:
-        return await self._one(users.c.id == user_id)
+        return await self._point(self._fast_by_id, users.c.id == user_id, user_id=user_id)
 
     async def by_canon(self, username_canon: str) -> UserRecord | None:
         # Every sign-in starts here: it skips SQLAlchemy's async layer (stores/sql/reads.py).
-        if self._fast is not None:
-            row = await self._fast.read(canon=username_canon)
-            if row is not MISS:
-                return user_record(row) if row is not None else None
-        return await self._one(users.c.username_canon == username_canon)
+        where = users.c.username_canon == username_canon
+        return await self._point(self._fast, where, canon=username_canon)
 
     async def by_email(self, email_canon: str) -> UserRecord | None:
         return await self._one(users.c.email_canon == email_canon)
