@@ -48,6 +48,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _head_due = 0.0
     _grace_used = False
     _awaiting_head = True
+    _in_body = False  # the parser is still inside a request's body (possibly already answered)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -61,7 +62,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_head:
+        # An answer may go out before its request's body is in (a 413 says so from the head):
+        # the rest of that body then arrives while the next head is awaited, and is not part of
+        # it. Bytes are counted once the parser has finished the previous request.
+        if self._awaiting_head and not self._in_body:
             # Count the head only: a body that arrives in the same read is not part of it.
             seen = self._head_tail + data
             end = seen.find(b"\r\n\r\n")
@@ -74,8 +78,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
+        self._in_body = True
         self._stop_head_timer()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
