@@ -49,7 +49,7 @@ from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
 from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
-from signin.stores.sql.pgread import PgReads
+from signin.stores.sql.reads import point_reads_closer
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.tokens import SqlTokenStore
 from signin.stores.sql.users import SqlUserStore
@@ -140,9 +140,11 @@ def build_services(
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
-    point_reads = PgReads.shared(engine)  # PostgreSQL: the sign-in's reads (stores/sql/pgread.py)
+    point_reads = point_reads_closer(
+        engine
+    )  # PostgreSQL: the sign-in's reads (stores/sql/pgread.py)
     if point_reads is not None:
-        closers.append(point_reads.close)
+        closers.append(point_reads)
     health: dict[str, Callable[[], Awaitable[Any]]] = {}
     metrics = Metrics()
     audit = AuditLog(

@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from signin.services import build_services
 from signin.stores.base import NewUser, SessionRecord, StoreUnavailable
 from signin.stores.sql.engine import create_engine
 from signin.stores.sql.factors import SqlFactorStore
@@ -23,6 +25,7 @@ from signin.stores.sql.pgread import PgReads
 from signin.stores.sql.schema import metadata, users
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.users import SqlUserStore
+from tests.support import make_settings
 
 pytestmark = pytest.mark.postgres
 
@@ -160,3 +163,13 @@ async def test_disposing_of_the_engine_ends_the_connections(engine: AsyncEngine)
     assert conn.is_closed()
     assert reads._slots is None
     assert await store.by_canon("gina") is not None  # and the engine can be used again
+
+
+async def test_closing_the_services_ends_the_connections(pg_database: str, tmp_path: Path) -> None:
+    services = build_services(make_settings(tmp_path / "data", database_url=pg_database))
+    assert await services.users.by_canon("nobody") is None  # opens one plain connection
+    reads = _reads(services.engine)
+    assert reads._slots is not None
+    conn = reads._slots.free[0]
+    await services.close()
+    assert conn.is_closed()

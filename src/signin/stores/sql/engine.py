@@ -119,6 +119,11 @@ def is_unique_violation(exc: sa.exc.IntegrityError) -> str | None:
     return None
 
 
+def on_asyncpg(engine: AsyncEngine) -> bool:
+    """PostgreSQL through asyncpg (the only PostgreSQL driver signin ships)."""
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+
+
 class OnePerEngine:
     """`shared(engine)`: one instance per engine, made on first use and kept while the engine
     lives; None where the subclass's `usable(engine)` says it does not apply."""

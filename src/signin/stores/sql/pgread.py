@@ -26,7 +26,7 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signin.stores.sql.engine import PG_CONNECT_SECONDS, OnePerEngine
+from signin.stores.sql.engine import PG_CONNECT_SECONDS, OnePerEngine, on_asyncpg
 from signin.stores.sql.fastread import MISS
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class PgReads(OnePerEngine):
 
     @staticmethod
     def usable(engine: AsyncEngine) -> bool:
-        return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+        return on_asyncpg(engine)
 
     async def fetch(self, sql: str, args: list[Any]) -> Any:
         """The first row of `sql`, None when there is none, or MISS: take the ordinary path."""
