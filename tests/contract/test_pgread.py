@@ -6,6 +6,7 @@ write, and step aside (MISS, then the ordinary path) whenever anything goes wron
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -173,3 +174,30 @@ async def test_closing_the_services_ends_the_connections(pg_database: str, tmp_p
     conn = reads._slots.free[0]
     await services.close()
     assert conn.is_closed()
+
+
+def test_a_new_event_loop_gets_new_connections(pg_database: str) -> None:
+    # A connection belongs to the loop it opened on: a read on another loop opens its own and
+    # ends the ones left on the first.
+    engine = create_engine(pg_database)
+    store = SqlUserStore(engine)
+
+    async def read() -> asyncpg.Connection:
+        assert await store.by_canon("nobody") is None
+        reads = _reads(engine)
+        assert reads._slots is not None
+        assert reads._slots.loop is asyncio.get_running_loop()
+        return reads._slots.free[0]
+
+    first_loop, second_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        first = first_loop.run_until_complete(read())
+        second = second_loop.run_until_complete(read())
+        assert second is not first
+        assert first.is_closed()
+        first_loop.run_until_complete(asyncio.sleep(0))  # its transport finishes closing
+        second_loop.run_until_complete(engine.dispose())
+        assert second.is_closed()
+    finally:
+        first_loop.close()
+        second_loop.close()

@@ -18,6 +18,7 @@ stores already turn into `StoreUnavailable` (503), and which reconnects as befor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -115,7 +116,7 @@ class PgReads(OnePerEngine):
         if slots is None or slots.loop is not loop:
             if slots is not None:
                 for conn in slots.free:
-                    conn.terminate()
+                    _end(conn)
             slots = self._slots = _Slots(loop)
         return slots
 
@@ -130,7 +131,7 @@ class PgReads(OnePerEngine):
     def _disposed(self, _engine: sa.Engine) -> None:
         slots, self._slots = self._slots, None
         while slots is not None and slots.free:
-            slots.free.pop().terminate()
+            _end(slots.free.pop())
 
     async def close(self) -> None:
         """End the connections politely (a Terminate message); `signin serve` on its way out."""
@@ -143,6 +144,13 @@ class PgReads(OnePerEngine):
                 await conn.close(timeout=2)
             except Exception:  # closing is best effort: the socket goes either way
                 conn.terminate()
+
+
+def _end(conn: asyncpg.Connection) -> None:
+    """Close `conn` at once, even from another loop than its own (tests run one per test): its
+    loop may be closed already, and then its socket goes with it."""
+    with contextlib.suppress(RuntimeError):  # "Event loop is closed"
+        conn.terminate()
 
 
 class PgReader:
