@@ -140,11 +140,9 @@ def build_services(
     session_store: SessionStore = SqlSessionStore(engine)
     lock_store: LockStore = SqlLockStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
-    point_reads = point_reads_closer(
-        engine
-    )  # PostgreSQL: the sign-in's reads (stores/sql/pgread.py)
-    if point_reads is not None:
-        closers.append(point_reads)
+    end_point_reads = point_reads_closer(engine)  # PostgreSQL: stores/sql/pgread.py
+    if end_point_reads is not None:
+        closers.append(end_point_reads)
     health: dict[str, Callable[[], Awaitable[Any]]] = {}
     metrics = Metrics()
     audit = AuditLog(

@@ -98,16 +98,16 @@ class PgReads(OnePerEngine):
             except Exception as exc:
                 self._pause(exc)
                 if conn is not None:
-                    conn.terminate()
+                    _end(conn)
                 return MISS
             except BaseException:  # cancelled half-way: the connection's state is unknown
                 if conn is not None:
-                    conn.terminate()
+                    _end(conn)
                 raise
             if slots is self._slots:
                 slots.free.append(conn)
             else:  # the engine was disposed of meanwhile
-                conn.terminate()
+                _end(conn)
             return row
 
     def _slots_here(self) -> _Slots:
@@ -143,12 +143,12 @@ class PgReads(OnePerEngine):
             try:
                 await conn.close(timeout=2)
             except Exception:  # closing is best effort: the socket goes either way
-                conn.terminate()
+                _end(conn)
 
 
 def _end(conn: asyncpg.Connection) -> None:
-    """Close `conn` at once, even from another loop than its own (tests run one per test): its
-    loop may be closed already, and then its socket goes with it."""
+    """Close `conn` at once, without a word to the server, even from another loop than its own
+    (tests run one per test): that loop may be closed already, and its socket goes with it."""
     with contextlib.suppress(RuntimeError):  # "Event loop is closed"
         conn.terminate()
 
