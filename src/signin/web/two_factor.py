@@ -16,7 +16,7 @@ from starlette.responses import Response
 from signin.accounts.errors import ChallengeInvalid, SigninError
 from signin.accounts.factors.flow import STEP_UP_PATH, SignedIn
 from signin.services import services_of
-from signin.stores.base import SessionUser
+from signin.stores.base import SessionUser, UserRecord
 from signin.web.api import PROBLEM, JsonRoute, SessionCreated, session_response
 from signin.web.auth import (
     clear_pending_cookie,
@@ -160,6 +160,17 @@ async def _signed_in(request: Request) -> SessionUser | Response:
     return found
 
 
+async def _manage_form(
+    request: Request,
+) -> tuple[SessionUser, UserRecord, dict[str, str]] | Response:
+    """A POST to the manage page: its form, session and user, or where to send the visitor."""
+    fields = await read_form(request)
+    found = await _signed_in(request)
+    if isinstance(found, Response):
+        return found
+    return found, await services_of(request).account.user(found.session.user_id), fields
+
+
 @router.get(MANAGE_PATH)
 async def manage(request: Request) -> Response:
     found = await _signed_in(request)
@@ -184,14 +195,12 @@ async def begin(request: Request) -> Response:
 
 @router.post(MANAGE_PATH + "/confirm")
 async def confirm(request: Request) -> Response:
-    fields = await read_form(request)
-    found = await _signed_in(request)
-    if isinstance(found, Response):
-        return found
-    services = services_of(request)
-    user = await services.account.user(found.session.user_id)
+    form = await _manage_form(request)
+    if isinstance(form, Response):
+        return form
+    found, user, fields = form
     try:
-        codes = await services.two_factor.confirm(user, fields.get("code", ""))
+        codes = await services_of(request).two_factor.confirm(user, fields.get("code", ""))
     except SigninError as exc:
         return await _manage_page(request, found, exc=exc)
     return await _manage_page(request, found, codes=codes)
@@ -199,14 +208,12 @@ async def confirm(request: Request) -> Response:
 
 @router.post(MANAGE_PATH + "/disable")
 async def disable(request: Request) -> Response:
-    fields = await read_form(request)
-    found = await _signed_in(request)
-    if isinstance(found, Response):
-        return found
-    services = services_of(request)
-    user = await services.account.user(found.session.user_id)
+    form = await _manage_form(request)
+    if isinstance(form, Response):
+        return form
+    found, user, fields = form
     try:
-        await services.two_factor.disable(user, **_proof(request, fields))
+        await services_of(request).two_factor.disable(user, **_proof(request, fields))
     except SigninError as exc:
         return await _manage_page(request, found, exc=exc, fields=fields)
     return see_other(MANAGE_PATH + ("?basic=1" if is_basic(request, fields) else ""))
@@ -214,14 +221,12 @@ async def disable(request: Request) -> Response:
 
 @router.post(MANAGE_PATH + "/recovery-codes")
 async def renew_codes(request: Request) -> Response:
-    fields = await read_form(request)
-    found = await _signed_in(request)
-    if isinstance(found, Response):
-        return found
-    services = services_of(request)
-    user = await services.account.user(found.session.user_id)
+    form = await _manage_form(request)
+    if isinstance(form, Response):
+        return form
+    found, user, fields = form
     try:
-        codes = await services.two_factor.renew_codes(user, **_proof(request, fields))
+        codes = await services_of(request).two_factor.renew_codes(user, **_proof(request, fields))
     except SigninError as exc:
         return await _manage_page(request, found, exc=exc, fields=fields)
     return await _manage_page(request, found, codes=codes, fields=fields)
