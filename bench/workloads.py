@@ -207,15 +207,7 @@ async def w4_trusted(server: Server, system: System, plan: Plan) -> Numbers:
     owner = "trusted-owner"
     await create_users(server.base, system, [owner])
     token = await device_token(server.base, system, owner)
-    warm = await closed_loop(
-        server.base,
-        lambda _n: system.sign_in(owner, WRONG),
-        concurrency=1,
-        seconds=30,
-        max_requests=6,
-    )
-    if warm.count(429, 429) == 0:
-        raise RuntimeError(f"W4t: the username never locked: {dict(warm.statuses)}")
+    await lock_username(server, system, owner, "W4t")
     trusted = Request(
         "POST",
         system.signin_path,
@@ -240,18 +232,23 @@ async def w4_trusted(server: Server, system: System, plan: Plan) -> Numbers:
     return numbers
 
 
-async def w4_locked(server: Server, system: System, plan: Plan) -> Numbers:
-    """Lock one username with wrong passwords, then measure CPU per refused attempt."""
-    victim = "locked-victim"
+async def lock_username(server: Server, system: System, username: str, workload: str) -> None:
+    """Wrong passwords for `username` until the server answers 429 (at most six)."""
     warm = await closed_loop(
         server.base,
-        lambda _n: system.sign_in(victim, WRONG),
+        lambda _n: system.sign_in(username, WRONG),
         concurrency=1,
         seconds=30,
         max_requests=6,
     )
     if warm.count(429, 429) == 0:
-        raise RuntimeError(f"W4: the username never locked: {dict(warm.statuses)}")
+        raise RuntimeError(f"{workload}: the username never locked: {dict(warm.statuses)}")
+
+
+async def w4_locked(server: Server, system: System, plan: Plan) -> Numbers:
+    """Lock one username with wrong passwords, then measure CPU per refused attempt."""
+    victim = "locked-victim"
+    await lock_username(server, system, victim, "W4")
     cpu = server.cpu_seconds()
     result = await closed_loop(
         server.base,
