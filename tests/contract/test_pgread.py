@@ -14,7 +14,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signin.services import build_services
@@ -23,20 +22,18 @@ from signin.stores.sql.engine import create_engine
 from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.fastread import MISS
 from signin.stores.sql.pgread import PgReads
-from signin.stores.sql.schema import metadata, users
+from signin.stores.sql.schema import users
 from signin.stores.sql.sessions import SqlSessionStore
 from signin.stores.sql.users import SqlUserStore
+from tests.contract.conftest import _sql_engine
 from tests.support import make_settings
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def engine(pg_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(pg_database)
-    tables = ", ".join(table.name for table in metadata.sorted_tables)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = await _sql_engine("postgresql", request, tmp_path)  # emptied, as every contract test
     yield engine
     await engine.dispose()
 
