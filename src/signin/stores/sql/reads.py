@@ -8,13 +8,16 @@ should take its ordinary path through SQLAlchemy instead.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signin.stores.sql.engine import on_asyncpg
 from signin.stores.sql.fastread import MISS, FastReader
+
+if TYPE_CHECKING:
+    from signin.stores.sql.pgread import PgReads
 
 __all__ = ["MISS", "PointReader", "point_reader", "point_reads_closer"]
 
@@ -26,20 +29,24 @@ class PointReader(Protocol):
 def point_reader(engine: AsyncEngine, statement: sa.Select[Any]) -> PointReader | None:
     if FastReader.usable(engine):
         return FastReader(engine, statement)
-    if not on_asyncpg(engine):
+    reads = _pg_reads(engine)
+    if reads is None:
         return None
-    # Imported here: asyncpg takes 0.15-0.2 s to import, which SQLite (and the CLI) never need.
-    from signin.stores.sql.pgread import PgReader, PgReads
+    from signin.stores.sql.pgread import PgReader
 
-    reads = PgReads.shared(engine)
-    return PgReader(reads, engine, statement) if reads is not None else None
+    return PgReader(reads, engine, statement)
 
 
 def point_reads_closer(engine: AsyncEngine) -> Callable[[], Awaitable[None]] | None:
     """What ends `engine`'s plain PostgreSQL connections politely (services.close), if any."""
+    reads = _pg_reads(engine)
+    return reads.close if reads is not None else None
+
+
+def _pg_reads(engine: AsyncEngine) -> PgReads | None:
     if not on_asyncpg(engine):
         return None
+    # Imported here: asyncpg takes 0.15-0.2 s to import, which SQLite (and the CLI) never need.
     from signin.stores.sql.pgread import PgReads
 
-    reads = PgReads.shared(engine)
-    return reads.close if reads is not None else None
+    return PgReads.shared(engine)
