@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from signin.accounts.factors.flow import Pending, SignedIn
+from signin.i18n import N_
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import (
@@ -33,7 +34,7 @@ def require_json(request: Request) -> None:
     if request.method in ("POST", "PUT", "PATCH") and not is_json(
         request.headers.get("content-type", "")
     ):
-        raise HTTPException(415, "The request body must be application/json.")
+        raise HTTPException(415, N_("The request body must be application/json."))
 
 
 class JsonRoute(APIRoute):
