@@ -50,6 +50,7 @@ class InvalidInput(SigninError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__()
         self.message = "; ".join(problem.message for problem in problems)
+        self.args = (self.message,)  # str(exc): every problem, in English (the CLI shows it)
         self.problems = problems
 
 

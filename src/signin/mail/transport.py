@@ -110,9 +110,9 @@ def build_message(mail: Mail, sender: str, *, readable: bool = False) -> EmailMe
     message["Message-ID"] = make_msgid(domain=domain)
     # RFC 3834: tells vacation responders and list servers not to answer.
     message["Auto-Submitted"] = "auto-generated"
-    message["Content-Language"] = mail.language
     message.set_content(mail.text, cte="8bit" if readable else None)
     message.add_alternative(mail.html, subtype="html")
+    message["Content-Language"] = mail.language  # after set_content, which drops Content-*
     return message
 
 

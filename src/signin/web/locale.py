@@ -133,7 +133,7 @@ async def choose_language(request: Request) -> Response:
 
     fields = await read_form(request)
     code = supported(fields.get("lang"))
-    response = see_other(same_origin_path(fields.get("next", "/")))
+    response = see_other(same_origin_path(fields.get("back", "/")))
     if code is None:  # a tampered form: nothing changes
         return response
     services = services_of(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -19,6 +20,7 @@ from signin.web.locale import translator
 TEMPLATES = Path(__file__).parent / "templates"
 CSRF_COOKIE = "csrf"
 CSRF_FIELD = "csrf_token"
+SKIPPED = frozenset({"token", "next", "sig"})
 # The messages static/js/*.js show, sent translated with every page (base.html, a JSON block).
 JS_MESSAGES = {
     "enter_username": N_("Enter your username."),
@@ -68,6 +70,17 @@ def csrf_valid(request: Request, token: str | None) -> bool:
     return services_of(request).csrf.check(token, cookie)
 
 
+def _here(request: Request) -> str:
+    """Where the language picker leads back to: this page, its query kept but for a token
+    (never echoed) and a `next` that does not verify (never followed, never shown)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in SKIPPED]
+    target, sig = request.query_params.get("next", ""), request.query_params.get("sig", "")
+    if target and services_of(request).redirects.verified(target, sig, "") == target:
+        kept += [("next", target), ("sig", sig)]
+    query = urlencode(kept)
+    return request.url.path + (f"?{query}" if kept and len(query) <= 2048 else "")
+
+
 def render(
     request: Request,
     template: str,
@@ -79,16 +92,13 @@ def render(
     services = services_of(request)
     secret = csrf_browser_secret(request)
     speak = translator(request)
-    query = request.url.query
     ctx: dict[str, Any] = {
         "lang": speak.language,
         "lang_tag": speak.html_lang,
         "lang_dir": speak.direction,
         "languages": [(code, NAMES[code]) for code in LANGUAGES],
         "js_messages": {key: speak.gettext(text) for key, text in JS_MESSAGES.items()},
-        # Where the language picker leads back to; never a URL carrying a token.
-        "here": request.url.path
-        + (f"?{query}" if query and len(query) < 1024 and "token" not in query else ""),
+        "here": _here(request),
         "csrf_token": services.csrf.token_for(secret),
         "settings": services.settings,
         "min_length": services.settings.password_min_length,
