@@ -207,3 +207,16 @@ async def test_reset_mail_comes_in_the_language_last_used(
         assert '<html lang="de" dir="ltr">' in html
         assert "Neues Passwort wählen" in html
         assert mail.token("/reset-password")  # the link is there, once
+
+
+async def test_api_sign_up_stores_a_named_language_only(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    body = {"password": PASSWORD}
+    named = await client.post(
+        "/api/v1/users", json={"username": "ana", **body}, headers={"Accept-Language": "pt-BR"}
+    )
+    plain = await client.post("/api/v1/users", json={"username": "bea", **body})
+    assert named.status_code == plain.status_code == 201
+    assert stored_language(settings, "ana") == "pt_BR"
+    assert stored_language(settings, "bea") is None  # mails then use SIGNIN_DEFAULT_LANGUAGE

@@ -27,6 +27,7 @@ from signin.web.auth import (
 )
 from signin.web.edge import answered_by, answered_by_json, is_json
 from signin.web.forms import require_session
+from signin.web.locale import requested_language
 
 
 def require_json(request: Request) -> None:
@@ -138,6 +139,9 @@ async def create_user(body: SignUpIn, request: Request) -> UserOut:
         invite=body.invite or "",
         welcome=True,
         ip=client_ip(request),
+        # A program that names a language (Accept-Language, the lang cookie) gets its mails in
+        # it; one that names none leaves the account on SIGNIN_DEFAULT_LANGUAGE.
+        language=requested_language(request),
     )
     return UserOut(username=user.username, email=user.email)
 

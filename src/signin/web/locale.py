@@ -91,6 +91,14 @@ def translator(request: Request) -> Translator:
     return found
 
 
+def requested_language(request: Request) -> str | None:
+    """The language the request names (cookie or Accept-Language), or None if it names none."""
+    settings = services_of(request).settings
+    return supported(read_cookie(request, settings, LANG_COOKIE)) or from_accept_language(
+        request.headers.get("accept-language", "")
+    )
+
+
 def error_text(request: Request, exc: SigninError) -> str:
     """The error's message in the reader's language (an InvalidInput: its problems joined)."""
     speak = translator(request)
