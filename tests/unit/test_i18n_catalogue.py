@@ -29,7 +29,7 @@ TEMPLATES = [
     *sorted((SRC / "web" / "templates").rglob("*.html")),
     *sorted((SRC / "mail" / "templates").glob("*.*")),
 ]
-PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrif]|\{\w+\}")
+PLACEHOLDER = re.compile(r"%\((?:\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrif]|\{\w+\}")
 TAG = re.compile(r"<[^>]+>")
 # Visible template text that is not translated: the product's name, and "API" in the title of
 # the API documentation page (Swagger UI, which draws the rest of that page, is English only).
