@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from signin.i18n import LANGUAGES
 from signin.i18n.catalogs import Catalogs
 from signin.web.locale import from_accept_language, negotiate, same_origin_path, supported
 
@@ -88,3 +91,11 @@ def test_durations_and_dates_are_said_in_the_language() -> None:
     assert catalogs.get("de") is german  # compiled once, then kept
     assert german.gettext("Sign in") == "Anmelden"
     assert arabic.text("Welcome, %(name)s!", {"name": "Zoë"}) == "أهلًا بك يا Zoë!"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600), st.text(max_size=40))
+def test_any_header_or_cookie_gives_a_supported_language(header: str, cookie: str) -> None:
+    """Client text never breaks negotiation: the answer is always a language signin speaks."""
+    assert negotiate(cookie, header, "en") in LANGUAGES
+    assert same_origin_path(header).startswith("/")
