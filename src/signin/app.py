@@ -29,6 +29,7 @@ from signin.web import (
     docs,
     errors,
     forward_auth,
+    locale,
     metrics,
     openapi,
     pages,
@@ -121,7 +122,7 @@ def create_app(
     routers = [pages.router, api.router, account.router, forward_auth.router]
     routers += [activity.router, metrics.router, admin.router]
     routers += [two_factor.router, two_factor.api_router]
-    routers += [passkeys.router, passkeys.pages]
+    routers += [passkeys.router, passkeys.pages, locale.router]
     for router in routers:
         app.include_router(router)
     docs.install(app)

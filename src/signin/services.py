@@ -39,6 +39,7 @@ from signin.crypto.keys import KeyRing, load_or_create_key_file
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.sealing import SecretBox
 from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, StateSigner
+from signin.i18n.catalogs import Catalogs
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
 from signin.settings import Settings
@@ -85,6 +86,7 @@ class Services:
     clock: Clock
     mailer: Mailer
     letters: TemplateLetters
+    catalogs: Catalogs
     tokens: OneTimeTokens
     resets: PasswordResets
     verification: EmailVerification
@@ -187,7 +189,8 @@ def build_services(
         sender=settings.mail_from,
         timeout=settings.smtp_timeout_seconds,
     )
-    letters = TemplateLetters(mailer, settings.public_url)
+    catalogs = Catalogs(default=settings.default_language)
+    letters = TemplateLetters(mailer, settings.public_url, catalogs)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
     devices = Devices(DeviceSigner(keys, settings.device_seconds, clock))
     unlock = UnlockLinks(
@@ -297,6 +300,7 @@ def build_services(
         clock=clock,
         mailer=mailer,
         letters=letters,
+        catalogs=catalogs,
         tokens=tokens,
         resets=resets,
         verification=verification,

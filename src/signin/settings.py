@@ -103,6 +103,21 @@ class Settings(BaseSettings):
     access_rules: Path | None = None
     access_default: Literal["bypass", "signed_in", "two_factor", "deny"] = "signed_in"
 
+    # The language of pages when neither the `lang` cookie nor Accept-Language names a supported
+    # one, and of mails to accounts that never chose one (docs/i18n.md).
+    default_language: str = "en"
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        from signin.i18n import LANGUAGES
+
+        wanted = value.strip().replace("-", "_")
+        for code in LANGUAGES:
+            if code.lower() == wanted.lower():
+                return code
+        raise ValueError(f"not a supported language ({', '.join(LANGUAGES)}): {value!r}")
+
     @field_validator("secret_key", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:

@@ -39,6 +39,7 @@ class Mail:
     subject: str
     text: str
     html: str
+    language: str = "en"  # BCP 47, sent as Content-Language
 
 
 class Mailer(Protocol):
@@ -111,6 +112,7 @@ def build_message(mail: Mail, sender: str, *, readable: bool = False) -> EmailMe
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text, cte="8bit" if readable else None)
     message.add_alternative(mail.html, subtype="html")
+    message["Content-Language"] = mail.language  # after set_content, which drops Content-*
     return message
 
 

@@ -47,6 +47,7 @@ from signin.accounts.errors import (
     Problem,
 )
 from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges, Opened
+from signin.i18n import N_
 from signin.mail import Letters
 from signin.stores.base import (
     DuplicatePasskey,
@@ -75,14 +76,14 @@ def clean_name(name: str) -> str:
     """The passkey's name as shown on /account; `InvalidInput` when empty, long or unprintable."""
     text = unicodedata.normalize("NFKC", name).strip()
     if not text:
-        message = "Give the passkey a name, such as the device it lives on."
+        message, params = N_("Give the passkey a name, such as the device it lives on."), {}
     elif len(text) > NAME_MAX:
-        message = f"Use at most {NAME_MAX} characters for the name."
+        message, params = N_("Use at most %(max)d characters for the name."), {"max": NAME_MAX}
     elif any(unicodedata.category(char).startswith("C") for char in text):
-        message = "The name may not contain control characters."
+        message, params = N_("The name may not contain control characters."), {}
     else:
         return text
-    raise InvalidInput([Problem("passkey_name", "name", message)])
+    raise InvalidInput([Problem("passkey_name", "name", message, params)])
 
 
 class Passkeys:
@@ -118,7 +119,7 @@ class Passkeys:
         """Delete one of the user's passkeys; `NotFound` when the user has no such passkey."""
         mine = {record.id: record for record in await self.store.list_for_user(user_id)}
         if passkey_id not in mine or not await self.store.delete(user_id, passkey_id):
-            raise NotFound("No such passkey.")
+            raise NotFound(N_("No such passkey."))
         user = await self.users.by_id(user_id)
         if user is not None:
             self.audit.record("passkey_removed", user.username_canon, name=mine[passkey_id].name)
@@ -133,7 +134,8 @@ class Passkeys:
                     Problem(
                         "passkey_limit",
                         "name",
-                        f"An account holds at most {MAX_PASSKEYS} passkeys.",
+                        N_("An account holds at most %(max)d passkeys."),
+                        {"max": MAX_PASSKEYS},
                     )
                 ]
             )

@@ -30,6 +30,8 @@ users = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     # Group names, sorted, comma-separated: read by the session lookup's join (no second query).
     sa.Column("groups", sa.String(1200), nullable=False, server_default=""),
+    # The catalogue code (signin/i18n) the user last used on the site: their mails' language.
+    sa.Column("language", sa.String(16)),
 )
 # A unique index (not a constraint): SQLite adds one to an existing table without a rebuild.
 sa.Index("uq_users_username_skeleton", users.c.username_skeleton, unique=True)

@@ -24,6 +24,7 @@ _COLUMNS = (
     users.c.password_changed_at,
     users.c.disabled,
     users.c.groups,
+    users.c.language,
 )
 
 
@@ -51,6 +52,7 @@ def insert_user(user: NewUser) -> sa.Insert:
             password_changed_at=user.created_at,
             disabled=False,
             groups=groups_text(user.groups),
+            language=user.language,
         )
         .returning(*_COLUMNS)
     )
@@ -73,6 +75,7 @@ def user_record(row: Any) -> UserRecord:
         password_changed_at=row.password_changed_at,
         disabled=bool(row.disabled),
         groups=groups_of(row.groups),
+        language=row.language,
     )
 
 
@@ -133,6 +136,14 @@ class SqlUserStore(SqlStore):
             values["password_changed_at"] = changed_at
         async with self.write() as conn:
             await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                users.update()
+                .where(users.c.id == user_id, users.c.language.is_distinct_from(language))
+                .values(language=language)
+            )
 
     async def set_disabled(self, user_id: int, disabled: bool) -> None:
         async with self.write() as conn:
