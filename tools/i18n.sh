@@ -16,7 +16,6 @@ POT="$LOCALE/messages.pot"
     -k N_ -k _ -k gettext -k ngettext:1,2 \
     --sort-by-file --add-location=file --width=100 \
     --project=signin --copyright-holder="the signin authors" \
-    --msgid-bugs-address="https://github.com/signin/signin/issues" \
     -o "$POT" src/signin
 
 if [ "${1:-}" = "init" ]; then
