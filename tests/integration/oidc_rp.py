@@ -3,10 +3,9 @@ signs in through signin's real /sign-in form (plaintext password) and answers th
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-import warnings
 
 import httpx
 from joserfc import jwt
@@ -47,7 +46,7 @@ def rp_client(scope: str = "openid profile email groups offline_access") -> Asyn
         redirect_uri=CALLBACK,
         scope=scope,
         code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+        token_endpoint_auth_method="client_secret_basic",
     )
 
 

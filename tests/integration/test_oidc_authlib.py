@@ -111,7 +111,7 @@ async def test_authlib_client_does_the_whole_flow(tmp_path: Path) -> None:
     assert token["id_token"] not in logged
 
 
-class server_at_own_url:  # noqa: N801 (a context manager used like a function)
+class server_at_own_url:
     """`signin serve` on a free port whose SIGNIN_PUBLIC_URL names that port."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
