@@ -58,7 +58,9 @@ async def browser_sign_in(browser: httpx.AsyncClient, authorize_url: str, userna
     """Open the authorization URL, sign in on the real page, consent; the callback URL."""
     first = await browser.get(authorize_url)
     assert first.status_code == 303, first.text
-    sign_in_url = first.headers["location"]
+    # The link names SIGNIN_PUBLIC_URL; behind a load balancer that is any instance: stay on
+    # the one the flow started on.
+    sign_in_url = urljoin(authorize_url, "/" + first.headers["location"].split("/", 3)[3])
     assert "/sign-in?next=" in sign_in_url
     page = await browser.get(sign_in_url)
     fields = query_of(sign_in_url)
