@@ -87,3 +87,22 @@ async def test_userinfo_and_pages_never_fail(tmp_path: Path) -> None:
             assert "location" not in response.headers
         consent = await client.post("/oidc/consent", data={"request": "x"})
         assert consent.status_code == 403  # no CSRF token
+
+
+async def test_cors_only_for_public_clients_origins(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        spa = "https://app.example.test"  # the public client "spa" returns there
+        pre = await client.options(
+            "/oidc/token",
+            headers={"Origin": spa, "Access-Control-Request-Method": "POST"},
+        )
+        assert pre.status_code == 204
+        assert pre.headers["access-control-allow-origin"] == spa
+        token = await client.post("/oidc/token", data={"client_id": "spa"}, headers={"Origin": spa})
+        assert token.headers["access-control-allow-origin"] == spa
+        evil = await client.post(
+            "/oidc/token", data={"client_id": "spa"}, headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in evil.headers
+        jwks = await client.get("/oidc/jwks", headers={"Origin": "https://evil.example"})
+        assert jwks.headers["access-control-allow-origin"] == "*"

@@ -26,7 +26,7 @@ from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-PUBLIC = {"Cache-Control": "public, max-age=300"}
+PUBLIC = {"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
 MAX_GET_URL = 8000
 
 

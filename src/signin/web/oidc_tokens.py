@@ -27,6 +27,27 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM = "application/x-www-form-urlencoded"
 
 
+def cors(request: Request, response: Response) -> Response:
+    """Let a public client's own web origin (a single-page app) read the answer."""
+    origin = request.headers.get("origin")
+    if origin and origin in services_of(request).oidc.cors_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@router.options("/oidc/token")
+@router.options("/oidc/userinfo")
+@router.options("/oidc/revoke")
+async def preflight(request: Request) -> Response:
+    headers = {
+        "Access-Control-Allow-Methods": "GET, POST",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+    }
+    return cors(request, Response(status_code=204, headers=headers))
+
+
 def oauth_error(exc: OAuthError, basic: bool = False) -> Response:
     headers = dict(NO_STORE)
     if exc.status == 401 and basic:
@@ -85,8 +106,8 @@ async def token(request: Request) -> Response:
         client, fields = await _client(request)
         body = await services_of(request).oidc.tokens.grant(client, fields)
     except OAuthError as exc:
-        return oauth_error(exc, _basic(request))
-    return JSONResponse(body, headers=NO_STORE)
+        return cors(request, oauth_error(exc, _basic(request)))
+    return cors(request, JSONResponse(body, headers=NO_STORE))
 
 
 @router.post("/oidc/revoke")
@@ -99,8 +120,8 @@ async def revoke(request: Request) -> Response:
             client, fields["token"], fields.get("token_type_hint")
         )
     except OAuthError as exc:
-        return oauth_error(exc, _basic(request))
-    return Response(status_code=200, headers=NO_STORE)
+        return cors(request, oauth_error(exc, _basic(request)))
+    return cors(request, Response(status_code=200, headers=NO_STORE))
 
 
 @router.post("/oidc/introspect")
@@ -142,7 +163,7 @@ async def _userinfo(request: Request, form_token: str | None) -> Response:
 
 @router.get("/oidc/userinfo")
 async def userinfo(request: Request) -> Response:
-    return await _userinfo(request, None)
+    return cors(request, await _userinfo(request, None))
 
 
 @router.post("/oidc/userinfo")
@@ -152,4 +173,4 @@ async def userinfo_post(request: Request) -> Response:
         form = await request.form()
         value = form.get("access_token")
         form_token = value if isinstance(value, str) else None
-    return await _userinfo(request, form_token)
+    return cors(request, await _userinfo(request, form_token))

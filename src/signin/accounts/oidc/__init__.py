@@ -79,23 +79,39 @@ class OidcProvider:
         )
         self.resources = Resources(store, clients, issuer=issuer, clock=clock, audit=audit)
         self.metadata = discovery(issuer)
+        self._cors = frozenset(
+            _origin(uri)
+            for client in clients.values()
+            if not client.confidential
+            for uri in client.redirect_uris
+        )
 
     async def user_signed_out_everywhere(self, user_id: int) -> None:
         """Every session of the user ended (sign-out everywhere, password, disabled): so do
         the tokens the user's apps hold."""
         await self.store.revoke_for_user(user_id, self.clock())
 
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        """Web origins of the public clients' redirect URIs: single-page apps that call the
+        token, UserInfo and revocation endpoints from the browser."""
+        return self._cors
+
     def form_targets(self) -> list[str]:
         """The origins the clients' redirect URIs live on (the pages' CSP `form-action`)."""
         origins = set()
         for client in self.clients.values():
             for uri in (*client.redirect_uris, *client.post_logout_redirect_uris):
-                parts = urlsplit(uri)
-                origins.add(f"{parts.scheme}://{parts.netloc}")
+                origins.add(_origin(uri))
         return sorted(origins)
 
     async def subject(self, user_id: int) -> str:
         return await self.store.subject(user_id)
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def discovery(issuer: str) -> dict[str, Any]:
