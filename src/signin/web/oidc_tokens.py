@@ -21,9 +21,9 @@ from signin.accounts.oidc.clients import Client
 from signin.accounts.oidc.errors import OAuthError, invalid_client, invalid_request
 from signin.accounts.oidc.tokens import Credentials
 from signin.services import services_of
+from signin.web.oidc import NO_STORE
 
 router = APIRouter(include_in_schema=False)
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -55,9 +55,13 @@ def oauth_error(exc: OAuthError, basic: bool = False) -> Response:
     return JSONResponse(exc.body(), exc.status, headers=headers)
 
 
+def is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM
+
+
 async def read_fields(request: Request) -> dict[str, str]:
     """The form body; `invalid_request` for another media type or a repeated parameter."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
+    if not is_form(request):
         raise invalid_request(f"The body must be {FORM}.")
     form = await request.form()
     fields: dict[str, str] = {}
@@ -169,7 +173,7 @@ async def userinfo(request: Request) -> Response:
 @router.post("/oidc/userinfo")
 async def userinfo_post(request: Request) -> Response:
     form_token = None
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
+    if is_form(request):
         form = await request.form()
         value = form.get("access_token")
         form_token = value if isinstance(value, str) else None

@@ -16,7 +16,6 @@ session.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from signin.accounts.oidc.claims import amr_of
 from signin.accounts.oidc.clients import Client
 from signin.accounts.oidc.errors import OAuthError
 from signin.accounts.oidc.request import AuthRequest, RedirectError
+from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
 from signin.stores.base import SessionUser
 from signin.stores.oidc import CodeRecord, ConsentRecord, OidcStore
@@ -54,10 +54,6 @@ class Respond:
 
 Decision = SignIn | AskConsent | Respond
 PURGE_EVERY = 300.0
-
-
-def digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
 class Authorizer:

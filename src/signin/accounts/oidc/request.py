@@ -54,6 +54,14 @@ class AuthRequest:
         return "/oidc/authorize?" + urlencode(params)
 
 
+class RedirectError(OAuthError):
+    """An `OAuthError` to send to the client's redirect URI (`request` says how)."""
+
+    def __init__(self, error: OAuthError, request: AuthRequest) -> None:
+        super().__init__(error.error, error.description)
+        self.request = request
+
+
 def _one(params: dict[str, str], name: str) -> str | None:
     value = params.get(name)
     if value is None or value == "":
@@ -97,14 +105,6 @@ def read_request(
         return _checked(params, base)
     except OAuthError as exc:
         raise RedirectError(exc, base) from None
-
-
-class RedirectError(OAuthError):
-    """An `OAuthError` to send to the client's redirect URI (`request` says how)."""
-
-    def __init__(self, error: OAuthError, request: AuthRequest) -> None:
-        super().__init__(error.error, error.description)
-        self.request = request
 
 
 def _checked(params: dict[str, str], base: AuthRequest) -> AuthRequest:

@@ -29,7 +29,7 @@ from signin.accounts.oidc.errors import (
     invalid_request,
 )
 from signin.accounts.oidc.keys import ProviderKeys
-from signin.accounts.oidc.provider import digest
+from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
 from signin.stores.oidc import ActiveToken, GrantRecord, OidcStore, OidcToken
 from signin.stores.oidc import Subject as Person
