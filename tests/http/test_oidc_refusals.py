@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from signin.accounts.audit import AuditQuery
 from signin.accounts.clock import FrozenClock
 from tests.http.oidcflows import (
     CALLBACK,
@@ -35,11 +36,14 @@ from tests.http.oidcflows import (
 async def test_bad_client_or_redirect_uri_is_a_page_never_a_redirect(
     tmp_path: Path, params: dict[str, str]
 ) -> None:
-    async with oidc_app(tmp_path) as (client, _):
+    async with oidc_app(tmp_path) as (client, services):
         response = await client.get("/oidc/authorize", params=params)
         assert response.status_code == 400
         assert "location" not in response.headers
         assert "evil.example" not in response.text
+        await services.audit.flush()
+        refused = await services.audit.query(AuditQuery(types=("oidc_request_refused",)))
+        assert refused[0].details == {"client": params["client_id"], "error": "invalid_client"}
 
 
 @pytest.mark.parametrize(

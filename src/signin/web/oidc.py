@@ -77,6 +77,7 @@ async def _authorize(
     try:
         auth = read_request(params, oidc.clients, repeated)
     except ClientUnknown as exc:
+        oidc.authorizer.unknown_client(params)
         return error_page(request, 400, exc.message, NO_STORE)
     except RedirectError as exc:
         return respond(request, oidc.authorizer.redirect_error(exc))

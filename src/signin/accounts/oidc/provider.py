@@ -83,6 +83,11 @@ class Authorizer:
         params["iss"] = self.issuer  # RFC 9207
         return Respond(request, params)
 
+    def unknown_client(self, params: dict[str, str]) -> None:
+        """A request naming no registered client or redirect URI: audited, then a page."""
+        client = (params.get("client_id") or "")[:64] or None
+        self.audit.record("oidc_request_refused", None, client=client, error="invalid_client")
+
     def redirect_error(self, error: RedirectError) -> Respond:
         return self.refusal(error.request, error, None)
 
