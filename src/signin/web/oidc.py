@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from signin.accounts.factors.flow import STEP_UP_PATH
-from signin.accounts.oidc.errors import ClientUnknown
+from signin.accounts.oidc.errors import ClientUnknown, _
 from signin.accounts.oidc.provider import AskConsent, Decision, Respond
 from signin.accounts.oidc.request import AuthRequest, RedirectError, read_request
 from signin.services import services_of
@@ -93,7 +93,7 @@ async def act(request: Request, decision: Decision) -> Response:
         return await consent_page(request, decision.request)
     redirects = services_of(request).redirects
     if not redirects.is_safe(decision.resume):
-        return error_page(request, 400, "This sign-in request is too long.", NO_STORE)
+        return error_page(request, 400, _("This sign-in request is too long."), NO_STORE)
     path = STEP_UP_PATH if decision.step_up else "/sign-in"
     return see_other(redirects.sign_in_link(decision.resume, path))
 
@@ -130,7 +130,7 @@ async def consent(request: Request) -> Response:
     found = await current_session(request)
     saved = oidc.consent_signer.loads(fields.get("request", ""))
     if saved is None or not isinstance(saved.get("p"), dict):
-        detail = "This consent page has expired. Go back to the application and start again."
+        detail = _("This consent page has expired. Go back to the application and start again.")
         return error_page(request, 400, detail, NO_STORE)
     if found is not None and saved.get("u") != found.session.user_id:
         found = None  # answered by another account than the one asked: ask that one again
