@@ -31,22 +31,30 @@ name = "Relying Party"
 redirect_uris = ["{CALLBACK}"]
 post_logout_redirect_uris = ["{LOGOUT_RETURN}"]
 secret_hash = "{hash_secret(SECRET)}"
+
+[[client]]
+id = "spa"
+name = "Single-page app"
+redirect_uris = ["{CALLBACK}"]
+consent = "skip"
 """
 
 
-def rp_client(scope: str = "openid profile email groups offline_access") -> AsyncOAuth2Client:
+def rp_client(
+    scope: str = "openid profile email groups offline_access", public: bool = False
+) -> AsyncOAuth2Client:
     with warnings.catch_warnings():
         # authlib 1.9 warns that its httpx client will move to the `httpx2` fork; httpx is what
         # this project uses, and the client works the same on it.
         warnings.filterwarnings("ignore", "The httpx module is deprecated")
         from authlib.integrations.httpx_client import AsyncOAuth2Client
     return AsyncOAuth2Client(
-        client_id="rp",
-        client_secret=SECRET,
+        client_id="spa" if public else "rp",
+        client_secret=None if public else SECRET,
         redirect_uri=CALLBACK,
         scope=scope,
         code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic",
+        token_endpoint_auth_method="none" if public else "client_secret_basic",
     )
 
 

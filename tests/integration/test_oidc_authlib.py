@@ -111,6 +111,41 @@ async def test_authlib_client_does_the_whole_flow(tmp_path: Path) -> None:
     assert token["id_token"] not in logged
 
 
+async def test_authlib_public_client_with_pkce(tmp_path: Path) -> None:
+    clients = tmp_path / "clients.toml"
+    clients.write_text(clients_toml(), encoding="utf-8")
+    env = {
+        "SIGNIN_DATA_DIR": str(tmp_path / "data"),
+        "SIGNIN_OIDC_CLIENTS": str(clients),
+        "SIGNIN_COOKIE_SECURE": "false",
+        "SIGNIN_PUBLIC_URL": "http://127.0.0.1:{port}",
+    }
+    with server_at_own_url(env, tmp_path / "server.log") as (base, meta):
+        async with httpx.AsyncClient() as browser:
+            form = await browser.get(base + "/sign-up")
+            data = {"csrf_token": csrf_of(form.text), "username": "dan", "password": PASSWORD}
+            assert (await browser.post(base + "/sign-up", data=data)).status_code == 303
+            await browser.post(
+                base + "/sign-out",
+                data={"csrf_token": csrf_of((await browser.get(base + "/sign-out")).text)},
+            )
+            async with rp_client("openid profile", public=True) as rp:
+                verifier = secrets.token_urlsafe(48)
+                url, _ = rp.create_authorization_url(
+                    meta["authorization_endpoint"], code_verifier=verifier, nonce="n"
+                )
+                callback = await browser_sign_in(browser, url, "dan")
+                token = await rp.fetch_token(
+                    meta["token_endpoint"], authorization_response=callback, code_verifier=verifier
+                )
+                assert "refresh_token" not in token  # no offline_access asked
+                claims = verified_claims(token["id_token"], (await rp.get(meta["jwks_uri"])).json())
+                assert claims["aud"] == "spa"
+                assert (await rp.get(meta["userinfo_endpoint"])).json()[
+                    "preferred_username"
+                ] == "dan"
+
+
 class server_at_own_url:
     """`signin serve` on a free port whose SIGNIN_PUBLIC_URL names that port."""
 
