@@ -93,7 +93,12 @@ async def act(request: Request, decision: Decision) -> Response:
         return await consent_page(request, decision.request)
     redirects = services_of(request).redirects
     if not redirects.is_safe(decision.resume):
-        return error_page(request, 400, _("This sign-in request is too long."), NO_STORE)
+        return error_page(
+            request,
+            400,
+            _("This sign-in request is too long or holds characters a sign-in link cannot carry."),
+            NO_STORE,
+        )
     path = STEP_UP_PATH if decision.step_up else "/sign-in"
     return see_other(redirects.sign_in_link(decision.resume, path))
 
