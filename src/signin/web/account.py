@@ -63,6 +63,7 @@ async def account_page(
     sessions = await services.account.list_sessions(user.id)
     passkeys = await services.passkeys.list(user.id)
     speak = translator(request)
+    apps = await services.oidc.resources.apps(user.id)
     return render(
         request,
         "account.html",
@@ -78,6 +79,16 @@ async def account_page(
                     "last_used": speak.datetime(p.last_used_at, speak.gettext(N_("never"))),
                 }
                 for p in passkeys
+            ],
+            "apps": [
+                {
+                    "client_id": app.client_id,
+                    "name": app.name,
+                    "scope": app.scope,
+                    "since": speak.datetime(app.since),
+                    "grants": app.grants,
+                }
+                for app in apps
             ],
             "notice": notice,
             **error_context(request, exc),

@@ -48,6 +48,12 @@ WHAT = {
     "lock_cleared": N_("Sign-in lock lifted by an administrator"),
     "invite_created": N_("Invitation created"),
     "access_denied": N_("Access denied"),
+    "oidc_consent_given": N_("Access given to an app"),
+    "oidc_consent_revoked": N_("Access withdrawn from an app"),
+    "oidc_token_issued": N_("An app signed you in"),
+    "oidc_token_refreshed": N_("An app renewed its access"),
+    "oidc_token_revoked": N_("An app's access ended"),
+    "oidc_request_refused": N_("An app's sign-in request was refused"),
 }
 
 

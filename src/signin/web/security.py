@@ -14,7 +14,7 @@ from signin.escape import escape_text
 from signin.i18n import N_
 
 MAX_BODY = 64 * 1024
-NO_REFERRER_PATHS = ("/reset-password", "/verify-email", "/unlock")
+NO_REFERRER_PATHS = ("/reset-password", "/verify-email", "/unlock", "/oidc/")
 CACHEABLE_PATHS = ("/static/", "/api/docs/assets/")  # files, never per-user pages
 STRICT_ORIGIN = b"strict-origin-when-cross-origin"
 log = logging.getLogger("signin.web")

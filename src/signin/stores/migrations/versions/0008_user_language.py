@@ -1,7 +1,7 @@
 """Each user's language: the one they last used on the site, in which their mails are written.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06
 
 NULL (every existing account) means "never chosen": mails then use SIGNIN_DEFAULT_LANGUAGE.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
