@@ -7,15 +7,17 @@ Host would otherwise put an attacker's domain in front of a live reset token.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from signin.accounts.errors import MailNotSent
 from signin.mail import ChangedBy
 from signin.mail.transport import Mail, Mailer, MailError
 from signin.stores.base import UserRecord
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 SUBJECTS = {
     "reset": "Reset your password",
@@ -30,6 +32,8 @@ SUBJECTS = {
 
 
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=PackageLoader("signin.mail", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -58,7 +62,11 @@ class TemplateLetters:
     def __init__(self, mailer: Mailer, public_url: str) -> None:
         self.mailer = mailer
         self.public_url = public_url.rstrip("/")
-        self._env = _environment()
+
+    @cached_property
+    def _env(self) -> Environment:
+        """Jinja, loaded with the first letter (a CLI command that sends none never loads it)."""
+        return _environment()
 
     def link(self, path: str, token: str) -> str:
         return f"{self.public_url}{path}?{urlencode({'token': token})}"
