@@ -7,12 +7,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from signin.accounts.access.gate import Gate
 from signin.accounts.access.groups import Groups
 from signin.accounts.access.invites import Invites
-from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.admin import Administration
 from signin.accounts.audit import AuditLog
@@ -38,7 +35,8 @@ from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens
 from signin.accounts.unlock import UnlockLinks
 from signin.accounts.verification import EmailVerification
-from signin.crypto.keys import KeyRing, load_or_create_key_file
+from signin.boot import build_gate, key_ring
+from signin.crypto.keys import KeyRing
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.sealing import SecretBox
 from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, StateSigner
@@ -61,15 +59,11 @@ from signin.stores.sql.users import SqlUserStore
 from signin.telemetry import Metrics
 
 if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
+    from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import HTTPConnection
 
 CSRF_MAX_AGE = 86400
 CONSENT_SECONDS = 900  # a consent page left open longer asks again
-
-
-def key_ring(settings: Settings) -> KeyRing:
-    current = settings.secret_key or load_or_create_key_file(settings.data_dir)
-    return KeyRing(current, tuple(settings.secret_key_fallbacks))
 
 
 @dataclass
@@ -123,12 +117,6 @@ class Services:
         await self.engine.dispose()
         self.metrics.close()
         await asyncio.to_thread(checkpoint_on_exit, self.engine)
-
-
-def build_gate(settings: Settings) -> Gate:
-    """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
-    rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
-    return Gate(rules, settings.access_default)
 
 
 def provider_keys(settings: Settings, clock: Clock = system_clock) -> ProviderKeys:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
-
 from signin.accounts.errors import Problem
 from signin.i18n import N_
 
@@ -21,6 +19,9 @@ def normalize_email(email: str) -> tuple[str | None, list[Problem]]:
         return None, []
     if len(text) > MAX_LENGTH:
         return None, [Problem("email_invalid", "email", N_("Email address is too long."))]
+    # Imported here: its tables take a moment to load, and most commands never check an address.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         valid = validate_email(text, check_deliverability=False)
     except EmailNotValidError:

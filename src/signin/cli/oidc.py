@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.table import Table
 
 from signin.cli.common import command_group, fail, out, settings_or_exit, shown, when
 
@@ -126,6 +125,8 @@ def clients_add(
 @clients_app.command("list")
 def clients_list() -> None:
     """List the registered clients (never a secret)."""
+    from rich.table import Table
+
     table = Table("id", "name", "type", "redirect URIs", "groups", "2FA", "consent")
     for client in _read(_path()).values():
         table.add_row(
@@ -200,6 +201,8 @@ def keys_list() -> None:
         keys = provider.load()
     except KeysError as exc:
         fail(str(exc))
+    from rich.table import Table
+
     table = Table("kid", "alg", "created", "state")
     for item in keys:
         if item.retired_at is None:

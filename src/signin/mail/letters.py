@@ -10,10 +10,9 @@ durations are said the way that language says them (signin/i18n/catalogs.py).
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from signin.accounts.errors import MailNotSent, Seconds
 from signin.i18n import N_
@@ -22,6 +21,9 @@ from signin.i18n.jinja import install, render_in
 from signin.mail import ChangedBy
 from signin.mail.transport import Mail, Mailer, MailError
 from signin.stores.base import UserRecord
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 SUBJECTS = {
     "reset": N_("Reset your password"),
@@ -36,6 +38,8 @@ SUBJECTS = {
 
 
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=PackageLoader("signin.mail", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -68,7 +72,11 @@ class TemplateLetters:
         self.mailer = mailer
         self.public_url = public_url.rstrip("/")
         self.catalogs = catalogs or Catalogs()
-        self._env = _environment()
+
+    @cached_property
+    def _env(self) -> Environment:
+        """Jinja, loaded with the first letter (a CLI command that sends none never loads it)."""
+        return _environment()
 
     def link(self, path: str, token: str) -> str:
         return f"{self.public_url}{path}?{urlencode({'token': token})}"

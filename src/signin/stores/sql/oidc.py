@@ -21,13 +21,13 @@ from signin.stores.oidc import (
     Subject,
     TokenKind,
 )
+from signin.stores.sql.lite import groups_of
 from signin.stores.sql.oidc_people import SqlOidcPeople
 from signin.stores.sql.schema import oidc_codes as codes
 from signin.stores.sql.schema import oidc_grants as grants
 from signin.stores.sql.schema import oidc_subjects as subjects
 from signin.stores.sql.schema import oidc_tokens as tokens
 from signin.stores.sql.schema import users
-from signin.stores.sql.users import groups_of
 
 CODE_KEEP = 3600.0  # used and expired codes are kept this long to recognise a replay
 

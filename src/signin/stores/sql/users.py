@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from signin.stores.base import DuplicateUser, NewUser, UserRecord
 from signin.stores.sql.base import SqlStore
 from signin.stores.sql.engine import is_unique_violation
+from signin.stores.sql.lite import groups_of, groups_text
 from signin.stores.sql.reads import MISS, PointReader, point_reader
 from signin.stores.sql.schema import users
 
@@ -26,15 +27,6 @@ _COLUMNS = (
     users.c.groups,
     users.c.language,
 )
-
-
-def groups_of(text: str | None) -> tuple[str, ...]:
-    """The `users.groups` column as names: the one place a stored group list is read."""
-    return tuple(text.split(",")) if text else ()
-
-
-def groups_text(names: Iterable[str]) -> str:
-    return ",".join(sorted(set(names)))
 
 
 def insert_user(user: NewUser) -> sa.Insert:
