@@ -22,9 +22,6 @@ from signin.accounts.factors.passkeys import Passkeys
 from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
-from signin.accounts.oidc import OidcProvider, read_clients
-from signin.accounts.oidc.keys import ProviderKeys
-from signin.accounts.oidc.tokens import Lifetimes
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.redirects import RedirectPolicy
 from signin.accounts.reset import PasswordResets
@@ -43,6 +40,7 @@ from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, Stat
 from signin.i18n.catalogs import Catalogs
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
+from signin.oidc_services import LazyProvider
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.audit import SqlAuditStore
@@ -50,7 +48,6 @@ from signin.stores.sql.engine import checkpoint_on_exit, create_engine
 from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
-from signin.stores.sql.oidc import SqlOidcStore
 from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
 from signin.stores.sql.reads import point_reads_closer
 from signin.stores.sql.sessions import SqlSessionStore
@@ -62,8 +59,9 @@ if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import HTTPConnection
 
+    from signin.accounts.oidc import OidcProvider
+
 CSRF_MAX_AGE = 86400
-CONSENT_SECONDS = 900  # a consent page left open longer asks again
 
 
 @dataclass
@@ -101,7 +99,7 @@ class Services:
     gate: Gate
     two_factor: TwoFactor
     sign_in_flow: SignInFlow
-    oidc: OidcProvider
+    oidc_provider: LazyProvider
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -109,7 +107,7 @@ class Services:
 
     async def close(self) -> None:
         await self.unlock.drain()
-        await self.oidc.backchannel.drain()
+        await self.oidc_provider.close()
         await self.audit.close()  # before the engine goes: the last events are written
         self.hasher.close()
         for closer in self.closers:
@@ -118,41 +116,10 @@ class Services:
         self.metrics.close()
         await asyncio.to_thread(checkpoint_on_exit, self.engine)
 
-
-def provider_keys(settings: Settings, clock: Clock = system_clock) -> ProviderKeys:
-    """The OIDC signing keys (a retired key stays published while the tokens it signed live)."""
-    return ProviderKeys(
-        settings.oidc_keys_path, publish_seconds=settings.oidc_access_token_seconds, clock=clock
-    )
-
-
-def build_oidc(
-    settings: Settings,
-    engine: AsyncEngine,
-    ring: KeyRing,
-    *,
-    clock: Clock,
-    audit: AuditLog,
-    metrics: Metrics,
-) -> OidcProvider:
-    """The provider; `ClientsError` or `KeysError` (one line) for a bad clients or key file."""
-    keys = provider_keys(settings, clock)
-    keys.load()
-    return OidcProvider(
-        SqlOidcStore(engine),
-        keys,
-        read_clients(settings.oidc_clients),
-        issuer=settings.public_url.rstrip("/"),
-        lifetimes=Lifetimes(
-            code=settings.oidc_code_seconds,
-            access=settings.oidc_access_token_seconds,
-            refresh=settings.oidc_refresh_token_seconds,
-        ),
-        clock=clock,
-        audit=audit,
-        on_token=metrics.oidc_token,
-        consent_signer=StateSigner(ring, "oidc-consent", CONSENT_SECONDS),
-    )
+    @property
+    def oidc(self) -> OidcProvider:
+        """The OpenID Connect provider, built on first use (the CLI rarely needs its JOSE)."""
+        return self.oidc_provider.get()
 
 
 def services_of(request: HTTPConnection) -> Services:
@@ -311,7 +278,7 @@ def build_services(
         audit=audit,
         passkeys=passkeys,
     )
-    oidc = build_oidc(settings, engine, keys, clock=clock, audit=audit, metrics=metrics)
+    oidc = LazyProvider(settings, engine, keys, clock=clock, audit=audit, metrics=metrics)
     sessions.after_end.append(oidc.session_ended)
     return Services(
         settings=settings,
@@ -360,7 +327,7 @@ def build_services(
         gate=gate,
         two_factor=two_factor,
         sign_in_flow=sign_in_flow,
-        oidc=oidc,
+        oidc_provider=oidc,
         closers=closers,
         health=health,
     )

@@ -81,7 +81,7 @@ def serve(
     from signin.accounts.oidc.keys import KeysError
     from signin.boot import build_gate, key_ring
     from signin.crypto.keys import SecretKeyError
-    from signin.services import provider_keys
+    from signin.oidc_services import provider_keys
     from signin.settings import unknown_variables_warning
     from signin.web.serverproto import GuardedHttpToolsProtocol
 

@@ -172,7 +172,7 @@ def clients_secret(client_id: str) -> None:
 
 
 def _keys() -> ProviderKeys:
-    from signin.services import provider_keys
+    from signin.oidc_services import provider_keys
 
     return provider_keys(settings_or_exit())
 
