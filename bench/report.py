@@ -297,6 +297,8 @@ def write(results: dict[str, Any], meta: dict[str, Any]) -> None:
         " (`bench/access_rules.py`)",
         "- also here: what the audit log and metrics add to a sign-in and a session check,"
         " [RESULTS-audit.md](RESULTS-audit.md) (`bench/audit_overhead.py`)",
+        "- also here: CLI start-up, before and after issue 27, in the findings below"
+        " (`bench/cli_startup.py`, `bench/run.sh --cli`)",
         "",
     ]
     findings = BENCH / "FINDINGS.md"

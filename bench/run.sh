@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks side by side (SPEC section 11): signin against the argon2 ceiling, a bare FastAPI
-# floor, fastapi-users and Django. Usage: bench/run.sh [--quick] [--profile] [--scale-out]
+# floor, fastapi-users and Django. Usage: bench/run.sh [--quick] [--profile] [--scale-out] [--cli]
 # (quick: under 2 minutes). --scale-out runs bench/scaleout.py instead: signin on PostgreSQL +
 # Redis beside SQLite, --workers 2 against 1, and a raw ASGI app (needs PostgreSQL and Redis:
-# BENCH_POSTGRES_URL, BENCH_REDIS_URL).
+# BENCH_POSTGRES_URL, BENCH_REDIS_URL). --cli runs bench/cli_startup.py instead: how long
+# `signin --help`, `users list` and `locks list` take as whole processes (no servers, no peers).
 # Installs what it needs (wrk from Debian, one virtualenv per peer under bench/.venv-*), starts
 # each server with one worker on 127.0.0.1, and stops everything it started, whatever happens.
 set -euo pipefail
@@ -14,8 +15,8 @@ WORK="$BENCH/.work"
 ARGS=("$@")
 for arg in "${ARGS[@]}"; do
   case "$arg" in
-    --quick | --profile | --scale-out) ;;
-    *) echo "usage: bench/run.sh [--quick] [--profile] [--scale-out]" >&2; exit 2 ;;
+    --quick | --profile | --scale-out | --cli) ;;
+    *) echo "usage: bench/run.sh [--quick] [--profile] [--scale-out] [--cli]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -32,6 +33,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say() { printf '[run.sh] %s\n' "$*"; }
+
+if [[ " ${ARGS[*]} " == *" --cli "* ]]; then  # start-up times only: no wrk, no servers, no peers
+  if [[ ! -x "$ROOT/.venv/bin/signin" ]]; then
+    say "creating .venv for signin (pip install -e .)"
+    python3 -m venv "$ROOT/.venv"
+    "$ROOT/.venv/bin/pip" install -q -e "$ROOT" >"$WORK/pip-signin.log" 2>&1
+  fi
+  say "timing CLI start-up (bench/cli_startup.py)"
+  "$ROOT/.venv/bin/python" "$BENCH/cli_startup.py"
+  exit 0
+fi
 
 if ! command -v wrk >/dev/null; then
   say "installing wrk (Debian)"

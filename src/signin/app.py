@@ -29,7 +29,11 @@ from signin.web import (
     docs,
     errors,
     forward_auth,
+    locale,
     metrics,
+    oidc,
+    oidc_logout,
+    oidc_tokens,
     openapi,
     pages,
     passkeys,
@@ -121,7 +125,8 @@ def create_app(
     routers = [pages.router, api.router, account.router, forward_auth.router]
     routers += [activity.router, metrics.router, admin.router]
     routers += [two_factor.router, two_factor.api_router]
-    routers += [passkeys.router, passkeys.pages]
+    routers += [passkeys.router, passkeys.pages, locale.router]
+    routers += [oidc.router, oidc_tokens.router, oidc_logout.router]
     for router in routers:
         app.include_router(router)
     docs.install(app)
@@ -131,7 +136,8 @@ def create_app(
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
 
     # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
-    csp = content_security_policy(services.redirects.csp_sources())
+    # The OIDC clients' return addresses too: a sign-in or consent post ends there.
+    csp = content_security_policy(services.redirects.csp_sources() + services.oidc.form_targets())
     hot = hot_table(routers)
     app.edge = build_edge(
         Dispatcher(app, hot if fast_paths else {}, app.routed),

@@ -7,12 +7,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from signin.accounts.access.gate import Gate
 from signin.accounts.access.groups import Groups
 from signin.accounts.access.invites import Invites
-from signin.accounts.access.rules import load_rules
 from signin.accounts.account import AccountService
 from signin.accounts.admin import Administration
 from signin.accounts.audit import AuditLog
@@ -35,12 +32,15 @@ from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens
 from signin.accounts.unlock import UnlockLinks
 from signin.accounts.verification import EmailVerification
-from signin.crypto.keys import KeyRing, load_or_create_key_file
+from signin.boot import build_gate, key_ring
+from signin.crypto.keys import KeyRing
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.sealing import SecretBox
 from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, StateSigner
+from signin.i18n.catalogs import Catalogs
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
+from signin.oidc_services import LazyProvider
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.audit import SqlAuditStore
@@ -56,14 +56,12 @@ from signin.stores.sql.users import SqlUserStore
 from signin.telemetry import Metrics
 
 if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
+    from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import HTTPConnection
 
+    from signin.accounts.oidc import OidcProvider
+
 CSRF_MAX_AGE = 86400
-
-
-def key_ring(settings: Settings) -> KeyRing:
-    current = settings.secret_key or load_or_create_key_file(settings.data_dir)
-    return KeyRing(current, tuple(settings.secret_key_fallbacks))
 
 
 @dataclass
@@ -85,6 +83,7 @@ class Services:
     clock: Clock
     mailer: Mailer
     letters: TemplateLetters
+    catalogs: Catalogs
     tokens: OneTimeTokens
     resets: PasswordResets
     verification: EmailVerification
@@ -100,6 +99,7 @@ class Services:
     gate: Gate
     two_factor: TwoFactor
     sign_in_flow: SignInFlow
+    oidc_provider: LazyProvider
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -107,6 +107,7 @@ class Services:
 
     async def close(self) -> None:
         await self.unlock.drain()
+        await self.oidc_provider.close()
         await self.audit.close()  # before the engine goes: the last events are written
         self.hasher.close()
         for closer in self.closers:
@@ -115,11 +116,10 @@ class Services:
         self.metrics.close()
         await asyncio.to_thread(checkpoint_on_exit, self.engine)
 
-
-def build_gate(settings: Settings) -> Gate:
-    """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
-    rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
-    return Gate(rules, settings.access_default)
+    @property
+    def oidc(self) -> OidcProvider:
+        """The OpenID Connect provider, built on first use (the CLI rarely needs its JOSE)."""
+        return self.oidc_provider.get()
 
 
 def services_of(request: HTTPConnection) -> Services:
@@ -187,7 +187,8 @@ def build_services(
         sender=settings.mail_from,
         timeout=settings.smtp_timeout_seconds,
     )
-    letters = TemplateLetters(mailer, settings.public_url)
+    catalogs = Catalogs(default=settings.default_language)
+    letters = TemplateLetters(mailer, settings.public_url, catalogs)
     tokens = OneTimeTokens(SqlTokenStore(engine), users, clock=clock)
     devices = Devices(DeviceSigner(keys, settings.device_seconds, clock))
     unlock = UnlockLinks(
@@ -277,6 +278,8 @@ def build_services(
         audit=audit,
         passkeys=passkeys,
     )
+    oidc = LazyProvider(settings, engine, keys, clock=clock, audit=audit, metrics=metrics)
+    sessions.after_end.append(oidc.session_ended)
     return Services(
         settings=settings,
         engine=engine,
@@ -297,6 +300,7 @@ def build_services(
         clock=clock,
         mailer=mailer,
         letters=letters,
+        catalogs=catalogs,
         tokens=tokens,
         resets=resets,
         verification=verification,
@@ -323,6 +327,7 @@ def build_services(
         gate=gate,
         two_factor=two_factor,
         sign_in_flow=sign_in_flow,
+        oidc_provider=oidc,
         closers=closers,
         health=health,
     )

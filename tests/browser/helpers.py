@@ -71,19 +71,24 @@ def fill_sign_up(
     page.locator("#password-retype").press_sequentially(password if retype is None else retype)
 
 
-def sign_up(page: Page, base: str, username: str, password: str) -> Response:
-    """Type the sign-up form and click "Sign up"; the response to the POST."""
+def sign_up(
+    page: Page, base: str, username: str, password: str, *, button: str = "Sign up"
+) -> Response:
+    """Type the sign-up form and click "Sign up" (`button`: in the page's language); the
+    response to the POST."""
     fill_sign_up(page, base, username, password)
-    return submit_and_wait(page, "Sign up", "/sign-up")
+    return submit_and_wait(page, button, "/sign-up")
 
 
-def sign_in(page: Page, base: str, username: str, password: str) -> Response:
+def sign_in(
+    page: Page, base: str, username: str, password: str, *, button: str = "Sign in"
+) -> Response:
     page.goto(base + "/sign-in")
     page.locator("#username").press_sequentially(username)
     page.locator("#password-current").press_sequentially(password)
-    return submit_and_wait(page, "Sign in", "/sign-in")
+    return submit_and_wait(page, button, "/sign-in")
 
 
-def sign_out(page: Page, base: str) -> Response:
+def sign_out(page: Page, base: str, *, button: str = "Sign out") -> Response:
     page.goto(base + "/sign-out")
-    return submit_and_wait(page, "Sign out", "/sign-out")
+    return submit_and_wait(page, button, "/sign-out")

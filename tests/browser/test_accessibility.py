@@ -1,4 +1,6 @@
-"""Every page passes axe-core's WCAG 2 A/AA rules, at a desktop and a phone width (SPEC section 3).
+"""Every page passes axe-core's WCAG 2 A/AA rules, at a desktop and a phone width (SPEC section 3),
+in English, German and Arabic (right to left): the language comes from the `lang` cookie, and the
+buttons are found by their translated names.
 
 axe-core comes from the npm registry, not from this repository: `.ci/run` installs it with
 `npm install --prefix tests/browser/.axe axe-core@4` (docs/testing.md). Without it this module
@@ -20,6 +22,7 @@ import pytest
 from playwright.sync_api import Page, ViewportSize
 
 from signin.accounts.factors import totp
+from signin.i18n.catalogs import Catalogs
 from tests.browser.conftest import server_env
 from tests.browser.helpers import sign_in, sign_out, sign_up, submit_and_wait, unique_name
 from tests.support import ServerProcess, need, run_signin
@@ -40,6 +43,8 @@ WIDTHS: dict[str, ViewportSize] = {
     "desktop": {"width": 1280, "height": 800},
     "phone": {"width": 375, "height": 667},
 }
+LANGUAGES = ["en", "de", "ar"]
+CATALOGS = Catalogs()
 ANONYMOUS_PAGES = [
     "/sign-in",
     "/sign-up",
@@ -47,6 +52,8 @@ ANONYMOUS_PAGES = [
     "/sign-out",
     "/no-such-page",  # the 404 page
     "/reset-password?token=not-a-token",  # the "link no longer works" page
+    "/oidc/logout",  # RP-initiated logout without a session: "you are signed out"
+    "/oidc/authorize?client_id=nobody",  # an unknown OIDC client: error page (400)
 ]
 SIGNED_IN_PAGES = [
     "/welcome",
@@ -58,7 +65,14 @@ SIGNED_IN_PAGES = [
     "/admin/locks",
     "/admin/sessions",
     "/admin/audit",
+    "/admin/apps",
 ]
+OIDC_CLIENTS = """
+[[client]]
+id = "axeapp"
+name = "Accessible App"
+redirect_uris = ["http://127.0.0.1:9/callback"]
+"""
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +85,11 @@ def axe_source() -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server with an admin account (2FA not required for admin, so one password opens it)."""
     root = tmp_path_factory.mktemp("axe-server")
-    env = server_env(root / "data", SIGNIN_ADMIN_REQUIRE_2FA="false")
+    clients = root / "clients.toml"
+    clients.write_text(OIDC_CLIENTS, encoding="utf-8")
+    env = server_env(
+        root / "data", SIGNIN_ADMIN_REQUIRE_2FA="false", SIGNIN_OIDC_CLIENTS=str(clients)
+    )
     process = ServerProcess(env, log_path=root / "server.log").start()
     try:
         body = {"username": ADMIN, "password": PASSWORD}
@@ -96,36 +114,45 @@ def violations_on(page: Page, axe_source: str, where: str) -> list[str]:
     ]
 
 
+def speak(page: Page, server: ServerProcess, lang: str) -> Any:
+    """Show every page in `lang` (the picker's cookie); `_` translates a button's name."""
+    page.context.add_cookies([{"name": "lang", "value": lang, "url": server.url}])
+    return CATALOGS.get(lang).gettext
+
+
 def visit(page: Page, url: str, status: int) -> None:
     response = page.goto(url)
     assert response is not None
     assert response.status == status, url
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_every_page_has_no_wcag_violation(
-    axe_source: str, page: Page, server: ServerProcess, width: str
+    axe_source: str, page: Page, server: ServerProcess, width: str, lang: str
 ) -> None:
     page.set_viewport_size(WIDTHS[width])
+    _ = speak(page, server, lang)
     problems: list[str] = []
     for path in ANONYMOUS_PAGES:
-        expected = 404 if path == "/no-such-page" else 400 if "token=" in path else 200
+        expected = 404 if path == "/no-such-page" else 400 if "=" in path else 200
         visit(page, server.url + path, expected)
         problems += violations_on(page, axe_source, path)
 
     # The forgot-password page after it was sent (always the same page).
     page.goto(server.url + "/forgot-password")
     page.locator("#login").fill(ADMIN)
-    assert submit_and_wait(page, "Send me a reset link", "/forgot-password").status == 200
+    assert submit_and_wait(page, _("Send me a reset link"), "/forgot-password").status == 200
     problems += violations_on(page, axe_source, "/forgot-password (sent)")
 
     # Forms shown again with their error message: a taken username (409), a wrong password (401).
-    assert sign_up(page, server.url, ADMIN, PASSWORD).status == 409
+    assert sign_up(page, server.url, ADMIN, PASSWORD, button=_("Sign up")).status == 409
     problems += violations_on(page, axe_source, "/sign-up (username taken)")
-    assert sign_in(page, server.url, ADMIN, "not the password").status == 401
+    wrong = sign_in(page, server.url, ADMIN, "not the password", button=_("Sign in"))
+    assert wrong.status == 401
     problems += violations_on(page, axe_source, "/sign-in (wrong password)")
 
-    assert sign_in(page, server.url, ADMIN, PASSWORD).status == 303
+    assert sign_in(page, server.url, ADMIN, PASSWORD, button=_("Sign in")).status == 303
     for path in SIGNED_IN_PAGES:
         visit(page, server.url + path, 200)
         problems += violations_on(page, axe_source, path)
@@ -143,41 +170,77 @@ def test_every_page_has_no_wcag_violation(
     page.locator("#password-current").press_sequentially("not the password")
     page.locator("#password-new").press_sequentially("another long passphrase 2")
     page.locator("#password-retype").press_sequentially("another long passphrase 2")
-    assert submit_and_wait(page, "Change password", "/account/password").status == 401
+    assert submit_and_wait(page, _("Change password"), "/account/password").status == 401
     problems += violations_on(page, axe_source, "/account/password (wrong current password)")
 
-    assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
-        problems
+    assert not problems, f"{len(problems)} axe violation(s) at {width} width, {lang}:\n" + (
+        "\n".join(problems)
     )
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_two_factor_pages_have_no_wcag_violation(
-    axe_source: str, page: Page, server: ServerProcess, width: str
+    axe_source: str, page: Page, server: ServerProcess, width: str, lang: str
 ) -> None:
     page.set_viewport_size(WIDTHS[width])
+    _ = speak(page, server, lang)
     problems: list[str] = []
     name = unique_name("axe")
-    assert sign_up(page, server.url, name, PASSWORD).status == 303
+    assert sign_up(page, server.url, name, PASSWORD, button=_("Sign up")).status == 303
     page.goto(server.url + "/account/two-factor")
-    began = submit_and_wait(page, "Set up two-factor sign-in", "/account/two-factor/begin")
+    began = submit_and_wait(page, _("Set up two-factor sign-in"), "/account/two-factor/begin")
     assert began.status == 303
     problems += violations_on(page, axe_source, "/account/two-factor (key and QR code)")
     secret = page.locator("[data-totp-secret]").inner_text().strip()
     code = totp.code_at(secret, totp.step_at(time.time()))
-    page.get_by_label("Code from your app").fill(code)
-    assert submit_and_wait(page, "Turn on", "/account/two-factor/confirm").status == 200
+    page.get_by_label(_("Code from your app")).fill(code)
+    assert submit_and_wait(page, _("Turn on"), "/account/two-factor/confirm").status == 200
     problems += violations_on(page, axe_source, "/account/two-factor/confirm (recovery codes)")
 
-    assert sign_out(page, server.url).status == 303
-    assert sign_in(page, server.url, name, PASSWORD).status == 303
+    assert sign_out(page, server.url, button=_("Sign out")).status == 303
+    assert sign_in(page, server.url, name, PASSWORD, button=_("Sign in")).status == 303
     problems += violations_on(page, axe_source, "/sign-in/two-factor")
     now = totp.step_at(time.time())
     near = {totp.code_at(secret, now + step) for step in (-1, 0, 1, 2)}
-    page.get_by_label("Code").fill(next(c for c in ("000000", "111111", "222222") if c not in near))
-    assert submit_and_wait(page, "Continue", "/sign-in/two-factor").status == 401
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in near)
+    page.get_by_label(_("Code"), exact=True).fill(wrong)
+    assert submit_and_wait(page, _("Continue"), "/sign-in/two-factor").status == 401
     problems += violations_on(page, axe_source, "/sign-in/two-factor (wrong code)")
 
+    assert not problems, f"{len(problems)} axe violation(s) at {width} width, {lang}:\n" + (
+        "\n".join(problems)
+    )
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_oidc_pages_have_no_wcag_violation(
+    axe_source: str, page: Page, server: ServerProcess, width: str
+) -> None:
+    """The consent page, the logout confirmation and the account's apps with access."""
+    page.set_viewport_size(WIDTHS[width])
+    problems: list[str] = []
+    name = unique_name("axe")
+    assert sign_up(page, server.url, name, PASSWORD).status == 303
+    query = (
+        "client_id=axeapp&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&response_type=code"
+        "&scope=openid+profile+email&state=s&code_challenge="
+        + "a" * 43
+        + "&code_challenge_method=S256"
+    )
+    visit(page, server.url + "/oidc/authorize?" + query, 200)
+    problems += violations_on(page, axe_source, "/oidc/authorize (consent)")
+    # The app is not running: its callback answers from the browser's own route.
+    page.route("http://127.0.0.1:9/**", lambda route: route.fulfill(status=200, body="app"))
+    with page.expect_response(lambda r: r.url.endswith("/oidc/consent")) as answered:
+        page.get_by_role("button", name="Allow").click()
+    assert answered.value.status == 303
+    page.wait_for_url("http://127.0.0.1:9/callback?**")
+    visit(page, server.url + "/account", 200)
+    assert page.locator('tr[data-app="axeapp"]').count() == 1
+    problems += violations_on(page, axe_source, "/account (apps with access)")
+    visit(page, server.url + "/oidc/logout", 200)
+    problems += violations_on(page, axe_source, "/oidc/logout (confirm)")
     assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
         problems
     )

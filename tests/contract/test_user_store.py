@@ -38,6 +38,20 @@ class TestUserStoreContract:
         assert await user_store.by_canon("zoë") == user
         assert await user_store.by_email("zoe@example.org") == user
 
+    async def test_language_is_kept_and_changed(self, user_store: UserStore) -> None:
+        """The language of the user's mails: given at creation, changed later, else None."""
+        plain = await user_store.create(new_user("ana"))
+        assert plain.language is None
+        made = await user_store.create(dataclasses.replace(new_user("ben"), language="de"))
+        assert made.language == "de"
+        assert (await user_store.by_canon("ben")) == made
+        await user_store.set_language(made.id, "ar")
+        await user_store.set_language(made.id, "ar")  # the same again: nothing to change
+        found = await user_store.by_id(made.id)
+        assert found is not None
+        assert found.language == "ar"
+        assert (await user_store.by_id(plain.id)) == plain  # no other row touched
+
     async def test_unknown_lookups_are_none(self, user_store: UserStore) -> None:
         await user_store.create(new_user("alice"))
         assert await user_store.by_id(9999) is None

@@ -11,6 +11,7 @@ import pytest
 
 from signin.accounts.audit import AuditQuery
 from signin.accounts.errors import InvalidInput, NotFound
+from signin.i18n.catalogs import Catalogs
 from signin.services import Services, build_services
 from signin.stores import migrate
 from signin.web.chart import svg
@@ -106,7 +107,7 @@ async def test_week_chart_counts_and_draws_without_script(services: Services) ->
     }
     assert hourly.counts["sign_in"][-1] == 2
     assert sum(hourly.counts["sign_in_failed"]) == 1
-    drawn = str(svg(hourly))
+    drawn = str(svg(hourly, Catalogs().get("en")))
     assert drawn.startswith("<svg")
     assert drawn.endswith("</svg>")
     assert 'data-series="sign_in" data-total="2"' in drawn

@@ -41,6 +41,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("SIGNIN_REQUIRE_EMAIL", "perhaps"),
         ("SIGNIN_ALLOWED_REDIRECT_HOSTS", "evil.com/path"),
         ("SIGNIN_LOG_LEVEL", "loud"),
+        ("SIGNIN_DEFAULT_LANGUAGE", "tlh"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(

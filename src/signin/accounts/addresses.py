@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
-
 from signin.accounts.errors import Problem
+from signin.i18n import N_
 
 MAX_LENGTH = 254
 
@@ -19,9 +18,12 @@ def normalize_email(email: str) -> tuple[str | None, list[Problem]]:
     if not text:
         return None, []
     if len(text) > MAX_LENGTH:
-        return None, [Problem("email_invalid", "email", "Email address is too long.")]
+        return None, [Problem("email_invalid", "email", N_("Email address is too long."))]
+    # Imported here: its tables take a moment to load, and most commands never check an address.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         valid = validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
-        return None, [Problem("email_invalid", "email", f"Email address is not valid: {exc}")]
+    except EmailNotValidError:
+        return None, [Problem("email_invalid", "email", N_("Email address is not valid."))]
     return valid.normalized, []

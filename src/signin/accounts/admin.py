@@ -25,6 +25,7 @@ from signin.accounts.reset import PasswordResets
 from signin.accounts.sessions import SessionManager
 from signin.accounts.signup import Registration
 from signin.accounts.usernames import canon
+from signin.i18n import N_
 from signin.stores.base import SessionRecord, SessionStore, SessionUser, UserRecord, UserStore
 
 ADMINS = "admins"
@@ -104,7 +105,11 @@ class Administration:
     async def set_disabled(self, admin: str, username: str, disabled: bool) -> UserRecord:
         if disabled and canon(username) == admin:
             raise InvalidInput(
-                [Problem("own_account", "username", "You cannot disable your own account here.")]
+                [
+                    Problem(
+                        "own_account", "username", N_("You cannot disable your own account here.")
+                    )
+                ]
             )
         with acting(admin):
             return await self.registration.set_disabled(username, disabled)
@@ -112,7 +117,7 @@ class Administration:
     async def delete(self, admin: str, username: str) -> UserRecord:
         if canon(username) == admin:
             raise InvalidInput(
-                [Problem("own_account", "username", "You cannot delete your own account here.")]
+                [Problem("own_account", "username", N_("You cannot delete your own account here."))]
             )
         with acting(admin):
             return await self.registration.delete(username)
@@ -130,7 +135,7 @@ class Administration:
         wanted = set(text.replace(",", " ").split())
         if user.username_canon == admin and ADMINS not in wanted:
             raise InvalidInput(
-                [Problem("own_admin", "groups", "You cannot leave the admins group here.")]
+                [Problem("own_admin", "groups", N_("You cannot leave the admins group here."))]
             )
         current = set(user.groups)
         after = await self.groups.change(
@@ -153,7 +158,9 @@ class Administration:
         try:
             stored = parse_key(key)
         except ValueError as exc:
-            raise InvalidInput([Problem("bad_key", "key", f"Not a lock key: {exc}")]) from None
+            raise InvalidInput(
+                [Problem("bad_key", "key", N_("Not a lock key: %(reason)s"), {"reason": str(exc)})]
+            ) from None
         with acting(admin):
             return await self.lockout.lift(stored)
 
@@ -180,7 +187,7 @@ class Administration:
     async def end_session(self, admin: str, username: str, session_id: str) -> None:
         user = await self.user(username)
         if not await self.sessions.end_by_id(user.id, session_id):
-            raise NotFound("That session has ended already.")
+            raise NotFound(N_("That session has ended already."))
         with acting(admin):
             self.audit.record("session_ended", user.username_canon, session=session_id)
 

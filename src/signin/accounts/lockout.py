@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from signin.accounts.audit import NO_AUDIT, Recorder
@@ -211,19 +212,18 @@ class Lockout:
     async def locks(self, *, locked_only: bool = False) -> list[LockInfo]:
         """Live username, IP and device keys, the most recent attempt first."""
         now = self.clock()
-        records = await self.store.list(now, self.lock_seconds)
-        infos = [self._info(record, now) for record in records if is_lock_key(record.key)]
-        return [info for info in infos if info.locked or not locked_only]
+        return lock_infos(
+            await self.store.list(now, self.lock_seconds),
+            now,
+            max_failures=self.max_failures,
+            ip_max_failures=self.ip_max_failures,
+            lock_seconds=self.lock_seconds,
+            locked_only=locked_only,
+        )
 
     def starts_lock(self, attempt: Attempt) -> bool:
         """True for the failed untrusted attempt that locks its username (SPEC 5a: mail)."""
         return not attempt.trusted and attempt.count == self.max_failures
-
-    def _info(self, record: LockRecord, now: float) -> LockInfo:
-        is_ip = record.key.startswith(IP_STORED)
-        limit = self.ip_max_failures if is_ip else self.max_failures
-        left = max(0, math.ceil(record.last_attempt + self.lock_seconds - now))
-        return LockInfo(shown_key(record.key), record.failures, record.failures >= limit, left)
 
     async def _maybe_purge(self, now: float) -> None:
         # Expired keys already count as forgotten (the reservation starts them again from 1);
@@ -231,3 +231,26 @@ class Lockout:
         if now >= self._next_purge:
             self._next_purge = now + self.purge_every
             await self.store.purge(now, self.lock_seconds)
+
+
+def lock_infos(
+    records: Sequence[LockRecord],
+    now: float,
+    *,
+    max_failures: int,
+    ip_max_failures: int,
+    lock_seconds: int,
+    locked_only: bool = False,
+) -> list[LockInfo]:
+    """The lock keys among `records` as `signin locks list` shows them (also for records read
+    without the store: cli/locks.py on SQLite)."""
+    infos = []
+    for record in records:
+        if not is_lock_key(record.key):
+            continue
+        limit = ip_max_failures if record.key.startswith(IP_STORED) else max_failures
+        left = max(0, math.ceil(record.last_attempt + lock_seconds - now))
+        locked = record.failures >= limit
+        if locked or not locked_only:
+            infos.append(LockInfo(shown_key(record.key), record.failures, locked, left))
+    return infos

@@ -19,8 +19,6 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-from confusable_homoglyphs import categories, confusables
-
 __all__ = ["is_mixed_script", "skeleton"]
 
 _IGNORED = {"COMMON", "INHERITED"}
@@ -35,6 +33,10 @@ _MARKS = str.maketrans("", "", "\u200e\u200f")  # the package wraps right-to-lef
 @functools.cache
 def _prototypes() -> dict[str, str]:
     """Each confusable character -> the prototype it is drawn like."""
+    # Imported on first use: the package loads its data files when imported (the CLI starts
+    # without them).
+    from confusable_homoglyphs import confusables
+
     links = {
         key.translate(_MARKS): [entry["c"].translate(_MARKS) for entry in entries]
         for key, entries in confusables.confusables_data.items()
@@ -68,6 +70,8 @@ def skeleton(username: str) -> str:
 
 def is_mixed_script(username: str) -> bool:
     """True for a name mixing scripts that no one writes together (Latin with Cyrillic...)."""
+    from confusable_homoglyphs import categories
+
     scripts = categories.unique_aliases(unicodedata.normalize("NFKC", username)) - _IGNORED
     if len(scripts) <= 1:
         return False

@@ -15,6 +15,7 @@ from signin.accounts.errors import Busy, Problem
 from signin.crypto.common_passwords import CommonPasswords
 from signin.crypto.passwords import HasherBusy
 from signin.crypto.prehash import canon, is_prehash, normalize_password, prehash_v1, to_prehash
+from signin.i18n import N_
 
 MAX_LENGTH = 1024
 
@@ -44,7 +45,8 @@ class PasswordPolicy:
                 Problem(
                     "password_too_short",
                     "password",
-                    f"Password must be at least {self.min_length} characters.",
+                    N_("Password must be at least %(min)d characters."),
+                    {"min": self.min_length},
                 )
             )
         if len(text) > MAX_LENGTH:
@@ -52,19 +54,22 @@ class PasswordPolicy:
                 Problem(
                     "password_too_long",
                     "password",
-                    f"Password must be at most {MAX_LENGTH} characters.",
+                    N_("Password must be at most %(max)d characters."),
+                    {"max": MAX_LENGTH},
                 )
             )
         if text in (normalize_password(username), canon(username)):
             problems.append(
-                Problem("password_is_username", "password", "Password must not be the username.")
+                Problem(
+                    "password_is_username", "password", N_("Password must not be the username.")
+                )
             )
         elif self.common.contains_plain(text):
             problems.append(
                 Problem(
                     "password_too_common",
                     "password",
-                    "This password is too common; choose another.",
+                    N_("This password is too common; choose another."),
                 )
             )
         return problems
@@ -72,14 +77,16 @@ class PasswordPolicy:
     def prehash_problems(self, username: str, prehash: str) -> list[Problem]:
         if prehash in username_prehashes(username):
             return [
-                Problem("password_is_username", "password", "Password must not be the username.")
+                Problem(
+                    "password_is_username", "password", N_("Password must not be the username.")
+                )
             ]
         if self.common.contains_prehash(username, prehash):
             return [
                 Problem(
                     "password_too_common",
                     "password",
-                    "This password is too common; choose another.",
+                    N_("This password is too common; choose another."),
                 )
             ]
         return []

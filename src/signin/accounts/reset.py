@@ -36,6 +36,7 @@ from signin.accounts.sessions import SessionManager
 from signin.accounts.throttle import Throttle
 from signin.accounts.tokens import OneTimeTokens, Redeemable
 from signin.accounts.usernames import canon
+from signin.i18n import N_
 from signin.mail import Letters
 from signin.stores.base import UserRecord, UserStore
 
@@ -85,7 +86,7 @@ class PasswordResets:
         login = login.strip()[:MAX_LOGIN]
         if not login:
             raise InvalidInput(
-                [Problem("login_required", "login", "Enter your username or email address.")]
+                [Problem("login_required", "login", N_("Enter your username or email address."))]
             )
         started = time.monotonic()
         try:
@@ -112,10 +113,10 @@ class PasswordResets:
         """A reset token for an administrator to hand over (`signin users reset-link`)."""
         user = await self.users.by_canon(canon(username.strip()))
         if user is None:
-            raise NotFound(f"No account named {username!r}.")
+            raise NotFound(N_("No account named %(username)r."), username=username)
         if user.disabled:
             raise InvalidInput(
-                [Problem("account_disabled", "username", "That account is disabled.")]
+                [Problem("account_disabled", "username", N_("That account is disabled."))]
             )
         return await self.tokens.issue(user, "reset", self.token_seconds)
 

@@ -24,6 +24,7 @@ from signin.accounts.sessions import SessionManager
 from signin.accounts.throttle import Throttle
 from signin.accounts.usernames import canon, skeleton, username_problems
 from signin.crypto.passwords import HasherBusy, PasswordHasher
+from signin.i18n import N_
 from signin.stores.base import DuplicateUser, InviteRecord, NewUser, UserRecord, UserStore
 
 AfterSignUp = Callable[[UserRecord], Awaitable[None]]
@@ -79,6 +80,7 @@ class Registration:
         welcome: bool = False,
         admin: bool = False,
         ip: str | None = None,
+        language: str | None = None,
     ) -> UserRecord:
         """Create an account; raise `InvalidInput` listing every problem, or a `*Taken` error.
 
@@ -97,7 +99,7 @@ class Registration:
             raise SignUpClosed()
         if not admin and self.mode == "invite" and not invite:
             raise InviteRequired()
-        user = await self._create(username, password, email, invite)
+        user = await self._create(username, password, email, invite, language)
         # An administrator creating the account (CLI, admin pages), or a person signing up.
         self.audit.record("user_created" if admin else "sign_up", user.username_canon)
         if welcome:
@@ -105,7 +107,9 @@ class Registration:
                 await hook(user)
         return user
 
-    async def _create(self, username: str, password: str, email: str, invite: str) -> UserRecord:
+    async def _create(
+        self, username: str, password: str, email: str, invite: str, language: str | None
+    ) -> UserRecord:
         invites = self.invites if invite else None
         bound = await invites.check(invite) if invites is not None else None
         # No silent strip: the browser pre-hashes the name exactly as typed, so an account made
@@ -116,7 +120,7 @@ class Registration:
         if invites is not None and bound is not None and not email_problems:
             problems += invites.email_problems(bound, address)
         if address is None and not email_problems and self.require_email:
-            problems.append(Problem("email_required", "email", "Email address is required."))
+            problems.append(Problem("email_required", "email", N_("Email address is required.")))
         prehash, password_problems = await self.policy.check(username, password)
         problems += password_problems
         if problems:
@@ -139,6 +143,7 @@ class Registration:
             email_canon=email_canon(address) if address else None,
             password_hash=password_hash,
             created_at=self.clock(),
+            language=language,
         )
         try:
             if invites is not None:
@@ -151,7 +156,7 @@ class Registration:
     async def find(self, username: str) -> UserRecord:
         user = await self.users.by_canon(canon(username))
         if user is None:
-            raise NotFound(f"No account named {username!r}.")
+            raise NotFound(N_("No account named %(username)r."), username=username)
         return user
 
     async def set_disabled(self, username: str, disabled: bool) -> UserRecord:

@@ -7,6 +7,7 @@ import unicodedata
 from signin.accounts.errors import Problem
 from signin.accounts.lookalikes import is_mixed_script, skeleton
 from signin.crypto.prehash import canon
+from signin.i18n import N_
 
 __all__ = ["MAX_LENGTH", "MIN_LENGTH", "canon", "skeleton", "username_problems"]
 
@@ -24,7 +25,8 @@ def username_problems(username: str) -> list[Problem]:
             Problem(
                 "username_length",
                 "username",
-                f"Username must be {MIN_LENGTH} to {MAX_LENGTH} characters long.",
+                N_("Username must be %(min)d to %(max)d characters long."),
+                {"min": MIN_LENGTH, "max": MAX_LENGTH},
             )
         )
     if any(not _allowed(char, position) for position, char in enumerate(text)):
@@ -32,7 +34,7 @@ def username_problems(username: str) -> list[Problem]:
             Problem(
                 "username_characters",
                 "username",
-                "Username may contain only letters, digits, '.', '_' and '-'.",
+                N_("Username may contain only letters, digits, '.', '_' and '-'."),
             )
         )
     elif is_mixed_script(text):
@@ -41,7 +43,10 @@ def username_problems(username: str) -> list[Problem]:
             Problem(
                 "username_mixed_script",
                 "username",
-                "Username must not mix letters of different scripts (such as Latin and Cyrillic).",
+                N_(
+                    "Username must not mix letters of different scripts "
+                    "(such as Latin and Cyrillic)."
+                ),
             )
         )
     return problems

@@ -1,20 +1,33 @@
 """The command line: `signin serve`, admin commands, and the demo's old scripts.
 
 Each group of commands lives in its own module and is registered here.
+
+Start-up time is part of the interface: an operator lifting a lock during an attack should not
+wait for SQLAlchemy, webauthn or uvicorn to load before `signin --help` answers (bench/
+cli_startup.py measures it; tests/unit/test_cli_imports.py keeps it so). Hence, in this package:
+
+- At module top, import only typer, the standard library, `signin.cli.common` and light
+  constants a signature needs (a default value shown by `--help`). Everything else - the
+  services, settings, SQLAlchemy, rich tables, the domain modules, uvicorn, alembic, any new
+  library - is imported inside the command function that uses it, and types for annotations
+  come in under `if TYPE_CHECKING:` (every module has `from __future__ import annotations`).
+- A new group is one module, e.g. `cli/oidc.py` with `oidc_app = command_group("...")` and its
+  commands written that way, then one `app.add_typer(oidc_app, name="oidc")` line below and
+  its name in `common.COMMAND_ORDER`; add the library's top-level package to the forbidden list
+  in tests/unit/test_cli_imports.py.
+- Commands reach the database through `run_with_services`, which imports and builds the
+  services only when the command runs.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from signin.accounts.access.rules import RulesError
 from signin.cli.access import access_app
 from signin.cli.audit import audit
 from signin.cli.common import (
@@ -29,13 +42,12 @@ from signin.cli.common import (
 from signin.cli.data import register as register_data_commands
 from signin.cli.invites import invites_app
 from signin.cli.locks import locks_app
+from signin.cli.oidc import oidc_app
 from signin.cli.passkeys import passkeys_app
 from signin.cli.redirects import sign_url
 from signin.cli.serving import check_port, check_tls
 from signin.cli.sessions import sessions_app
 from signin.cli.users import users_app
-from signin.crypto.keys import SecretKeyError
-from signin.settings import unknown_variables_warning
 
 HELP = """signin: self-hosted sign-up / sign-in service.
 
@@ -59,9 +71,18 @@ def serve(
     ] = None,
 ) -> None:
     """Serve pages, API and forward-auth. Creates data dir, schema and secret key on first start."""
+    import logging
+
     import uvicorn
 
-    from signin.services import build_gate, key_ring
+    from signin.accounts.access.rules import RulesError
+    from signin.accounts.oidc import read_clients
+    from signin.accounts.oidc.clients import ClientsError
+    from signin.accounts.oidc.keys import KeysError
+    from signin.boot import build_gate, key_ring
+    from signin.crypto.keys import SecretKeyError
+    from signin.oidc_services import provider_keys
+    from signin.settings import unknown_variables_warning
     from signin.web.serverproto import GuardedHttpToolsProtocol
 
     settings = settings_or_exit()
@@ -72,7 +93,9 @@ def serve(
     try:
         key_ring(settings)
         gate = build_gate(settings)
-    except (SecretKeyError, RulesError) as exc:
+        read_clients(settings.oidc_clients)  # a bad clients file: one line naming the client
+        provider_keys(settings).load()  # made on first start, like secret.key
+    except (SecretKeyError, RulesError, ClientsError, KeysError) as exc:
         fail(str(exc), 2)
     check_port(host, port)
     migrate_schema(settings)
@@ -117,6 +140,8 @@ def config() -> None:
         for name, value in shown.items():
             print(f"{name}={value}")
         return
+    from rich.table import Table
+
     table = Table("variable", "value", box=None)
     for name, value in shown.items():
         table.add_row(name, value)
@@ -151,6 +176,7 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(locks_app, name="locks")
 app.add_typer(passkeys_app, name="passkeys")
 app.add_typer(access_app, name="access")
+app.add_typer(oidc_app, name="oidc")
 app.command("audit")(audit)
 app.command("sign-url")(sign_url)
 app.add_typer(db_app, name="db")

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 
-from signin.accounts.access.gate import Outcome, Target
 from signin.cli.common import command_group, fail, run_with_services, shown
-from signin.services import Services
-from signin.stores.base import UserRecord
 
+if TYPE_CHECKING:
+    from signin.services import Services
+    from signin.stores.base import UserRecord
+
+# What forward-auth answers for each `gate.Outcome`, by its value.
 ANSWERS = {
-    Outcome.ALLOW: "200 with Remote-User",
-    Outcome.BYPASS: "200 without identity headers",
-    Outcome.SIGN_IN: "401, or 302 to the sign-in page",
-    Outcome.STEP_UP: "step-up: a session with a second factor is needed (302 to the second step)",
-    Outcome.FORBIDDEN: "403",
+    "allow": "200 with Remote-User",
+    "bypass": "200 without identity headers",
+    "sign_in": "401, or 302 to the sign-in page",
+    "step_up": "step-up: a session with a second factor is needed (302 to the second step)",
+    "forbidden": "403",
 }
 access_app = command_group("Forward-auth access rules.")
 
@@ -29,6 +31,8 @@ def access_check(
     method: Annotated[str, typer.Option(help="HTTP method of the request.")] = "GET",
 ) -> None:
     """Print the rule that matches URL and the decision for USER."""
+    from signin.accounts.access.gate import Target
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fail(f"not an absolute http(s) URL: {url!r}")
@@ -44,6 +48,6 @@ def access_check(
         decision = services.gate.decide(target, found, two_factor=False)
         rule = decision.rule
         print(rule.describe() if rule else f"no rule matched: default {decision.policy}")
-        print(f"decision: {decision.outcome.value} ({ANSWERS[decision.outcome]})")
+        print(f"decision: {decision.outcome.value} ({ANSWERS[decision.outcome.value]})")
 
     run_with_services(work)

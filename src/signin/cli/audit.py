@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from signin.accounts.audit import EVENT_TYPES, AuditEvent, AuditQuery
-from signin.accounts.usernames import canon
 from signin.cli.common import fail, out, run_with_services, when
-from signin.services import Services
+
+if TYPE_CHECKING:
+    from signin.accounts.audit import AuditEvent
+    from signin.services import Services
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -65,6 +64,9 @@ def audit(
     as_lines: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Print the audit log, oldest first: time, event, username, IP, browser, details."""
+    from signin.accounts.audit import EVENT_TYPES, AuditQuery
+    from signin.accounts.usernames import canon
+
     unknown = sorted(set(types or ()) - set(EVENT_TYPES))
     if unknown:
         fail(f"unknown event type {unknown[0]!r}; known: {', '.join(EVENT_TYPES)}")
@@ -86,6 +88,9 @@ def audit(
     if not events:
         out.print("no audit events match")
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("time", "event", "username", "ip", "user agent", "details")
     for event in events:
         details = " ".join(f"{key}={value}" for key, value in event.details.items())

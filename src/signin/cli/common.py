@@ -1,33 +1,61 @@
-"""Shared plumbing for CLI commands: settings, services, one-line errors."""
+"""Shared plumbing for CLI commands: settings, services, one-line errors.
+
+Only typer and the standard library at the top: every command imports this module, `--help`
+included (see the package docstring). The rest is imported where it is used.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
-from signin.accounts.audit import ORIGIN, Origin
-from signin.accounts.errors import SigninError
-from signin.crypto.keys import SecretKeyError
 from signin.escape import escape_text
-from signin.services import Services, build_services
-from signin.settings import Settings, SettingsError, load_settings
-from signin.stores.base import StoreUnavailable
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from signin.services import Services
+    from signin.settings import Settings
     from signin.stores.migrate import Upgrade
+    from signin.stores.sql.lite import SqliteReads
 
 T = TypeVar("T")
-# Usernames, emails, IPs and user agents in this output come from strangers: never read any of
-# it as rich markup (`[/x]` crashed, `[link=...]` made a link) or emoji codes (SPEC section 16).
-out = Console(markup=False, emoji=False, highlight=False)
-err = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+
+class LazyConsole:
+    """A rich `Console`, made on first use: rich costs a command that prints no table nothing."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            # Usernames, emails, IPs and user agents in this output come from strangers: never
+            # read any of it as rich markup (`[/x]` crashed, `[link=...]` made a link) or emoji
+            # codes (SPEC section 16).
+            self._console = Console(stderr=self._stderr, markup=False, emoji=False, highlight=False)
+        return self._console
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.console.is_terminal
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console.print(*objects, **options)
+
+
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 
 def shown(text: str) -> str:
@@ -45,6 +73,7 @@ COMMAND_ORDER = (
     "sessions",
     "locks",
     "access",
+    "oidc",
     "audit",
     "sign-url",
     "db",
@@ -84,6 +113,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
+    from signin.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -94,6 +125,14 @@ def run_with_services(
     work: Callable[[Services], Awaitable[T]], *, settings: Settings | None = None
 ) -> T:
     """Build the services, migrate the schema, run `work`, close; errors become one line."""
+    import asyncio
+
+    from signin.accounts.audit import ORIGIN, Origin
+    from signin.accounts.errors import SigninError
+    from signin.crypto.keys import SecretKeyError
+    from signin.services import build_services
+    from signin.stores.base import StoreUnavailable
+
     settings = settings or settings_or_exit()
 
     async def main() -> T:
@@ -111,6 +150,38 @@ def run_with_services(
         fail(str(exc))
     except StoreUnavailable as exc:
         fail(f"database unavailable: {exc}")
+
+
+def read_with(
+    work: Callable[[Services], Awaitable[T]], lite: Callable[[SqliteReads, Settings], T]
+) -> T:
+    """`run_with_services(work)`, or for a SQLite file without Redis `lite`, which reads the
+    same rows with plain sqlite3 (stores/sql/lite.py): SQLAlchemy is then never imported.
+
+    The settings, the schema, the secret key and the access rules are checked first, as for
+    the services. Should sqlite3 fail (a damaged file, busy too long), the services read
+    instead, so every error is still theirs.
+    """
+    settings = settings_or_exit()
+    from signin.stores.sql.lite import SqliteReads
+
+    reads = SqliteReads.of(settings.sqlalchemy_url) if settings.redis_url is None else None
+    if reads is None:
+        return run_with_services(work, settings=settings)
+    migrate_schema(settings)
+    from signin.accounts.errors import SigninError
+    from signin.boot import build_gate, key_ring
+    from signin.crypto.keys import SecretKeyError
+
+    try:
+        key_ring(settings)
+        build_gate(settings)
+    except (SigninError, SecretKeyError) as exc:
+        fail(str(exc))
+    try:
+        return lite(reads, settings)
+    except sqlite3.Error:
+        return run_with_services(work, settings=settings)
 
 
 def migrate_schema(settings: Settings) -> Upgrade:

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from signin.accounts.legacy import REASONS
-from signin.accounts.legacy_import import ImportReport, LegacyImporter
 from signin.cli.common import (
     err,
     fail,
@@ -32,11 +19,11 @@ from signin.cli.common import (
     settings_or_exit,
     shown,
 )
-from signin.services import Services
-from signin.settings import Settings
-from signin.stores.base import StoreUnavailable
-from signin.stores.legacy import DemoFile, DemoFileError, SqlAccountWriter
-from signin.stores.sql.engine import SQLITE_BUSY_MS, create_engine, write_engine
+
+if TYPE_CHECKING:
+    from signin.accounts.legacy_import import ImportReport
+    from signin.services import Services
+    from signin.settings import Settings
 
 SHOW_SKIPPED = 20
 
@@ -49,6 +36,18 @@ def import_legacy(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 500,
 ) -> None:
     """Import the original demo's users; each keeps signing in with the same password."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from signin.accounts.legacy_import import LegacyImporter
+    from signin.stores.legacy import DemoFile, DemoFileError, SqlAccountWriter
+
     settings = settings_or_exit()
     try:  # check the file before anything else, so a wrong file changes nothing
         demo = DemoFile(path)
@@ -71,7 +70,7 @@ def import_legacy(
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         )
-        with demo, Progress(*columns, console=err, transient=False) as bar:
+        with demo, Progress(*columns, console=err.console, transient=False) as bar:
             task = bar.add_task("import", total=total)
             try:
                 return await importer.run(demo, lambda done: bar.advance(task, done))
@@ -86,6 +85,10 @@ def import_legacy(
 
 
 def _summary(path: Path, report: ImportReport) -> None:
+    from rich.table import Table
+
+    from signin.accounts.legacy import REASONS
+
     reasons = report.reasons()
     if report.imported == 0:
         say(f"nothing imported from {path}: {report.rows} rows, {reasons['exists']} already here")
@@ -114,6 +117,8 @@ def _summary(path: Path, report: ImportReport) -> None:
 
 def dump() -> None:
     """Write the SQLite database as SQL to stdout (for PostgreSQL, says which pg_dump to run)."""
+    from signin.stores.sql.lite import SQLITE_BUSY_MS
+
     settings = settings_or_exit()
     db_file = _sqlite_file(settings, "dump", "> signin.sql")
     conn = sqlite3.connect(db_file, timeout=SQLITE_BUSY_MS / 1000, isolation_level=None)
@@ -138,6 +143,12 @@ def db_reset(
     yes: Annotated[bool, typer.Option("--yes", help="Really drop every table.")] = False,
 ) -> None:
     """Drop every table and recreate the schema: an empty database."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from signin.stores.base import StoreUnavailable
+
     if not yes:
         fail("refusing to erase every account and session: add --yes")
     settings = settings_or_exit()
@@ -159,6 +170,10 @@ def db_reset(
 
 
 async def _drop_all(url: str) -> int:
+    import sqlalchemy as sa
+
+    from signin.stores.sql.engine import create_engine, write_engine
+
     engine = create_engine(url, pool_size=1)
     try:
         async with write_engine(engine).begin() as conn:
@@ -202,6 +217,8 @@ def db_backup(
 
 
 def _copy(source: Path, target: Path) -> int:
+    from signin.stores.sql.lite import SQLITE_BUSY_MS
+
     src = sqlite3.connect(source, timeout=SQLITE_BUSY_MS / 1000)
     dst = sqlite3.connect(target)
     try:
@@ -220,6 +237,8 @@ def _copy(source: Path, target: Path) -> int:
 
 def _sqlite_file(settings: Settings, command: str, pg_args: str) -> Path:
     """The SQLite file behind the settings; on PostgreSQL, one line naming pg_dump instead."""
+    import sqlalchemy as sa
+
     url = sa.engine.make_url(settings.sqlalchemy_url)
     if url.get_backend_name() != "sqlite":
         target = sa.engine.URL.create(  # no password: it would end up in shell history

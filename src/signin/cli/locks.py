@@ -6,14 +6,17 @@ server process uses; no restart or signal is needed.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from signin.accounts.lockout import parse_key, shown_key
-from signin.cli.common import command_group, fail, out, run_with_services, shown
-from signin.services import Services
+from signin.cli.common import command_group, fail, out, read_with, run_with_services, shown
+
+if TYPE_CHECKING:
+    from signin.accounts.lockout import LockInfo
+    from signin.services import Services
+    from signin.settings import Settings
+    from signin.stores.sql.lite import SqliteReads
 
 locks_app = command_group("List and lift fail locks.")
 
@@ -32,22 +35,38 @@ def locks_list(
     """Failure counters still in their window (usernames, ip:ADDRESS, device:USERNAME:ID):
     key, failures, locked?, time left."""
 
-    async def work(services: Services) -> None:
-        infos = await services.lockout.locks(locked_only=locked)
-        if not infos:
-            out.print("no locked keys" if locked else "no failure counters")
-            return
-        table = Table("key", "failures", "locked", "time left")
-        for info in infos:
-            table.add_row(
-                shown(info.key),
-                str(info.failures),
-                "yes" if info.locked else "no",
-                _left(info.seconds_left),
-            )
-        out.print(table)
+    async def work(services: Services) -> list[LockInfo]:
+        return await services.lockout.locks(locked_only=locked)
 
-    run_with_services(work)
+    def lite(reads: SqliteReads, settings: Settings) -> list[LockInfo]:
+        from signin.accounts.clock import system_clock
+        from signin.accounts.lockout import lock_infos
+
+        now = system_clock()
+        return lock_infos(  # the policy build_services gives `Lockout`
+            reads.locks(now, settings.lock_seconds),
+            now,
+            max_failures=settings.lock_max_failures,
+            ip_max_failures=settings.ip_lock_max_failures,
+            lock_seconds=settings.lock_seconds,
+            locked_only=locked,
+        )
+
+    infos = read_with(work, lite)
+    if not infos:
+        out.print("no locked keys" if locked else "no failure counters")
+        return
+    from rich.table import Table
+
+    table = Table("key", "failures", "locked", "time left")
+    for info in infos:
+        table.add_row(
+            shown(info.key),
+            str(info.failures),
+            "yes" if info.locked else "no",
+            _left(info.seconds_left),
+        )
+    out.print(table)
 
 
 @locks_app.command("clear")
@@ -60,6 +79,8 @@ def locks_clear(
     ],
 ) -> None:
     """Lift one lock: a username's, an IP's (ip:ADDRESS) or a device's (device:USERNAME:ID)."""
+    from signin.accounts.lockout import parse_key, shown_key
+
     try:
         stored = parse_key(key)
     except ValueError as exc:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from signin.cli.common import command_group, out, run_with_services, shown, when
-from signin.services import Services
+
+if TYPE_CHECKING:
+    from signin.services import Services
 
 passkeys_app = command_group("List and remove users' passkeys.")
 
@@ -16,6 +17,7 @@ passkeys_app = command_group("List and remove users' passkeys.")
 @passkeys_app.command("list")
 def passkeys_list(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
     """List a user's passkeys: id, name, added, last used."""
+    from rich.table import Table
 
     async def work(services: Services) -> None:
         user = await services.registration.find(username)

@@ -6,11 +6,7 @@ from typing import Annotated
 
 import typer
 
-from signin.accounts.redirects import RedirectPolicy
 from signin.cli.common import fail, settings_or_exit
-from signin.crypto.keys import SecretKeyError
-from signin.crypto.signing import RedirectSigner
-from signin.services import key_ring
 
 
 def sign_url(
@@ -23,6 +19,11 @@ def sign_url(
     ],
 ) -> None:
     """Print a sign-in link whose signed `next` leads to TARGET afterwards."""
+    from signin.accounts.redirects import RedirectPolicy
+    from signin.boot import key_ring
+    from signin.crypto.keys import SecretKeyError
+    from signin.crypto.signing import RedirectSigner
+
     settings = settings_or_exit()
     try:
         keys = key_ring(settings)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import errno
 import socket
-import ssl
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signin.cli.common import fail
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def check_tls(certfile: Path | None, keyfile: Path | None) -> dict[str, Any]:
     """uvicorn's TLS arguments, after loading the pair once here (a bad file is one line)."""
+    import ssl
+
     if certfile is None:
         if keyfile is not None:
             fail("--keyfile needs --certfile")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from signin.cli.common import command_group, fail, out, run_with_services, shown, when
-from signin.services import Services
-from signin.web.useragent import describe_user_agent
+
+if TYPE_CHECKING:
+    from signin.services import Services
 
 sessions_app = command_group("List and end sessions.")
 
@@ -19,6 +19,9 @@ def sessions_list(
     username: Annotated[str | None, typer.Argument(help="Only this user's sessions.")] = None,
 ) -> None:
     """List live sessions (all users, or one)."""
+    from rich.table import Table
+
+    from signin.web.useragent import describe_user_agent
 
     async def work(services: Services) -> None:
         if username is not None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from signin.cli.common import command_group, out, run_with_services, shown
-from signin.services import Services
+
+if TYPE_CHECKING:
+    from signin.services import Services
 
 two_factor_app = command_group("Second factors (TOTP, recovery codes).")
 

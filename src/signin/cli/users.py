@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from signin.cli.common import command_group, fail, out, run_with_services, shown, when
+from signin.cli.common import (
+    command_group,
+    fail,
+    out,
+    read_with,
+    run_with_services,
+    shown,
+    when,
+)
 from signin.cli.two_factor import two_factor_app
-from signin.services import Services
+
+if TYPE_CHECKING:
+    from signin.services import Services
+    from signin.settings import Settings
+    from signin.stores.base import UserRecord
+    from signin.stores.sql.lite import SqliteReads
 
 users_app = command_group("Manage accounts.")
 users_app.add_typer(two_factor_app, name="two-factor")
@@ -19,24 +31,31 @@ users_app.add_typer(two_factor_app, name="two-factor")
 @users_app.command("list")
 def users_list() -> None:
     """List accounts."""
+    from rich.table import Table
 
-    async def work(services: Services) -> None:
-        table = Table("id", "username", "email", "verified", "created", "disabled")
-        offset = 0
-        while batch := await services.users.list(limit=1000, offset=offset):
-            for user in batch:
-                table.add_row(
-                    str(user.id),
-                    shown(user.username),
-                    shown(user.email or ""),
-                    "yes" if user.email_verified else "no",
-                    when(user.created_at),
-                    "yes" if user.disabled else "no",
-                )
-            offset += len(batch)
-        out.print(table)
+    async def work(services: Services) -> list[UserRecord]:
+        found: list[UserRecord] = []
+        while batch := await services.users.list(limit=1000, offset=len(found)):
+            found.extend(batch)
+        return found
 
-    run_with_services(work)
+    def lite(reads: SqliteReads, settings: Settings) -> list[UserRecord]:
+        found: list[UserRecord] = []
+        while batch := reads.users(limit=1000, offset=len(found)):
+            found.extend(batch)
+        return found
+
+    table = Table("id", "username", "email", "verified", "created", "disabled")
+    for user in read_with(work, lite):
+        table.add_row(
+            str(user.id),
+            shown(user.username),
+            shown(user.email or ""),
+            "yes" if user.email_verified else "no",
+            when(user.created_at),
+            "yes" if user.disabled else "no",
+        )
+    out.print(table)
 
 
 @users_app.command("create")

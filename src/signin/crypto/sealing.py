@@ -5,17 +5,22 @@ data binds it to its owner (e.g. a user id), so a sealed TOTP secret copied to a
 row does not open there. Opening tries the current key first, then each fallback key
 (`SIGNIN_SECRET_KEY_FALLBACKS`), so rotating the master secret keeps old secrets readable;
 `needs_reseal` says when a value should be sealed again under the current key.
+
+The ciphers (and with them the `cryptography` package) are made on first use: the services are
+built for every CLI command, and most never open a sealed value.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from signin.crypto.keys import KeyRing, Purpose
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 VERSION = b"\x01"
 NONCE_BYTES = 12
@@ -34,7 +39,13 @@ class Opened:
 class SecretBox:
     def __init__(self, keys: KeyRing, purpose: Purpose) -> None:
         # Newest first: the common case opens on the first try.
-        self._ciphers = [AESGCM(key) for key in reversed(keys.derive_all(purpose))]
+        self._keys = list(reversed(keys.derive_all(purpose)))
+
+    @cached_property
+    def _ciphers(self) -> list[AESGCM]:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return [AESGCM(key) for key in self._keys]
 
     def seal(self, plaintext: bytes, owner: bytes) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
@@ -43,6 +54,8 @@ class SecretBox:
     def open(self, sealed: bytes, owner: bytes) -> Opened:
         if len(sealed) <= 1 + NONCE_BYTES or sealed[:1] != VERSION:
             raise SealBroken()
+        from cryptography.exceptions import InvalidTag
+
         nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
         for index, cipher in enumerate(self._ciphers):
             try:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import aiosmtplib
+if TYPE_CHECKING:
+    import aiosmtplib
 
 log = logging.getLogger("signin.mail")
 
@@ -39,6 +40,7 @@ class Mail:
     subject: str
     text: str
     html: str
+    language: str = "en"  # BCP 47, sent as Content-Language
 
 
 class Mailer(Protocol):
@@ -111,6 +113,7 @@ def build_message(mail: Mail, sender: str, *, readable: bool = False) -> EmailMe
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text, cte="8bit" if readable else None)
     message.add_alternative(mail.html, subtype="html")
+    message["Content-Language"] = mail.language  # after set_content, which drops Content-*
     return message
 
 
@@ -129,6 +132,8 @@ class SmtpMailer:
         self.tls_context = tls_context
 
     def _client(self) -> aiosmtplib.SMTP:
+        import aiosmtplib  # with the first mail: a CLI command that sends none never loads it
+
         config = self.config
         return aiosmtplib.SMTP(
             hostname=config.host,
@@ -144,6 +149,8 @@ class SmtpMailer:
         )
 
     async def send(self, mail: Mail) -> None:
+        import aiosmtplib
+
         message = build_message(mail, self.sender)
         try:
             async with self._client() as client:
@@ -153,6 +160,8 @@ class SmtpMailer:
         log.info("mail sent to %s: %s", mail.to, mail.subject)
 
     async def probe(self) -> None:
+        import aiosmtplib
+
         try:
             async with self._client() as client:
                 await client.noop()

@@ -31,6 +31,7 @@ class UserRecord:
     password_changed_at: float
     disabled: bool
     groups: tuple[str, ...] = ()  # sorted group names (SPEC section 12)
+    language: str | None = None  # the catalogue code last used on the site: its mails' language
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class NewUser:
     # UTS #39 skeleton (accounts/lookalikes.py): unique like the canon, so look-alikes collide.
     username_skeleton: str | None = None
     groups: tuple[str, ...] = ()
+    language: str | None = None  # the language the sign-up page was shown in
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class UserStore(Protocol):
         self, user_id: int, password_hash: str, changed_at: float, *, rehash_only: bool = False
     ) -> None: ...
     async def set_disabled(self, user_id: int, disabled: bool) -> None: ...
+    async def set_language(self, user_id: int, language: str) -> None: ...
     async def set_email_verified(self, user_id: int, email: str, now: float) -> bool: ...
     async def delete(self, user_id: int) -> bool: ...
     async def search(self, text: str, limit: int = 100) -> list[UserRecord]:

@@ -8,10 +8,10 @@ from pathlib import Path
 from types import TracebackType
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from signin.stores.base import NewUser
 from signin.stores.sql.base import SqlStore
+from signin.stores.sql.engine import upsert
 from signin.stores.sql.schema import users
 
 DEMO_COLUMNS = ("id", "username", "password_hash")
@@ -108,12 +108,11 @@ class SqlAccountWriter(SqlStore):
             }
             for user in batch
         ]
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         added: set[str] = set()
         async with self.write() as conn:
             for start in range(0, len(values), _IN_CHUNK // 8):  # 8 columns per row
                 stmt = (
-                    insert(users)
+                    upsert(self.dialect, users)
                     .values(values[start : start + _IN_CHUNK // 8])
                     .on_conflict_do_nothing()
                     .returning(users.c.username_canon)

@@ -5,7 +5,6 @@ Its router also carries the token pages of `web/reset.py`, so the app includes o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -13,12 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.errors import SigninError
+from signin.i18n import N_
+from signin.i18n.catalogs import Translator
 from signin.services import services_of
 from signin.stores.base import SessionRecord, SessionUser
 from signin.web import reset, unlock
 from signin.web.auth import clear_session_cookie, client_ip, current_session
 from signin.web.errors import retry_headers, status_for
 from signin.web.forms import error_context, is_basic, read_form, require_session, see_other
+from signin.web.locale import gettext, translator
 from signin.web.templating import render
 from signin.web.useragent import describe_user_agent
 
@@ -27,21 +29,19 @@ router.include_router(reset.router)
 router.include_router(unlock.router)
 
 
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 # -- the account page --------------------------------------------------------------------
 
 
-def _session_rows(sessions: list[SessionRecord], current_id: str) -> list[dict[str, Any]]:
+def _session_rows(
+    speak: Translator, sessions: list[SessionRecord], current_id: str
+) -> list[dict[str, Any]]:
     return [
         {
             "id": record.id,
-            "created": _when(record.created_at),
-            "last_seen": _when(record.last_seen),
-            "ip": record.ip or "unknown",
-            "browser": describe_user_agent(record.user_agent),
+            "created": speak.datetime(record.created_at),
+            "last_seen": speak.datetime(record.last_seen),
+            "ip": record.ip or speak.gettext(N_("unknown")),
+            "browser": describe_user_agent(record.user_agent, speak),
             "user_agent": record.user_agent or "",
             "current": record.id == current_id,
         }
@@ -62,24 +62,36 @@ async def account_page(
     user = await services.account.user(found.session.user_id)
     sessions = await services.account.list_sessions(user.id)
     passkeys = await services.passkeys.list(user.id)
+    speak = translator(request)
+    apps = await services.oidc.resources.apps(user.id)
     return render(
         request,
         "account.html",
         {
             "account": user,
             "username": user.username,
-            "sessions": _session_rows(sessions, found.session.id),
+            "sessions": _session_rows(speak, sessions, found.session.id),
             "passkeys": [
                 {
                     "id": p.id,
                     "name": p.name,
-                    "added": _when(p.created_at),
-                    "last_used": _when(p.last_used_at) if p.last_used_at is not None else "never",
+                    "added": speak.datetime(p.created_at),
+                    "last_used": speak.datetime(p.last_used_at, speak.gettext(N_("never"))),
                 }
                 for p in passkeys
             ],
+            "apps": [
+                {
+                    "client_id": app.client_id,
+                    "name": app.name,
+                    "scope": app.scope,
+                    "since": speak.datetime(app.since),
+                    "grants": app.grants,
+                }
+                for app in apps
+            ],
             "notice": notice,
-            **error_context(exc),
+            **error_context(request, exc),
             "basic": basic,
         },
         status_code=status_code,
@@ -146,8 +158,8 @@ async def resend_verification(request: Request) -> Response:
     except SigninError as exc:
         return await account_page(request, found, status_code=status_for(exc), exc=exc, basic=basic)
     notice = (
-        f"We sent a new confirmation link to {user.email}."
+        gettext(request, N_("We sent a new confirmation link to %(email)s."), email=user.email)
         if sent
-        else "There is no address waiting for confirmation."
+        else gettext(request, N_("There is no address waiting for confirmation."))
     )
     return await account_page(request, found, notice=notice, basic=basic)

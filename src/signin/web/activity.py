@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,9 +10,12 @@ from starlette.responses import Response
 
 from signin.accounts.audit import AuditEvent, AuditQuery
 from signin.accounts.usernames import canon
+from signin.i18n import N_
+from signin.i18n.catalogs import Translator
 from signin.services import services_of
 from signin.web.auth import current_session
 from signin.web.forms import see_other
+from signin.web.locale import translator
 from signin.web.templating import render
 from signin.web.useragent import describe_user_agent
 
@@ -21,46 +23,53 @@ router = APIRouter(include_in_schema=False)
 SHOWN = 50
 
 WHAT = {
-    "sign_up": "Account created",
-    "sign_in": "Signed in",
-    "sign_in_failed": "Failed sign-in attempt",
-    "sign_in_locked": "Sign-in refused: too many failed attempts",
-    "two_factor_required": "Right password; second step asked for",
-    "sign_out": "Signed out",
-    "session_ended": "Session ended",
-    "password_changed": "Password changed",
-    "password_reset_requested": "Password reset requested",
-    "password_reset": "Password reset by email link",
-    "email_verified": "Email address confirmed",
-    "two_factor_enabled": "Two-step verification turned on",
-    "two_factor_disabled": "Two-step verification turned off",
-    "recovery_code_used": "Recovery code used",
-    "passkey_added": "Passkey added",
-    "passkey_removed": "Passkey removed",
-    "device_unlocked": "Device unlocked",
-    "user_created": "Account created by an administrator",
-    "user_disabled": "Account disabled by an administrator",
-    "user_enabled": "Account enabled by an administrator",
-    "groups_changed": "Groups changed by an administrator",
-    "user_deleted": "Account deleted",
-    "lock_cleared": "Sign-in lock lifted by an administrator",
-    "invite_created": "Invitation created",
-    "access_denied": "Access denied",
+    "sign_up": N_("Account created"),
+    "sign_in": N_("Signed in"),
+    "sign_in_failed": N_("Failed sign-in attempt"),
+    "sign_in_locked": N_("Sign-in refused: too many failed attempts"),
+    "two_factor_required": N_("Right password; second step asked for"),
+    "sign_out": N_("Signed out"),
+    "session_ended": N_("Session ended"),
+    "password_changed": N_("Password changed"),
+    "password_reset_requested": N_("Password reset requested"),
+    "password_reset": N_("Password reset by email link"),
+    "email_verified": N_("Email address confirmed"),
+    "two_factor_enabled": N_("Two-step verification turned on"),
+    "two_factor_disabled": N_("Two-step verification turned off"),
+    "recovery_code_used": N_("Recovery code used"),
+    "passkey_added": N_("Passkey added"),
+    "passkey_removed": N_("Passkey removed"),
+    "device_unlocked": N_("Device unlocked"),
+    "user_created": N_("Account created by an administrator"),
+    "user_disabled": N_("Account disabled by an administrator"),
+    "user_enabled": N_("Account enabled by an administrator"),
+    "groups_changed": N_("Groups changed by an administrator"),
+    "user_deleted": N_("Account deleted"),
+    "lock_cleared": N_("Sign-in lock lifted by an administrator"),
+    "invite_created": N_("Invitation created"),
+    "access_denied": N_("Access denied"),
+    "oidc_consent_given": N_("Access given to an app"),
+    "oidc_consent_revoked": N_("Access withdrawn from an app"),
+    "oidc_token_issued": N_("An app signed you in"),
+    "oidc_token_refreshed": N_("An app renewed its access"),
+    "oidc_token_revoked": N_("An app's access ended"),
+    "oidc_request_refused": N_("An app's sign-in request was refused"),
 }
 
 
-def describe(event: AuditEvent) -> str:
-    return WHAT.get(event.type, event.type.replace("_", " ").capitalize())
+def describe(speak: Translator, event: AuditEvent) -> str:
+    known = WHAT.get(event.type)
+    return speak.gettext(known) if known else event.type.replace("_", " ").capitalize()
 
 
-def event_rows(events: list[AuditEvent]) -> list[dict[str, Any]]:
+def event_rows(speak: Translator, events: list[AuditEvent]) -> list[dict[str, Any]]:
     return [
         {
-            "when": datetime.fromtimestamp(event.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "when": speak.datetime(event.at),
             "type": event.type,
-            "what": describe(event),
+            "what": describe(speak, event),
             "ip": event.ip or "",
-            "browser": describe_user_agent(event.user_agent) if event.user_agent else "",
+            "browser": describe_user_agent(event.user_agent, speak) if event.user_agent else "",
             "user_agent": event.user_agent or "",
             "username": event.username or "",
             "details": ", ".join(f"{key}={value}" for key, value in event.details.items()),
@@ -79,5 +88,9 @@ async def activity(request: Request) -> Response:
     return render(
         request,
         "activity.html",
-        {"username": found.username, "events": event_rows(events), "shown": SHOWN},
+        {
+            "username": found.username,
+            "events": event_rows(translator(request), events),
+            "shown": SHOWN,
+        },
     )

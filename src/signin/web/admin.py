@@ -19,37 +19,35 @@ from signin.accounts.admin import Administration, may_administer
 from signin.accounts.audit import EVENT_TYPES
 from signin.accounts.errors import SigninError
 from signin.accounts.usernames import canon
+from signin.i18n import N_
 from signin.services import services_of
 from signin.web.activity import event_rows
 from signin.web.auth import current_session
 from signin.web.chart import svg
 from signin.web.errors import status_for
 from signin.web.forms import read_form, see_other
+from signin.web.locale import error_text, gettext, translator
 from signin.web.templating import render
 from signin.web.useragent import describe_user_agent
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-USER_ACTIONS = {
-    "disable": "Disable",
-    "enable": "Enable",
-    "delete": "Delete",
-    "reset_link": "Make a password-reset link for",
-    "groups": "Change the groups of",
-    "two_factor_reset": "Remove the second factor of",
+USER_ACTIONS = {  # the question each action asks before it acts
+    "disable": N_("Disable %(name)s?"),
+    "enable": N_("Enable %(name)s?"),
+    "delete": N_("Delete %(name)s?"),
+    "reset_link": N_("Make a password-reset link for %(name)s?"),
+    "groups": N_("Change the groups of %(name)s?"),
+    "two_factor_reset": N_("Remove the second factor of %(name)s?"),
 }
 DONE = {
-    "disable": "Account disabled; its sessions were ended.",
-    "enable": "Account enabled.",
-    "delete": "Account deleted.",
-    "groups": "Groups changed.",
-    "two_factor_reset": "Second factor removed.",
-    "lock": "Lock cleared.",
-    "session": "Session ended.",
+    "disable": N_("Account disabled; its sessions were ended."),
+    "enable": N_("Account enabled."),
+    "delete": N_("Account deleted."),
+    "groups": N_("Groups changed."),
+    "two_factor_reset": N_("Second factor removed."),
+    "lock": N_("Lock cleared."),
+    "session": N_("Session ended."),
 }
-
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def admin_of(request: Request) -> tuple[str, Administration]:
@@ -63,6 +61,8 @@ async def admin_of(request: Request) -> tuple[str, Administration]:
 
 def page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     done = DONE.get(request.query_params.get("done", ""))
+    if done:
+        done = gettext(request, done)
     return render(
         request,
         f"admin/{template}",
@@ -82,7 +82,9 @@ async def dashboard(request: Request) -> Response:
     _, admin = await admin_of(request)
     hourly = await admin.hourly()
     totals = {kind: sum(values) for kind, values in hourly.counts.items()}
-    return page(request, "dashboard.html", {"chart": svg(hourly), "totals": totals})
+    return page(
+        request, "dashboard.html", {"chart": svg(hourly, translator(request)), "totals": totals}
+    )
 
 
 @router.get("/users")
@@ -90,8 +92,13 @@ async def users(request: Request) -> Response:
     _, admin = await admin_of(request)
     query = request.query_params.get("q", "")[:320]
     found = await admin.find_users(query)
+    speak = translator(request)
     rows = [
-        {"user": user, "created": _when(user.created_at), "groups": getattr(user, "groups", ())}
+        {
+            "user": user,
+            "created": speak.datetime(user.created_at),
+            "groups": getattr(user, "groups", ()),
+        }
         for user in found
     ]
     return page(request, "users.html", {"q": query, "rows": rows, "actions": USER_ACTIONS})
@@ -103,9 +110,9 @@ async def user_action(request: Request) -> Response:
     fields = await read_form(request)
     username, action = fields.get("username", "")[:128], fields.get("action", "")
     if action not in USER_ACTIONS:
-        raise HTTPException(400, "Unknown action.")
+        raise HTTPException(400, N_("Unknown action."))
     if fields.get("confirm") != "1":
-        question = f"{USER_ACTIONS[action]} {username}?"
+        question = gettext(request, USER_ACTIONS[action], name=username)
         return confirm(request, "/admin/users/action", question, fields)
     try:
         if action in ("disable", "enable"):
@@ -121,7 +128,7 @@ async def user_action(request: Request) -> Response:
         else:
             await admin.remove_second_factor(name, username)
     except SigninError as exc:
-        return page(request, "error.html", {"message": exc.message}, status_for(exc))
+        return page(request, "error.html", {"message": error_text(request, exc)}, status_for(exc))
     return see_other(f"/admin/users?done={action}")
 
 
@@ -137,11 +144,12 @@ async def clear_lock(request: Request) -> Response:
     fields = await read_form(request)
     key = fields.get("key", "")[:200]
     if fields.get("confirm") != "1":
-        return confirm(request, "/admin/locks/clear", f"Clear the lock on {key}?", fields)
+        question = gettext(request, N_("Clear the lock on %(key)s?"), key=key)
+        return confirm(request, "/admin/locks/clear", question, fields)
     try:
         await admin.clear_lock(name, key)
     except SigninError as exc:
-        return page(request, "error.html", {"message": exc.message}, status_for(exc))
+        return page(request, "error.html", {"message": error_text(request, exc)}, status_for(exc))
     return see_other("/admin/locks?done=lock")
 
 
@@ -152,15 +160,16 @@ async def sessions(request: Request) -> Response:
     try:
         found = await admin.sessions_list(username)
     except SigninError as exc:
-        return page(request, "error.html", {"message": exc.message}, status_for(exc))
+        return page(request, "error.html", {"message": error_text(request, exc)}, status_for(exc))
+    speak = translator(request)
     rows = [
         {
             "id": row.record.id,
             "username": row.username,
-            "created": _when(row.record.created_at),
-            "last_seen": _when(row.record.last_seen),
-            "ip": row.record.ip or "unknown",
-            "browser": describe_user_agent(row.record.user_agent),
+            "created": speak.datetime(row.record.created_at),
+            "last_seen": speak.datetime(row.record.last_seen),
+            "ip": row.record.ip or speak.gettext(N_("unknown")),
+            "browser": describe_user_agent(row.record.user_agent, speak),
         }
         for row in found
     ]
@@ -173,12 +182,12 @@ async def end_session(request: Request) -> Response:
     fields = await read_form(request)
     username, session_id = fields.get("username", "")[:128], fields.get("session", "")[:64]
     if fields.get("confirm") != "1":
-        question = f"End this session of {username}?"
+        question = gettext(request, N_("End this session of %(name)s?"), name=username)
         return confirm(request, "/admin/sessions/end", question, fields)
     try:
         await admin.end_session(name, username, session_id)
     except SigninError as exc:
-        return page(request, "error.html", {"message": exc.message}, status_for(exc))
+        return page(request, "error.html", {"message": error_text(request, exc)}, status_for(exc))
     return see_other("/admin/sessions?done=session")
 
 
@@ -195,11 +204,13 @@ async def audit(request: Request) -> Response:
             parsed = datetime.fromisoformat(since)
             moment = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
         except ValueError:
-            message = "The date is not an ISO date such as 2026-12-01 or 2026-12-01T08:00."
+            message = gettext(
+                request, N_("The date is not an ISO date such as 2026-12-01 or 2026-12-01T08:00.")
+            )
     types = (kind,) if kind in EVENT_TYPES else ()
     events = await admin.events(username, types, moment)
     context = {
-        "rows": event_rows(events),
+        "rows": event_rows(translator(request), events),
         "user": username,
         "type": kind if types else "",
         "since": since,
@@ -207,3 +218,11 @@ async def audit(request: Request) -> Response:
         "message": message,
     }
     return page(request, "audit.html", context, 422 if message else 200)
+
+
+@router.get("/apps")
+async def apps(request: Request) -> Response:
+    """The OpenID Connect clients of `SIGNIN_OIDC_CLIENTS`, read-only (the file is the truth)."""
+    await admin_of(request)
+    clients = services_of(request).oidc.clients.values()
+    return page(request, "apps.html", {"clients": sorted(clients, key=lambda c: c.id)})

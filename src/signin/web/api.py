@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from signin.accounts.factors.flow import Pending, SignedIn
+from signin.i18n import N_
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import (
@@ -29,6 +30,7 @@ from signin.web.auth import (
 )
 from signin.web.edge import answered_by, answered_by_json, is_json
 from signin.web.forms import require_session
+from signin.web.locale import requested_language
 
 
 def require_json(request: Request) -> None:
@@ -36,7 +38,7 @@ def require_json(request: Request) -> None:
     if request.method in ("POST", "PUT", "PATCH") and not is_json(
         request.headers.get("content-type", "")
     ):
-        raise HTTPException(415, "The request body must be application/json.")
+        raise HTTPException(415, N_("The request body must be application/json."))
 
 
 class JsonRoute(APIRoute):
@@ -140,6 +142,9 @@ async def create_user(body: SignUpIn, request: Request) -> UserOut:
         invite=body.invite or "",
         welcome=True,
         ip=client_ip(request),
+        # A program that names a language (Accept-Language, the lang cookie) gets its mails in
+        # it; one that names none leaves the account on SIGNIN_DEFAULT_LANGUAGE.
+        language=requested_language(request),
     )
     return UserOut(username=user.username, email=user.email)
 

@@ -1,23 +1,24 @@
 """The admin dashboard's chart: events per hour over a week, drawn here as SVG.
 
 No script and no style attribute (the CSP allows neither inline): presentation attributes only.
-Every text in it is made here from numbers and fixed words, never from client input.
+Every text in it is made here from numbers and fixed words (translated from the catalogue,
+and escaped all the same), never from client input.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from signin.accounts.admin import Hourly
+from signin.i18n import N_
+from signin.i18n.catalogs import Translator
 
 WIDTH, HEIGHT = 760, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
 SERIES = (  # event type, legend, colour (contrast >= 3:1 on white), dash pattern
-    ("sign_in", "sign-ins", "#1a7f37", ""),
-    ("sign_in_failed", "failures", "#b3261e", ""),
-    ("sign_in_locked", "refused while locked", "#8a4b00", "4 3"),
+    ("sign_in", N_("sign-ins"), "#1a7f37", ""),
+    ("sign_in_failed", N_("failures"), "#b3261e", ""),
+    ("sign_in_locked", N_("refused while locked"), "#8a4b00", "4 3"),
 )
 
 
@@ -29,7 +30,7 @@ def _scale_top(peak: int) -> int:
     return (peak // 10000 + 1) * 10000
 
 
-def svg(hourly: Hourly) -> Markup:
+def svg(hourly: Hourly, speak: Translator) -> Markup:
     hours = len(next(iter(hourly.counts.values()), []))
     peak = max((max(values, default=0) for values in hourly.counts.values()), default=0)
     top = _scale_top(max(peak, 1))
@@ -42,12 +43,15 @@ def svg(hourly: Hourly) -> Markup:
         return TOP + plot_h - plot_h * value / top
 
     totals = {kind: sum(values) for kind, values in hourly.counts.items()}
-    summary = ", ".join(f"{totals.get(kind, 0)} {legend}" for kind, legend, _, _ in SERIES)
+    legends = {kind: escape(speak.gettext(legend)) for kind, legend, _, _ in SERIES}
+    summary = ", ".join(f"{totals.get(kind, 0)} {legends[kind]}" for kind, _, _, _ in SERIES)
+    title = escape(speak.gettext(N_("Sign-ins and failures per hour, last 7 days")))
+    desc = escape(speak.text(N_("Totals over the 7 days: %(summary)s."), {"summary": summary}))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         'role="img" aria-labelledby="chart-title chart-desc" class="chart" data-chart>',
-        '<title id="chart-title">Sign-ins and failures per hour, last 7 days</title>',
-        f'<desc id="chart-desc">Totals over the 7 days: {summary}.</desc>',
+        f'<title id="chart-title">{title}</title>',
+        f'<desc id="chart-desc">{desc}</desc>',
     ]
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         level = round(top * fraction)
@@ -58,7 +62,7 @@ def svg(hourly: Hourly) -> Markup:
             f'fill="#333">{level}</text>'
         )
     for i in range(0, hours, 24):
-        day = datetime.fromtimestamp((hourly.first_hour + i) * 3600, UTC).strftime("%a %d")
+        day = escape(speak.day((hourly.first_hour + i) * 3600))
         parts.append(
             f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{TOP}" y2="{TOP + plot_h}" '
             'stroke="#e6e6e6" stroke-width="1"/>'
@@ -73,11 +77,12 @@ def svg(hourly: Hourly) -> Markup:
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"'
             f'{dashed} data-series="{kind}" data-total="{totals.get(kind, 0)}"/>'
         )
-    for n, (_kind, legend, colour, _dash) in enumerate(SERIES):
+    for n, (kind, _legend, colour, _dash) in enumerate(SERIES):
         lx = LEFT + 8 + n * 190
         parts.append(
             f'<rect x="{lx}" y="{HEIGHT - 14}" width="12" height="4" fill="{colour}"/>'
-            f'<text x="{lx + 16}" y="{HEIGHT - 9}" font-size="11" fill="#333">{legend}</text>'
+            f'<text x="{lx + 16}" y="{HEIGHT - 9}" font-size="11" fill="#333">'
+            f"{legends[kind]}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers and fixed words only

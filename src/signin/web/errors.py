@@ -1,7 +1,8 @@
 """Errors as HTTP: one status table, pages for people, problem+json for programs.
 
 API paths (`/api/...`, `/healthz`) answer RFC 9457 problem details; every other path an HTML page
-without stack traces.
+without stack traces. Titles and details are in the reader's language (web/locale.py); the
+`type` URIs and `code`s stay language-free, for programs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Scope
 
 from signin.accounts import errors as e
+from signin.i18n import N_
 from signin.stores.base import StoreUnavailable
 
 log = logging.getLogger("signin.web")
@@ -51,6 +53,34 @@ STATUS: dict[type[e.SigninError], int] = {
 }
 
 
+# The status phrases signin answers with, so that the catalogue has them (RFC 9110 wording).
+TITLES = {
+    400: N_("Bad Request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    409: N_("Conflict"),
+    413: N_("Content Too Large"),
+    415: N_("Unsupported Media Type"),
+    422: N_("Unprocessable Content"),
+    429: N_("Too Many Requests"),
+    431: N_("Request Header Fields Too Large"),
+    500: N_("Internal Server Error"),
+    503: N_("Service Unavailable"),
+}
+
+
+def title_of(status: int, request: Request | None = None) -> str:
+    """The status phrase, in the reader's language when there is a request to ask."""
+    phrase = HTTPStatus(status).phrase
+    if request is None or status not in TITLES:
+        return phrase
+    from signin.web.locale import translator
+
+    return translator(request).gettext(TITLES[status])
+
+
 def status_for(exc: e.SigninError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -73,11 +103,15 @@ def problem(
     *,
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
+    title: str | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    title = HTTPStatus(status).phrase
+    # The type URI comes from the English phrase: it names the problem for programs in any
+    # language; `title` may be the translated phrase.
+    english = HTTPStatus(status).phrase
+    title = title or english
     body = {
-        "type": PROBLEM_TYPE + (code or title.lower().replace(" ", "_")),
+        "type": PROBLEM_TYPE + (code or english.lower().replace(" ", "_")),
         "title": title,
         "status": status,
         "detail": detail,
@@ -97,7 +131,7 @@ def error_page(
         return render(
             request,
             "error.html",
-            {"status": status, "title": HTTPStatus(status).phrase, "detail": detail},
+            {"status": status, "title": title_of(status, request), "detail": detail},
             status_code=status,
             headers=dict(headers or {}),
         )
@@ -128,7 +162,13 @@ def respond(
     **extra: Any,
 ) -> Response:
     if is_api(request.scope):
-        return problem(status, detail, code=code, headers=headers, **extra)
+        title = title_of(status, request)
+        response = problem(status, detail, code=code, headers=headers, title=title, **extra)
+        from signin.web.locale import translator
+
+        response.headers["Content-Language"] = translator(request).html_lang
+        response.headers["Vary"] = "Accept-Language, Cookie"
+        return response
     return error_page(request, status, detail, headers)
 
 
@@ -138,16 +178,20 @@ async def error_response(request: Request, exc: Exception) -> Response | None:
     The one mapping: FastAPI's exception handlers call it (`install`), and so does the edge's
     dispatcher for the requests it answers ahead of the router (web/edge.py).
     """
+    from signin.web.locale import error_text, gettext, problem_text, translator
+
     if isinstance(exc, e.SigninError):
         extra: dict[str, Any] = {}
         if isinstance(exc, e.InvalidInput):
+            speak = translator(request)
             extra["errors"] = [
-                {"code": p.code, "field": p.field, "detail": p.message} for p in exc.problems
+                {"code": p.code, "field": p.field, "detail": problem_text(speak, p)}
+                for p in exc.problems
             ]
         return respond(
             request,
             status_for(exc),
-            exc.message,
+            error_text(request, exc),
             code=exc.code,
             headers=retry_headers(exc),
             **extra,
@@ -155,7 +199,11 @@ async def error_response(request: Request, exc: Exception) -> Response | None:
     if isinstance(exc, StoreUnavailable):
         log.warning("store unavailable: %s", exc)
         return respond(
-            request, 503, e.Unavailable().message, code="unavailable", headers={"Retry-After": "5"}
+            request,
+            503,
+            error_text(request, e.Unavailable()),
+            code="unavailable",
+            headers={"Retry-After": "5"},
         )
     if isinstance(exc, RequestValidationError):
         errors = [
@@ -166,13 +214,16 @@ async def error_response(request: Request, exc: Exception) -> Response | None:
             }
             for err in exc.errors()
         ]
-        return respond(
-            request, 422, "The request is not valid.", code="invalid_input", errors=errors
-        )
+        detail = gettext(request, N_("The request is not valid."))
+        return respond(request, 422, detail, code="invalid_input", errors=errors)
     if isinstance(exc, HTTPException):
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404:
-            detail = "There is no page at this address."
+            detail = gettext(request, N_("There is no page at this address."))
+        elif isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase:
+            # Our own details are catalogue entries (N_); any other text passes through as is.
+            detail = gettext(request, exc.detail)
+        else:
+            detail = title_of(exc.status_code, request)
         return respond(request, exc.status_code, detail, headers=exc.headers)
     return None
 

@@ -15,9 +15,11 @@ from starlette.responses import RedirectResponse
 
 from signin.accounts.errors import InvalidInput, NotAuthenticated, SigninError
 from signin.escape import has_control
+from signin.i18n import N_
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
+from signin.web.locale import error_text, problem_text, translator
 from signin.web.templating import CSRF_FIELD, csrf_valid
 
 MAX_FIELD = 4096
@@ -30,8 +32,10 @@ async def read_form(request: Request) -> dict[str, str]:
     if not csrf_valid(request, fields.get(CSRF_FIELD)):
         raise HTTPException(
             403,
-            "This form has expired or did not come from this site. "
-            "Go back, reload the page and try again.",
+            N_(
+                "This form has expired or did not come from this site. "
+                "Go back, reload the page and try again."
+            ),
         )
     # A redirect target with a control character is refused like any unsafe one: ignored with
     # its signature, so the form goes on to its default destination, never an error page
@@ -42,7 +46,7 @@ async def read_form(request: Request) -> dict[str, str]:
     # No name, address or token holds a control character; PostgreSQL cannot even store a NUL
     # (SPEC section 16). Passwords are only ever hashed, so they keep what was typed.
     if any(has_control(value) for key, value in fields.items() if "password" not in key):
-        raise HTTPException(422, "A field holds a control character. Please retype it.")
+        raise HTTPException(422, N_("A field holds a control character. Please retype it."))
     return fields
 
 
@@ -56,19 +60,21 @@ def is_basic(request: Request, fields: dict[str, str] | None = None) -> bool:
     return source.get("basic") == "1"
 
 
-def field_errors(exc: SigninError | None) -> dict[str, str]:
-    """field → message; every problem at once, several of one field joined."""
+def field_errors(request: Request, exc: SigninError | None) -> dict[str, str]:
+    """field → message in the reader's language; every problem at once, several joined."""
     problems: dict[str, str] = {}
     if isinstance(exc, InvalidInput):
+        speak = translator(request)
         for item in exc.problems:
-            problems[item.field] = " ".join(filter(None, [problems.get(item.field), item.message]))
+            said = problem_text(speak, item)
+            problems[item.field] = " ".join(filter(None, [problems.get(item.field), said]))
     return problems
 
 
-def error_context(exc: SigninError | None) -> dict[str, Any]:
-    """`problems` by field, or the error's `message` when no field is to blame."""
-    problems = field_errors(exc)
-    message = exc.message if exc is not None and not problems else None
+def error_context(request: Request, exc: SigninError | None) -> dict[str, Any]:
+    """`problems` by field, or the error's message when no field is to blame."""
+    problems = field_errors(request, exc)
+    message = error_text(request, exc) if exc is not None and not problems else None
     return {"problems": problems, "message": message}
 
 

@@ -30,11 +30,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from signin.accounts.access.gate import Outcome, Target
 from signin.accounts.factors.flow import STEP_UP_PATH
 from signin.accounts.usernames import canon
+from signin.i18n import N_
 from signin.services import services_of
 from signin.stores.base import SessionUser
 from signin.web.auth import current_session
 from signin.web.edge import answered_by
 from signin.web.errors import error_page, problem
+from signin.web.locale import gettext
 from signin.web.proxy import SCOPE_KEY, Forwarded
 
 router = APIRouter(prefix="/api/v1", tags=["forward-auth"])
@@ -91,8 +93,8 @@ async def verify_answer(request: Request, rd: str | None) -> Response:
     if target is not None and found is not None:
         refused(request, found, target)
     if found is None:
-        return forbidden(request, "This address is closed to everyone.")
-    return forbidden(request, "Your account may not open this address.")
+        return forbidden(request, N_("This address is closed to everyone."))
+    return forbidden(request, N_("Your account may not open this address."))
 
 
 def refused(request: Request, found: SessionUser, target: Target) -> None:
@@ -138,7 +140,8 @@ def forbidden(request: Request, detail: str) -> Response:
     """403: an HTML page for a browser (a proxy may show it), problem+json for the rest."""
     accept = request.headers.get("accept", "")
     if "text/html" in accept and "application/problem+json" not in accept:
-        return error_page(request, 403, detail, NO_STORE)
+        return error_page(request, 403, gettext(request, detail), NO_STORE)
+    # Programs and proxies get English here: forward-auth never negotiates a language.
     return problem(403, detail, code="forbidden", headers=NO_STORE)
 
 

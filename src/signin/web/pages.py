@@ -31,6 +31,7 @@ from signin.web.forms import (
     redirect_fields,
     see_other,
 )
+from signin.web.locale import error_text, remember_language, translator
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,7 +50,7 @@ def form_error(
         request,
         template,
         {
-            **error_context(exc),
+            **error_context(request, exc),
             "form": kept,
             "redirect": redirect_fields(request, fields),
             "basic": is_basic(request, fields),
@@ -76,7 +77,7 @@ async def sign_up_page(request: Request) -> Response:
     try:
         offered = await services_of(request).registration.offer(invite)
     except SigninError as exc:  # the mode refuses (closed, invite needed or not valid)
-        context["refused"] = exc.message
+        context["refused"] = error_text(request, exc)
         # Explaining that an invite is needed is the page working; the others are refusals.
         status = 200 if isinstance(exc, InviteRequired) else status_for(exc)
         return render(request, "sign_up.html", context, status_code=status)
@@ -98,12 +99,13 @@ async def sign_up(request: Request) -> Response:
             invite=invite,
             welcome=True,
             ip=client_ip(request),
+            language=translator(request).language,
         )
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, user.id, remember=False)
         give_device_proof(request, response, user)  # signed in: the account's first browser
     except (SignUpClosed, InviteRequired, InviteInvalid) as exc:
-        context = {"refused": exc.message, "mode": services.settings.signup}
+        context = {"refused": error_text(request, exc), "mode": services.settings.signup}
         return form_error(request, "sign_up.html", exc, fields, **context)
     except SigninError as exc:
         return form_error(request, "sign_up.html", exc, fields, invite=invite, mode="")
@@ -139,6 +141,7 @@ async def sign_in(request: Request) -> Response:
             return response
         response = see_other(destination(request, fields, "/welcome"))
         await start_session(request, response, outcome.user.id, remember=outcome.remember)
+        await remember_language(request, outcome.user)
         give_device_proof(request, response, outcome.user)
         clear_pending_cookie(request, response)
     except SigninError as exc:

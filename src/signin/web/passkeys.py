@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from signin.accounts.factors.challenges import CHALLENGE_SECONDS
 from signin.accounts.factors.passkeys import Ceremony
+from signin.i18n import N_
 from signin.services import services_of
 from signin.stores.base import PasskeyRecord, SessionUser, UserRecord
 from signin.web.api import PROBLEM, JsonRoute
@@ -33,11 +34,12 @@ from signin.web.auth import (
 )
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 from signin.web.forms import read_form, require_session, see_other
+from signin.web.locale import remember_language
 from signin.web.templating import csrf_valid
 
 STATE_COOKIE = "passkey"
 CSRF_HEADER = "x-csrf-token"
-FORBIDDEN = "This request did not come from this site's pages. Reload the page and try again."
+FORBIDDEN = N_("This request did not come from this site's pages. Reload the page and try again.")
 
 
 def check_origin_and_csrf(request: Request) -> None:
@@ -230,6 +232,7 @@ async def _signed_in(
     services = services_of(request)
     response = JSONResponse({}, status_code=201)
     issued = await start_session(request, response, user.id, remember=remember, two_factor=True)
+    await remember_language(request, user)
     out = SignedIn(
         username=user.username,
         expires_at=_time(services.sessions.expires_at(issued.record)),
@@ -249,6 +252,6 @@ async def remove_from_page(request: Request) -> Response:
     try:
         passkey_id = int(fields.get("passkey", ""))
     except ValueError:
-        raise HTTPException(422, "Choose a passkey to remove.") from None
+        raise HTTPException(422, N_("Choose a passkey to remove.")) from None
     await services_of(request).passkeys.remove(found.session.user_id, passkey_id)
     return see_other("/account")

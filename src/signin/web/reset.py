@@ -12,11 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.errors import SigninError, TokenInvalid
+from signin.i18n import N_
 from signin.services import services_of
 from signin.web.auth import clear_session_cookie, client_ip, current_session, give_device_proof
 from signin.web.cookies import delete_cookie, read_cookie, set_cookie
 from signin.web.errors import retry_headers, status_for
 from signin.web.forms import error_context, is_basic, read_form, see_other
+from signin.web.locale import error_text, gettext
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +31,11 @@ def token_error(request: Request, exc: TokenInvalid, *, again: str, again_label:
     return render(
         request,
         "token_invalid.html",
-        {"detail": exc.message, "again": again, "again_label": again_label},
+        {
+            "detail": error_text(request, exc),
+            "again": again,
+            "again_label": gettext(request, again_label),
+        },
         status_code=status_for(exc),
     )
 
@@ -52,7 +58,7 @@ async def forgot(request: Request) -> Response:
         return render(
             request,
             "forgot_password.html",
-            {"sent": False, **error_context(exc), "form": {"login": login}},
+            {"sent": False, **error_context(request, exc), "form": {"login": login}},
             status_code=status_for(exc),
             headers=retry_headers(exc),
         )
@@ -69,7 +75,7 @@ async def _signed_in_id(request: Request) -> int | None:
 
 
 def _forgot_again(request: Request, exc: TokenInvalid) -> Response:
-    return token_error(request, exc, again="/forgot-password", again_label="Ask for a new link")
+    return token_error(request, exc, again="/forgot-password", again_label=N_("Ask for a new link"))
 
 
 @router.get("/reset-password")
@@ -112,7 +118,7 @@ def _reset_form(
     return render(
         request,
         "reset_password.html",
-        {"token": token, "username": username, "basic": basic, **error_context(exc)},
+        {"token": token, "username": username, "basic": basic, **error_context(request, exc)},
         status_code=status_code,
         headers=retry_headers(exc),
     )
@@ -168,7 +174,7 @@ async def verify_email(request: Request) -> Response:
     except TokenInvalid as exc:
         # A fresh link is sent from the account page, behind sign-in.
         again = "/account" if signed_in else "/sign-in?" + services.redirects.query("/account")
-        return token_error(request, exc, again=again, again_label="Send a new link")
+        return token_error(request, exc, again=again, again_label=N_("Send a new link"))
     if signed_in is not None:
         return see_other("/account")
     return render(request, "verify_email.html", {"email": user.email, "username": user.username})

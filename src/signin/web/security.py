@@ -11,9 +11,10 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signin.escape import escape_text
+from signin.i18n import N_
 
 MAX_BODY = 64 * 1024
-NO_REFERRER_PATHS = ("/reset-password", "/verify-email", "/unlock")
+NO_REFERRER_PATHS = ("/reset-password", "/verify-email", "/unlock", "/oidc/")
 CACHEABLE_PATHS = ("/static/", "/api/docs/assets/")  # files, never per-user pages
 STRICT_ORIGIN = b"strict-origin-when-cross-origin"
 log = logging.getLogger("signin.web")
@@ -163,10 +164,16 @@ async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
     from starlette.requests import Request
 
     from signin.web.errors import respond
+    from signin.web.locale import gettext
 
     log_unhandled(scope, exc)
     request = Request(scope, _no_receive)
-    response = respond(request, 500, "Something went wrong on our side. Please try again.")
+    detail = N_("Something went wrong on our side. Please try again.")
+    try:
+        detail = gettext(request, detail)
+    except Exception:  # the answer to a fault must not fault: English then
+        log.exception("translating the error answer failed")
+    response = respond(request, 500, detail)
     await response(scope, _no_receive, send)
 
 

@@ -5,23 +5,49 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from signin.i18n import LANGUAGES, N_, NAMES
+from signin.i18n.jinja import install, rendering
 from signin.services import services_of
 from signin.web.cookies import read_cookie, set_cookie
+from signin.web.locale import translator
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSRF_COOKIE = "csrf"
 CSRF_FIELD = "csrf_token"
+SKIPPED = frozenset({"token", "next", "sig"})
+# The messages static/js/*.js show, sent translated with every page (base.html, a JSON block).
+JS_MESSAGES = {
+    "enter_username": N_("Enter your username."),
+    "fill_in": N_("Please fill in: %(field)s."),
+    "too_short": N_("Password must be at least %(min)d characters."),
+    "too_long": N_("Password must be at most %(max)d characters."),
+    "is_username": N_("Password must not be the username."),
+    "mismatch": N_("The two passwords do not match."),
+    "no_prehash": N_("This browser could not prepare the password."),
+    "basic_form": N_("Use the basic form instead."),
+    "passkey_refused": N_("The server refused the passkey (%(status)s)."),
+    "passkey_not_used": N_(
+        "The passkey was not used: the request was cancelled, timed out, or could not verify you."
+    ),
+    "passkey_exists": N_("This device already holds a passkey for your account."),
+    "passkey_address": N_("Passkeys do not work at this address."),
+    "passkey_failed": N_("The passkey did not work. Please try again."),
+    "passkey_name": N_("Give the passkey a name, such as the device it lives on."),
+}
 
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
+    templates.env.policies["ext.i18n.trimmed"] = True
+    install(templates.env)
     return templates
 
 
@@ -44,6 +70,17 @@ def csrf_valid(request: Request, token: str | None) -> bool:
     return services_of(request).csrf.check(token, cookie)
 
 
+def _here(request: Request) -> str:
+    """Where the language picker leads back to: this page, its query kept but for a token
+    (never echoed) and a `next` that does not verify (never followed, never shown)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in SKIPPED]
+    target, sig = request.query_params.get("next", ""), request.query_params.get("sig", "")
+    if target and services_of(request).redirects.verified(target, sig, "") == target:
+        kept += [("next", target), ("sig", sig)]
+    query = urlencode(kept)
+    return request.url.path + (f"?{query}" if kept and len(query) <= 2048 else "")
+
+
 def render(
     request: Request,
     template: str,
@@ -54,7 +91,14 @@ def render(
 ) -> HTMLResponse:
     services = services_of(request)
     secret = csrf_browser_secret(request)
+    speak = translator(request)
     ctx: dict[str, Any] = {
+        "lang": speak.language,
+        "lang_tag": speak.html_lang,
+        "lang_dir": speak.direction,
+        "languages": [(code, NAMES[code]) for code in LANGUAGES],
+        "js_messages": {key: speak.gettext(text) for key, text in JS_MESSAGES.items()},
+        "here": _here(request),
         "csrf_token": services.csrf.token_for(secret),
         "settings": services.settings,
         "min_length": services.settings.password_min_length,
@@ -65,9 +109,13 @@ def render(
     }
     ctx.update(context or {})
     templates: Jinja2Templates = request.app.state.templates
-    response = templates.TemplateResponse(
-        request, template, ctx, status_code=status_code, headers=headers
-    )
+    with rendering(speak):  # TemplateResponse renders right here, synchronously
+        response = templates.TemplateResponse(
+            request, template, ctx, status_code=status_code, headers=headers
+        )
+    # The same URL answers in other languages for other cookies and Accept-Language headers.
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    response.headers["Content-Language"] = speak.html_lang
     if getattr(request.state, "csrf_new", False):
         set_cookie(response, request, services.settings, CSRF_COOKIE, secret)
     return response

@@ -29,6 +29,7 @@ from signin.web.auth import (
 )
 from signin.web.errors import retry_headers, status_for
 from signin.web.forms import destination, is_basic, read_form, redirect_fields, see_other
+from signin.web.locale import error_text, remember_language
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,7 +50,7 @@ def _step_page(
     context: dict[str, Any] = {
         "mode": mode,
         "redirect": redirect or {},
-        "message": exc.message if exc else None,
+        "message": error_text(request, exc) if exc else None,
     }
     if mode == "pending":  # the account has passkeys: one may answer the step (SPEC 14)
         state = services_of(request).sign_in_flow.peek(pending_challenge(request) or "")
@@ -124,6 +125,7 @@ async def second_step(request: Request) -> Response:
 
 async def _strong_session(request: Request, response: Response, done: SignedIn) -> None:
     await start_session(request, response, done.user.id, remember=done.remember, two_factor=True)
+    await remember_language(request, done.user)
     give_device_proof(request, response, done.user)  # SPEC 5a: a completed sign-in
 
 
@@ -147,7 +149,7 @@ async def _manage_page(
         "status": status,
         "codes": codes,
         "notice": notice,
-        "message": exc.message if exc else None,
+        "message": error_text(request, exc) if exc else None,
         "basic": is_basic(request, fields),
     }
     return _page(request, "account_two_factor.html", context, exc)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signin.accounts.errors import TokenInvalid
+from signin.i18n import N_
 from signin.services import services_of
 from signin.web.auth import give_device_proof
 from signin.web.forms import read_form
@@ -22,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _unlock_again(request: Request, exc: TokenInvalid) -> Response:
-    return token_error(request, exc, again="/sign-in", again_label="Go to sign-in")
+    return token_error(request, exc, again="/sign-in", again_label=N_("Go to sign-in"))
 
 
 @router.get("/unlock")

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from signin.accounts.errors import InvalidInput, NotFound, Problem
 from signin.accounts.usernames import canon
+from signin.i18n import N_
 from signin.stores.base import UserStore
 
 GROUP_RE = re.compile(r"[a-z0-9_-]{1,32}")
@@ -18,7 +19,8 @@ def group_problems(names: Iterable[str], field: str = "groups") -> list[Problem]
         Problem(
             "group_name",
             field,
-            f"Group name {name!r} is not valid: use 1 to 32 of a-z, 0-9, '_' and '-'.",
+            N_("Group name %(name)r is not valid: use 1 to 32 of a-z, 0-9, '_' and '-'."),
+            {"name": name},
         )
         for name in names
         if not GROUP_RE.fullmatch(name)
@@ -30,7 +32,9 @@ def check_groups(names: Iterable[str]) -> tuple[str, ...]:
     unique = tuple(sorted(set(names)))
     problems = group_problems(unique)
     if len(unique) > MAX_GROUPS:
-        problems.append(Problem("too_many_groups", "groups", f"At most {MAX_GROUPS} groups."))
+        problems.append(
+            Problem("too_many_groups", "groups", N_("At most %(max)d groups."), {"max": MAX_GROUPS})
+        )
     if problems:
         raise InvalidInput(problems)
     return unique
@@ -47,7 +51,16 @@ class Groups:
         added, removed = check_groups(add), check_groups(remove)
         user = await self.users.by_canon(canon(username))
         if user is None:
-            raise NotFound(f"No account named {username!r}.")
+            raise NotFound(N_("No account named %(username)r."), username=username)
         if len(set(user.groups) | set(added)) > MAX_GROUPS:
-            raise InvalidInput([Problem("too_many_groups", "groups", f"At most {MAX_GROUPS}.")])
+            raise InvalidInput(
+                [
+                    Problem(
+                        "too_many_groups",
+                        "groups",
+                        N_("At most %(max)d groups."),
+                        {"max": MAX_GROUPS},
+                    )
+                ]
+            )
         return await self.users.change_groups(user.id, added, removed)

@@ -15,6 +15,7 @@ from signin.accounts.addresses import email_canon, normalize_email
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.errors import InvalidInput, InviteInvalid, NotFound, Problem
+from signin.i18n import N_
 from signin.stores.base import InviteRecord, InviteStore, NewUser, UserRecord
 
 MODES = ("open", "invite", "closed")
@@ -44,9 +45,11 @@ class Invites:
         """A new invite and its token (shown once: only its hash is kept)."""
         address, problems = normalize_email(email)
         if not 1 <= uses <= MAX_USES:
-            problems.append(Problem("uses", "uses", f"Uses must be 1 to {MAX_USES}."))
+            problems.append(
+                Problem("uses", "uses", N_("Uses must be 1 to %(max)d."), {"max": MAX_USES})
+            )
         if expires_seconds <= 0:
-            problems.append(Problem("expires", "expires", "Expiry must be a positive number."))
+            problems.append(Problem("expires", "expires", N_("Expiry must be a positive number.")))
         if problems:
             raise InvalidInput(problems)
         names = check_groups(groups)
@@ -71,7 +74,7 @@ class Invites:
 
     async def revoke(self, invite_id: str) -> None:
         if not await self.store.revoke(invite_id, self.clock()):
-            raise NotFound(f"No open invite with id {invite_id!r}.")
+            raise NotFound(N_("No open invite with id %(id)r."), id=invite_id)
 
     async def check(self, token: str) -> InviteRecord:
         """The invite if it can still be used; `InviteInvalid` otherwise."""
@@ -85,7 +88,10 @@ class Invites:
             return []
         return [
             Problem(
-                "invite_email", "email", f"This invite is for {invite.email}: use that address."
+                "invite_email",
+                "email",
+                N_("This invite is for %(email)s: use that address."),
+                {"email": invite.email},
             )
         ]
 

@@ -39,6 +39,7 @@ from signin.accounts.lockout import Lockout
 from signin.accounts.signin import Authenticator
 from signin.accounts.tokens import OneTimeTokens
 from signin.crypto.signing import StateSigner
+from signin.i18n import N_
 from signin.stores.base import UserRecord, UserStore
 
 PENDING_SECONDS = 300
@@ -206,7 +207,7 @@ class SignInFlow:
         if user is None or user.disabled:
             raise ChallengeInvalid()
         if not await self.two_factor.enabled(user.id):
-            raise TwoFactorState("Two-factor sign-in is not set up for this account.")
+            raise TwoFactorState(N_("Two-factor sign-in is not set up for this account."))
         device = self.authenticator.device_key(user.username_canon, proofs)
         await self._check_code(user, code, ip, device)
         self.audit.record("sign_in", user.username_canon, two_factor=True, step_up=True)

@@ -28,6 +28,7 @@ from signin.accounts.lockout import Lockout
 from signin.accounts.signin import Authenticator
 from signin.accounts.usernames import canon
 from signin.crypto.sealing import Opened, SealBroken, SecretBox
+from signin.i18n import N_
 from signin.mail import Letters
 from signin.stores.base import FactorStore, TotpRecord, UserRecord, UserStore
 
@@ -97,7 +98,7 @@ class TwoFactor:
     async def begin(self, user: UserRecord) -> None:
         """Make a new unconfirmed secret (replacing one not yet confirmed)."""
         if await self.enabled(user.id):
-            raise TwoFactorState("Two-factor sign-in is on already.")
+            raise TwoFactorState(N_("Two-factor sign-in is on already."))
         secret = totp.new_secret()
         await self.store.begin_totp(
             user.id, self.box.seal(secret.encode("ascii"), _owner(user.id)), self.clock()
@@ -107,16 +108,16 @@ class TwoFactor:
         """Turn the factor on with a current code; returns the recovery codes (shown once)."""
         record = await self.store.totp(user.id)
         if record is None or record.confirmed_at is not None:
-            raise TwoFactorState("There is no two-factor set-up waiting for a code.")
+            raise TwoFactorState(N_("There is no two-factor set-up waiting for a code."))
         now = self.clock()
         step = totp.matching_step(self._secret(record), code, now)
         if step is None:
-            raise InvalidCode("That code is not right. Enter the current code from your app.")
+            raise InvalidCode(N_("That code is not right. Enter the current code from your app."))
         codes = recovery.new_codes()
         if not await self.store.confirm_totp(
             user.id, step, now, [self.hasher.hash(c) for c in codes]
         ):
-            raise TwoFactorState("There is no two-factor set-up waiting for a code.")
+            raise TwoFactorState(N_("There is no two-factor set-up waiting for a code."))
         log.info("two-factor turned on for user id %d", user.id)
         self.audit.record("two_factor_enabled", user.username_canon)
         await self._notify(user, on=True, when=now)
@@ -164,7 +165,7 @@ class TwoFactor:
 
     async def disable(self, user: UserRecord, *, code: str, password: str, ip: str | None) -> None:
         if not await self.enabled(user.id):
-            raise TwoFactorState("Two-factor sign-in is not on.")
+            raise TwoFactorState(N_("Two-factor sign-in is not on."))
         await self.prove(user, code=code, password=password, ip=ip)
         await self.reset(user)
 
@@ -172,7 +173,7 @@ class TwoFactor:
         self, user: UserRecord, *, code: str, password: str, ip: str | None
     ) -> list[str]:
         if not await self.enabled(user.id):
-            raise TwoFactorState("Two-factor sign-in is not on.")
+            raise TwoFactorState(N_("Two-factor sign-in is not on."))
         await self.prove(user, code=code, password=password, ip=ip)
         codes = recovery.new_codes()
         await self.store.replace_recovery(
@@ -197,9 +198,9 @@ class TwoFactor:
         account has no second factor, `NotFound` when there is no such account."""
         user = await self.users.by_canon(canon(username.strip()))
         if user is None:
-            raise NotFound(f"no account named {username!r}")
+            raise NotFound(N_("no account named %(username)r"), username=username)
         if not await self.reset(user):
-            raise TwoFactorState(f"{user.username} has no second factor")
+            raise TwoFactorState(N_("%(username)s has no second factor"), username=user.username)
         return user
 
     def _open(self, record: TotpRecord) -> Opened:
@@ -209,8 +210,10 @@ class TwoFactor:
             # Its key is gone (a fallback dropped too early) or the row was tampered with.
             log.error("the TOTP secret of user id %d cannot be decrypted", record.user_id)
             raise TwoFactorState(
-                "The two-factor key of this account cannot be read. Use a recovery code, or ask "
-                "the operator to run: signin users two-factor reset USERNAME"
+                N_(
+                    "The two-factor key of this account cannot be read. Use a recovery code, or "
+                    "ask the operator to run: signin users two-factor reset USERNAME"
+                )
             ) from None
 
     def _secret(self, record: TotpRecord) -> str:

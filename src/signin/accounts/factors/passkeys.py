@@ -9,31 +9,19 @@ py_webauthn's. Ours are the challenges, the storage and the policy:
   refuses the rest), and the new value is written only if nobody moved it meanwhile, so two
   copies of one credential racing each other cannot both pass.
 - A credential of a disabled user is refused; a deleted user's credentials are deleted with it.
+
+py_webauthn (with its cryptography and ASN.1 stack) is imported by the methods that run a
+ceremony, not at import: building the services for a CLI command or a test needs none of it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
-
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import options_to_json_dict, parse_authentication_credential_json
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+from typing import TYPE_CHECKING, Any
 
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
@@ -47,6 +35,7 @@ from signin.accounts.errors import (
     Problem,
 )
 from signin.accounts.factors.challenges import CHALLENGE_SECONDS, Challenges, Opened
+from signin.i18n import N_
 from signin.mail import Letters
 from signin.stores.base import (
     DuplicatePasskey,
@@ -56,11 +45,13 @@ from signin.stores.base import (
     UserStore,
 )
 
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
 log = logging.getLogger("signin.passkeys")
 TIMEOUT_MS = CHALLENGE_SECONDS * 1000
 NAME_MAX = 64
 MAX_PASSKEYS = 20
-KNOWN_TRANSPORTS = frozenset(item.value for item in AuthenticatorTransport)
 
 
 @dataclass(frozen=True)
@@ -75,14 +66,14 @@ def clean_name(name: str) -> str:
     """The passkey's name as shown on /account; `InvalidInput` when empty, long or unprintable."""
     text = unicodedata.normalize("NFKC", name).strip()
     if not text:
-        message = "Give the passkey a name, such as the device it lives on."
+        message, params = N_("Give the passkey a name, such as the device it lives on."), {}
     elif len(text) > NAME_MAX:
-        message = f"Use at most {NAME_MAX} characters for the name."
+        message, params = N_("Use at most %(max)d characters for the name."), {"max": NAME_MAX}
     elif any(unicodedata.category(char).startswith("C") for char in text):
-        message = "The name may not contain control characters."
+        message, params = N_("The name may not contain control characters."), {}
     else:
         return text
-    raise InvalidInput([Problem("passkey_name", "name", message)])
+    raise InvalidInput([Problem("passkey_name", "name", message, params)])
 
 
 class Passkeys:
@@ -118,7 +109,7 @@ class Passkeys:
         """Delete one of the user's passkeys; `NotFound` when the user has no such passkey."""
         mine = {record.id: record for record in await self.store.list_for_user(user_id)}
         if passkey_id not in mine or not await self.store.delete(user_id, passkey_id):
-            raise NotFound("No such passkey.")
+            raise NotFound(N_("No such passkey."))
         user = await self.users.by_id(user_id)
         if user is not None:
             self.audit.record("passkey_removed", user.username_canon, name=mine[passkey_id].name)
@@ -133,10 +124,19 @@ class Passkeys:
                     Problem(
                         "passkey_limit",
                         "name",
-                        f"An account holds at most {MAX_PASSKEYS} passkeys.",
+                        N_("An account holds at most %(max)d passkeys."),
+                        {"max": MAX_PASSKEYS},
                     )
                 ]
             )
+        from webauthn import generate_registration_options
+        from webauthn.helpers import options_to_json_dict
+        from webauthn.helpers.structs import (
+            AuthenticatorSelectionCriteria,
+            ResidentKeyRequirement,
+            UserVerificationRequirement,
+        )
+
         handle = await self.store.user_handle(user.id) or secrets.token_bytes(32)
         challenge, state = self.challenges.new("register", user.id, handle)
         options = generate_registration_options(
@@ -158,6 +158,9 @@ class Passkeys:
         self, user: UserRecord, state: str, credential: Any, name: str
     ) -> PasskeyRecord:
         """Verify `navigator.credentials.create()`'s answer and store the new passkey."""
+        from webauthn import verify_registration_response
+        from webauthn.helpers.exceptions import WebAuthnException
+
         shown = clean_name(name)
         opened = await self.challenges.take(state, "register", user.id)
         try:
@@ -190,6 +193,10 @@ class Passkeys:
 
     async def sign_in_options(self) -> Ceremony:
         """Options for a passwordless sign-in: any discoverable credential, verified user."""
+        from webauthn import generate_authentication_options
+        from webauthn.helpers import options_to_json_dict
+        from webauthn.helpers.structs import UserVerificationRequirement
+
         challenge, state = self.challenges.new("sign_in", None)
         options = generate_authentication_options(
             rp_id=self.rp_id,
@@ -201,6 +208,10 @@ class Passkeys:
 
     async def second_step_options(self, user_id: int) -> Ceremony:
         """Options for the step after a password: one of this user's passkeys."""
+        from webauthn import generate_authentication_options
+        from webauthn.helpers import options_to_json_dict
+        from webauthn.helpers.structs import UserVerificationRequirement
+
         challenge, state = self.challenges.new("second_step", user_id)
         options = generate_authentication_options(
             rp_id=self.rp_id,
@@ -240,6 +251,10 @@ class Passkeys:
     async def _verify(
         self, opened: Opened, credential: Any, *, user_id: int | None, need_uv: bool
     ) -> UserRecord:
+        from webauthn import verify_authentication_response
+        from webauthn.helpers import parse_authentication_credential_json
+        from webauthn.helpers.exceptions import WebAuthnException
+
         try:
             parsed = parse_authentication_credential_json(_as_dict(credential))
         except (WebAuthnException, ValueError, TypeError, KeyError):
@@ -273,6 +288,8 @@ class Passkeys:
 
 
 def _descriptor(record: PasskeyRecord) -> PublicKeyCredentialDescriptor:
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     return PublicKeyCredentialDescriptor(
         id=record.credential_id,
         transports=[AuthenticatorTransport(item) for item in record.transports],
@@ -285,10 +302,18 @@ def _as_dict(credential: Any) -> dict[str, Any]:
     return credential
 
 
+@functools.cache
+def _known_transports() -> frozenset[str]:
+    from webauthn.helpers.structs import AuthenticatorTransport
+
+    return frozenset(item.value for item in AuthenticatorTransport)
+
+
 def _transports(credential: Any) -> tuple[str, ...]:
     """The transports the browser reported, the known ones only (they steer later prompts)."""
     response = credential.get("response") if isinstance(credential, dict) else None
     listed = response.get("transports") if isinstance(response, dict) else None
     if not isinstance(listed, list):
         return ()
-    return tuple(dict.fromkeys(item for item in listed if item in KNOWN_TRANSPORTS))[:8]
+    known = _known_transports()
+    return tuple(dict.fromkeys(item for item in listed if item in known))[:8]

@@ -10,7 +10,6 @@ import hmac
 import io
 
 import pyotp
-import segno
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -62,6 +61,8 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The `otpauth://` URI as an inline SVG (no script, no external reference)."""
+    import segno  # only enrolment draws a code: loaded then, not with the services
+
     out = io.BytesIO()
     segno.make(uri, error="m").save(
         out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True, title="TOTP QR code"

@@ -152,6 +152,10 @@ class InvalidatingUserStore:
     async def set_disabled(self, user_id: int, disabled: bool) -> None:
         await self._write(user_id, lambda: self.inner.set_disabled(user_id, disabled))
 
+    async def set_language(self, user_id: int, language: str) -> None:
+        # Not among a session check's facts: no invalidation needed.
+        await self.inner.set_language(user_id, language)
+
     async def set_email_verified(self, user_id: int, email: str, now: float) -> bool:
         return await self._write(
             user_id, lambda: self.inner.set_email_verified(user_id, email, now)

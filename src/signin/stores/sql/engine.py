@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-SQLITE_BUSY_MS = 30_000
+from signin.stores.sql.lite import SQLITE_BUSY_MS
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+
 PG_CONNECT_SECONDS = 5
 PG_POOL_WAIT_SECONDS = 10
 
@@ -117,6 +121,21 @@ def is_unique_violation(exc: sa.exc.IntegrityError) -> str | None:
         if column in text:
             return column
     return None
+
+
+def upsert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT` that can say `ON CONFLICT ... DO UPDATE`, in the dialect's words.
+
+    Each dialect's module is imported when its engine uses it: a SQLite deployment (and every
+    CLI command on it) never loads PostgreSQL's.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def on_asyncpg(engine: AsyncEngine) -> bool:

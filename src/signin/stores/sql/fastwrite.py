@@ -39,8 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from signin.stores.base import StoreUnavailable
-from signin.stores.sql.engine import SQLITE_BUSY_MS, OnePerEngine
+from signin.stores.sql.engine import OnePerEngine
 from signin.stores.sql.fastread import FastReader
+from signin.stores.sql.lite import SQLITE_BUSY_MS
 
 
 @dataclass(frozen=True)

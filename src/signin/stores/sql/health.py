@@ -14,10 +14,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signin.stores.sql.engine import write_engine
+from signin.stores.sql.engine import upsert, write_engine
 from signin.stores.sql.schema import fail_locks
 
 PROBE_KEY = "HEALTH:write-probe"
@@ -26,14 +25,13 @@ PROBE_BYTES = 64 * 1024  # a few pages: what a sign-up's transaction needs, give
 
 async def probe_write(engine: AsyncEngine, data_dir: Path, now: float) -> None:
     """Raise (any exception) when the database or the data directory cannot take a write."""
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    upsert = (
-        insert(fail_locks)
+    statement = (
+        upsert(engine.dialect.name, fail_locks)
         .values(key=PROBE_KEY, failures=0, last_attempt=now)
         .on_conflict_do_update(index_elements=[fail_locks.c.key], set_={"last_attempt": now})
     )
     async with write_engine(engine).begin() as conn:
-        await conn.execute(upsert)
+        await conn.execute(statement)
     await asyncio.to_thread(_probe_file, data_dir)
 
 

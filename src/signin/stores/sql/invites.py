@@ -15,14 +15,9 @@ import sqlalchemy as sa
 
 from signin.stores.base import DuplicateUser, InviteRecord, NewUser, UserRecord
 from signin.stores.sql.base import SqlStore
+from signin.stores.sql.lite import groups_of, groups_text
 from signin.stores.sql.schema import invites
-from signin.stores.sql.users import (
-    duplicate_field,
-    groups_of,
-    groups_text,
-    insert_user,
-    user_record,
-)
+from signin.stores.sql.users import duplicate_field, insert_user, user_record
 
 
 def _record(row: Any) -> InviteRecord:

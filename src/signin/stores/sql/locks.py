@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from signin.stores.base import LockRecord
 from signin.stores.sql.base import SqlStore
+from signin.stores.sql.engine import upsert
 from signin.stores.sql.fastwrite import FastWriter, Outcome
 from signin.stores.sql.schema import fail_locks
 
@@ -35,7 +35,7 @@ class SqlLockStore(SqlStore):
         super().__init__(*args, **kwargs)
         self.max_single_failure_rows = max_single_failure_rows
         # Built once with bind parameters: these run on every sign-in attempt.
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(fail_locks)
+        insert = upsert(self.dialect, fail_locks)
         stale = fail_locks.c.last_attempt <= sa.bindparam("b_cutoff")
         reserve = (
             insert.values(key=_KEY, failures=1, last_attempt=sa.bindparam("b_now"))

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from signin.stores.base import SessionRecord, SessionUser
 from signin.stores.sql.base import SqlStore
 from signin.stores.sql.fastwrite import FastWriter
+from signin.stores.sql.lite import groups_of
 from signin.stores.sql.reads import MISS, point_reader
 from signin.stores.sql.schema import sessions, users
-from signin.stores.sql.users import groups_of
 
 _COLUMNS = (
     sessions.c.id,

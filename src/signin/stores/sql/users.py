@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from signin.stores.base import DuplicateUser, NewUser, UserRecord
 from signin.stores.sql.base import SqlStore
 from signin.stores.sql.engine import is_unique_violation
+from signin.stores.sql.lite import groups_of, groups_text
 from signin.stores.sql.reads import MISS, PointReader, point_reader
 from signin.stores.sql.schema import users
 
@@ -24,16 +25,8 @@ _COLUMNS = (
     users.c.password_changed_at,
     users.c.disabled,
     users.c.groups,
+    users.c.language,
 )
-
-
-def groups_of(text: str | None) -> tuple[str, ...]:
-    """The `users.groups` column as names: the one place a stored group list is read."""
-    return tuple(text.split(",")) if text else ()
-
-
-def groups_text(names: Iterable[str]) -> str:
-    return ",".join(sorted(set(names)))
 
 
 def insert_user(user: NewUser) -> sa.Insert:
@@ -51,6 +44,7 @@ def insert_user(user: NewUser) -> sa.Insert:
             password_changed_at=user.created_at,
             disabled=False,
             groups=groups_text(user.groups),
+            language=user.language,
         )
         .returning(*_COLUMNS)
     )
@@ -73,6 +67,7 @@ def user_record(row: Any) -> UserRecord:
         password_changed_at=row.password_changed_at,
         disabled=bool(row.disabled),
         groups=groups_of(row.groups),
+        language=row.language,
     )
 
 
@@ -133,6 +128,14 @@ class SqlUserStore(SqlStore):
             values["password_changed_at"] = changed_at
         async with self.write() as conn:
             await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                users.update()
+                .where(users.c.id == user_id, users.c.language.is_distinct_from(language))
+                .values(language=language)
+            )
 
     async def set_disabled(self, user_id: int, disabled: bool) -> None:
         async with self.write() as conn:

@@ -17,6 +17,12 @@
 
   var API = "/api/v1/passkeys";
 
+  // Messages in the page's language, through password.js (loaded first on every page).
+  function say(key, english, params) {
+    var helper = window.signinPrehash && window.signinPrehash.say;
+    return helper ? helper(key, english, params) : english;
+  }
+
   function supported() {
     return !!(window.PublicKeyCredential && navigator.credentials &&
               navigator.credentials.create && navigator.credentials.get);
@@ -95,7 +101,7 @@
       body: JSON.stringify(body)
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (answer) {
-        if (!response.ok) throw new Error(answer.detail || "The server refused the passkey (" + response.status + ").");
+        if (!response.ok) throw new Error(answer.detail || say("passkey_refused", "The server refused the passkey (%(status)s).", { status: response.status }));
         return answer;
       });
     });
@@ -103,11 +109,11 @@
 
   function explain(error) {
     if (error && error.name === "NotAllowedError") {
-      return "The passkey was not used: the request was cancelled, timed out, or could not verify you.";
+      return say("passkey_not_used", "The passkey was not used: the request was cancelled, timed out, or could not verify you.");
     }
-    if (error && error.name === "InvalidStateError") return "This device already holds a passkey for your account.";
-    if (error && error.name === "SecurityError") return "Passkeys do not work at this address.";
-    return (error && error.message) || "The passkey did not work. Please try again.";
+    if (error && error.name === "InvalidStateError") return say("passkey_exists", "This device already holds a passkey for your account.");
+    if (error && error.name === "SecurityError") return say("passkey_address", "Passkeys do not work at this address.");
+    return (error && error.message) || say("passkey_failed", "The passkey did not work. Please try again.");
   }
 
   function errorBox(root) {
@@ -210,7 +216,7 @@
       event.preventDefault();
       errors.hide();
       if (!name.value.trim()) {
-        errors.show(new Error("Give the passkey a name, such as the device it lives on."));
+        errors.show(new Error(say("passkey_name", "Give the passkey a name, such as the device it lives on.")));
         name.focus();
         return;
       }

@@ -141,36 +141,52 @@
 
   function labelOf(input) {
     var label = input.id ? document.querySelector('label[for="' + input.id + '"]') : null;
-    return label ? label.textContent.trim().toLowerCase() : "password";
+    return label ? label.textContent.trim() : "Password";
+  }
+
+  // The page's translations of these messages (base.html: a JSON data block, never run as
+  // script), with `%(name)s` placeholders; the English text when a page has none.
+  var translated = null;
+  function say(key, english, params) {
+    if (translated === null) {
+      var block = document.getElementById("signin-messages");
+      try { translated = block ? JSON.parse(block.textContent) : {}; } catch (e) { translated = {}; }
+    }
+    var text = translated[key] || english;
+    return text.replace(/%\((\w+)\)[sd]/g, function (all, name) {
+      return params && name in params ? String(params[name]) : all;
+    });
   }
 
   // The first problem with the form, as {message, input}, or null when it may be sent.
   function problemOf(form, username) {
     if (username.input && username.value === "") {
-      return { message: "Enter your username.", input: username.input };
+      return { message: say("enter_username", "Enter your username."), input: username.input };
     }
     var secrets = form.querySelectorAll("input[data-prehash-into]");
     for (var i = 0; i < secrets.length; i++) {
       var input = secrets[i];
-      if (input.value === "") return { message: "Enter the " + labelOf(input) + ".", input: input };
+      if (input.value === "") {
+        return { message: say("fill_in", "Please fill in: %(field)s.", { field: labelOf(input) }), input: input };
+      }
       if (!input.hasAttribute("data-policy")) continue;
       var text = nfkc(input.value);
       var min = parseInt(form.getAttribute("data-min-length") || "0", 10);
       if (codePointLength(text) < min) {
-        return { message: "Password must be at least " + min + " characters.", input: input };
+        return { message: say("too_short", "Password must be at least %(min)d characters.", { min: min }), input: input };
       }
       if (codePointLength(text) > MAX_LENGTH) {
-        return { message: "Password must be at most " + MAX_LENGTH + " characters.", input: input };
+        return { message: say("too_long", "Password must be at most %(max)d characters.", { max: MAX_LENGTH }), input: input };
       }
       if (text === nfkc(username.value) || text === canon(username.value)) {
-        return { message: "Password must not be the username.", input: input };
+        return { message: say("is_username", "Password must not be the username."), input: input };
       }
     }
     var retypes = form.querySelectorAll("input[data-same-as]");
     for (var j = 0; j < retypes.length; j++) {
       var original = document.getElementById(retypes[j].getAttribute("data-same-as"));
       if (original && original.value !== retypes[j].value) {
-        return { message: "The two passwords do not match.", input: retypes[j] };
+        return { message: say("mismatch", "The two passwords do not match."), input: retypes[j] };
       }
     }
     return null;
@@ -232,8 +248,8 @@
       form.submit();
     }).catch(function () {
       setBusy(form, false);
-      showError(form, "This browser could not prepare the password.", null,
-        { href: window.location.pathname + "?basic=1", text: "Use the basic form instead." });
+      showError(form, say("no_prehash", "This browser could not prepare the password."), null,
+        { href: window.location.pathname + "?basic=1", text: say("basic_form", "Use the basic form instead.") });
     });
   }
 
@@ -260,6 +276,7 @@
     stripName: stripName,
     sha512: sha512,
     usesWebCrypto: function () { return webCrypto() !== null; },
+    say: say,
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", attach);

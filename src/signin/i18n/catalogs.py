@@ -1,0 +1,120 @@
+"""The shipped `.po` catalogues, compiled in memory on first use, and a translator per language.
+
+No compiled `.mo` file is shipped or written: the first request (or mail) in a language reads its
+`.po` with Babel, compiles it into memory and keeps it. Babel is imported here only, inside the
+methods, so the command line (which never translates) starts without it.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from signin.accounts.errors import Seconds
+from signin.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE_DIR, html_lang, text_direction
+
+if TYPE_CHECKING:
+    from babel import Locale
+    from babel.support import Translations
+
+
+def compile_catalogue(po_path: Path) -> Translations:
+    """A `.po` file read and compiled to a gettext catalogue in memory (no `.mo` on disk)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    with po_path.open("rb") as source:
+        catalogue = read_po(source)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalogue, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+class Translator:
+    """One language: gettext, and numbers, dates and durations the way its readers write them."""
+
+    def __init__(self, language: str, translations: Translations, locale: Locale) -> None:
+        self.language = language
+        self.translations = translations
+        self.locale = locale
+        self.html_lang = html_lang(language)
+        self.direction = text_direction(language)
+
+    def gettext(self, message: str) -> str:
+        return str(self.translations.gettext(message))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return str(self.translations.ngettext(singular, plural, n))
+
+    def text(self, message: str, params: Mapping[str, Any] | None = None) -> str:
+        """`message` translated, its `%(name)s` placeholders filled with `params` said here."""
+        translated = self.gettext(message)
+        if not params:
+            return translated
+        return translated % {name: self.value(value) for name, value in params.items()}
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, Seconds):
+            return self.duration(int(value))
+        return value
+
+    def duration(self, seconds: int) -> str:
+        """`600` -> "10 minutes" / "10 Minuten" / "10 دقائق"; under 90 seconds in seconds."""
+        from babel.dates import format_timedelta
+
+        return str(
+            format_timedelta(
+                timedelta(seconds=seconds), threshold=1.5, format="long", locale=self.locale
+            )
+        )
+
+    def datetime(self, timestamp: float | None, empty: str = "") -> str:
+        """A moment (Unix time) as this language writes it, in UTC, with the zone named."""
+        if timestamp is None:
+            return empty
+        from babel.dates import format_datetime
+
+        moment = datetime.fromtimestamp(timestamp, UTC)
+        return str(format_datetime(moment, format="medium", tzinfo=UTC, locale=self.locale)) + (
+            " UTC"
+        )
+
+    def day(self, timestamp: float) -> str:
+        """A short weekday and day of the month ("Mon 7", "Mo., 7."), for chart axes."""
+        from babel.dates import format_skeleton
+
+        moment = datetime.fromtimestamp(timestamp, UTC)
+        return str(format_skeleton("EEEd", moment, locale=self.locale))
+
+
+class Catalogs:
+    """Every supported language's translator, each built on first use and then kept."""
+
+    def __init__(self, directory: Path = LOCALE_DIR, default: str = DEFAULT_LANGUAGE) -> None:
+        self.directory = directory
+        self.default = default
+        self._built: dict[str, Translator] = {}
+        self._lock = threading.Lock()
+
+    def get(self, language: str | None) -> Translator:
+        code = language if language in LANGUAGES else self.default
+        found = self._built.get(code)
+        if found is None:
+            with self._lock:  # mails render in worker threads too: build each one once
+                found = self._built.get(code) or self._build(code)
+                self._built[code] = found
+        return found
+
+    def _build(self, code: str) -> Translator:
+        from babel import Locale
+        from babel.support import NullTranslations
+
+        po = self.directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+        translations = compile_catalogue(po) if po.is_file() else NullTranslations()
+        return Translator(code, translations, Locale.parse(code))  # type: ignore[arg-type]
