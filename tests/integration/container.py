@@ -1,0 +1,104 @@
+"""podman for the container tests: the settings this host needs, the image, throwaway containers.
+
+The image is built from the real Containerfile under a fixed tag, so podman's layer cache makes a
+rebuild after a source change take seconds; each test's containers and volumes get names of their
+own and are removed however the test ends.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support import REPO, need
+
+IMAGE = "localhost/signin:test"
+BASE = "docker.io/library/debian:bookworm-slim"  # the Containerfile's FROM
+CONF = REPO / "tools" / "containers.conf"
+BUILD_SECONDS = 900  # a cold build downloads the dependencies; a cached one takes seconds
+
+
+def podman_env() -> dict[str, str]:
+    return {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(CONF))}
+
+
+def podman(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["podman", *args], capture_output=True, text=True, timeout=timeout, env=podman_env()
+    )
+    if check:
+        assert done.returncode == 0, f"podman {' '.join(args)}:\n{done.stdout}{done.stderr}"
+    return done
+
+
+def need_podman() -> None:
+    """Skip (or fail under SIGNIN_REQUIRE_ALL=1) without podman, runc or the base image."""
+    need(shutil.which("podman") is not None, "podman (apt-get install podman runc)")
+    need(shutil.which("runc") is not None, "runc (apt-get install runc)")
+    has_base = podman("image", "exists", BASE, check=False).returncode == 0
+    need(has_base, f"the base image {BASE} (pull it, or make it: tools/container-base.sh)")
+
+
+def build_image() -> str:
+    """Build the Containerfile as it is; drop the image this tag named before, if now unused."""
+    before = podman("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
+    args = ["build", "--format", "docker", "--tag", IMAGE, "--file", "Containerfile"]
+    cert = os.environ.get("PIP_CERT")
+    if cert and Path(cert).is_file():  # a proxy that re-signs TLS: pip in the build trusts it too
+        args += ["--volume", f"{cert}:/run/pip-cert.pem:ro"]
+        args += ["--build-arg", "PIP_CERT=/run/pip-cert.pem"]
+    done = subprocess.run(
+        ["podman", *args, str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_SECONDS,
+        env=podman_env(),
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    after = podman("image", "inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
+    if before and before != after:
+        podman("image", "rm", before, check=False)  # still used by a container: it stays
+    return after
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def removed_afterwards(containers: list[str], volumes: list[str]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for name in containers:
+            podman("rm", "--force", "--time", "0", name, check=False)
+        for name in volumes:
+            podman("volume", "rm", "--force", name, check=False)
+
+
+def wait_healthy(base: str, name: str, seconds: float = 60) -> None:
+    """Until /healthz answers 200 through the published port; fail early if the container died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        state = podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+        assert state == "running", f"container {state}:\n{logs(name)}"
+        time.sleep(0.3)
+    raise AssertionError(f"no 200 from {base}/healthz in {seconds} s:\n{logs(name)}")
+
+
+def logs(name: str) -> str:
+    done = podman("logs", name, check=False)
+    return (done.stdout + done.stderr)[-4000:]
