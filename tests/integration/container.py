@@ -21,6 +21,7 @@ import httpx
 from tests.support import REPO, need
 
 IMAGE = "localhost/signin:test"
+BUILD_STAGE = "localhost/signin:test-build"  # the Containerfile's first stage: the layer cache
 BASE = "docker.io/library/debian:bookworm-slim"  # the Containerfile's FROM
 CONF = REPO / "tools" / "containers.conf"
 BUILD_SECONDS = 900  # a cold build downloads the dependencies; a cached one takes seconds
@@ -48,25 +49,34 @@ def need_podman() -> None:
 
 
 def build_image() -> str:
-    """Build the Containerfile as it is; drop the image this tag named before, if now unused."""
-    before = podman("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
-    args = ["build", "--format", "docker", "--tag", IMAGE, "--file", "Containerfile"]
+    """Build the Containerfile as it is, its build stage under a tag of its own too.
+
+    Both tags move to the new images; the images they named before are removed when nothing
+    uses them any more, so repeated runs leave no pile of untagged images, while the stage
+    tag keeps the dependency layers cached for the next run.
+    """
+    args = ["build", "--format", "docker", "--file", "Containerfile"]
     cert = os.environ.get("PIP_CERT")
     if cert and Path(cert).is_file():  # a proxy that re-signs TLS: pip in the build trusts it too
         args += ["--volume", f"{cert}:/run/pip-cert.pem:ro"]
         args += ["--build-arg", "PIP_CERT=/run/pip-cert.pem"]
-    done = subprocess.run(
-        ["podman", *args, str(REPO)],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_SECONDS,
-        env=podman_env(),
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    after = podman("image", "inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
-    if before and before != after:
-        podman("image", "rm", before, check=False)  # still used by a container: it stays
-    return after
+    for tag, target in ((BUILD_STAGE, ["--target", "build"]), (IMAGE, [])):
+        before = image_id(tag)
+        done = subprocess.run(
+            ["podman", *args, *target, "--tag", tag, str(REPO)],
+            capture_output=True,
+            text=True,
+            timeout=BUILD_SECONDS,
+            env=podman_env(),
+        )
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+        if before and before != image_id(tag):
+            podman("image", "rm", before, check=False)  # still used by a container: it stays
+    return image_id(IMAGE)
+
+
+def image_id(tag: str) -> str:
+    return podman("image", "inspect", "--format", "{{.Id}}", tag, check=False).stdout.strip()
 
 
 def unique(prefix: str) -> str:

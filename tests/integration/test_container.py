@@ -100,9 +100,9 @@ def test_the_image_keeps_accounts_across_restarts_and_stops_cleanly(image: str) 
         took = time.monotonic() - started
         state = json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)
         output = logs(name)
-        # uvicorn re-raises SIGTERM after its shutdown; as PID 1 that ends it with status 0
-        # (the kernel ignores it), elsewhere 143 (128 + SIGTERM). Killed after the grace: 137.
-        assert state["ExitCode"] in (0, 143), output
+        # uvicorn re-raises SIGTERM after its shutdown, which ends signin; tini passes on
+        # 143 (128 + SIGTERM). Killed after the grace it would be 137.
+        assert state["ExitCode"] == 143, output
         assert took < STOP_SECONDS - 5, f"stopping took {took:.1f} s:\n{output}"
         assert output.count("Application shutdown complete") == 2, output  # restart and stop
 
@@ -120,17 +120,21 @@ def test_the_image_keeps_accounts_across_restarts_and_stops_cleanly(image: str) 
 
 
 def test_the_image_runs_as_a_user_that_can_write_only_data(image: str) -> None:
-    """Non-root PID 1 (signin itself, so signals reach it); nothing writable but /data."""
+    """tini as PID 1 with signin under it, both non-root; nothing writable but /data."""
     name, volume, port = unique("signin-test"), unique("signin-test-data"), free_port()
     with removed_afterwards([name], [volume]):
         podman(*run_args(name, volume, port))
         wait_healthy(f"http://127.0.0.1:{port}", name)
 
         assert podman("exec", name, "id", "-u").stdout.strip() == str(UID)
-        status = podman("exec", name, "cat", "/proc/1/status").stdout
-        uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
-        assert uids == [str(UID)] * 4  # real, effective, saved, filesystem
-        cmdline = podman("exec", name, "cat", "/proc/1/cmdline").stdout.split("\0")
+        init = podman("exec", name, "cat", "/proc/1/cmdline").stdout.split("\0")
+        assert init[:3] == ["/usr/bin/tini", "--", "signin"], init  # hands signals on
+        (child,) = podman("exec", name, "cat", "/proc/1/task/1/children").stdout.split()
+        for pid in ("1", child):
+            status = podman("exec", name, "cat", f"/proc/{pid}/status").stdout
+            uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
+            assert uids.split()[1:] == [str(UID)] * 4  # real, effective, saved, filesystem
+        cmdline = podman("exec", name, "cat", f"/proc/{child}/cmdline").stdout.split("\0")
         assert cmdline[1:3] == ["/opt/signin/bin/signin", "serve"], cmdline
 
         # Every path the server's user may write, as the kernel answers access(W_OK) (a
@@ -156,7 +160,7 @@ def test_the_image_carries_no_secret_and_says_how_to_run(image: str) -> None:
     settings = config["Config"]
     assert settings["User"] == f"{UID}:{UID}"
     assert "/data" in settings["Volumes"]
-    assert settings["Entrypoint"] == ["signin"]
+    assert settings["Entrypoint"] == ["/usr/bin/tini", "--", "signin"]
     assert settings["Cmd"] == ["serve", "--host", "0.0.0.0", "--port", "8000"]
     assert "/healthz" in " ".join(config["Healthcheck"]["Test"])
     names = {entry.split("=", 1)[0] for entry in settings["Env"]}
@@ -168,3 +172,16 @@ def test_the_image_carries_no_secret_and_says_how_to_run(image: str) -> None:
         "(", "-name", "secret.key", "-o", "-name", "*.db", "-o", "-name", ".env", ")", "-print",
     ).stdout.split()  # fmt: skip
     assert found == []
+
+
+def test_a_stop_during_start_up_is_not_ignored(image: str) -> None:
+    """SIGTERM before uvicorn has its handlers (imports, migration) still ends it at once."""
+    name, volume = unique("signin-test"), unique("signin-test-data")
+    with removed_afterwards([name], [volume]):
+        podman(*run_args(name, volume, free_port()))
+        started = time.monotonic()
+        podman("stop", f"--time={STOP_SECONDS}", name, timeout=STOP_SECONDS + 30)
+        took = time.monotonic() - started
+        state = json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)
+        assert state["ExitCode"] == 143, logs(name)  # 137: it waited for SIGKILL
+        assert took < STOP_SECONDS - 5, f"stopping took {took:.1f} s"
