@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,10 @@ BUILD_STAGE = "localhost/signin:test-build"  # the Containerfile's first stage: 
 BASE = "docker.io/library/debian:bookworm-slim"  # the Containerfile's FROM
 CONF = REPO / "tools" / "containers.conf"
 BUILD_SECONDS = 900  # a cold build downloads the dependencies; a cached one takes seconds
+# The official caddy image cannot be pulled here: Debian's Caddy laid out the same way stands in.
+CADDY = "localhost/signin-test-caddy:2.6"
+CADDY_FILE = Path(__file__).with_name("caddy.Containerfile")
+COMPOSE = Path(sys.executable).with_name("podman-compose")  # the dev extra's
 
 
 def podman_env() -> dict[str, str]:
@@ -73,6 +78,15 @@ def build_image() -> str:
         if before and before != image_id(tag):
             podman("image", "rm", before, check=False)  # still used by a container: it stays
     return image_id(IMAGE)
+
+
+def build_caddy(context: Path) -> None:
+    """The stand-in Caddy image (cached after the first build, which installs Debian's caddy)."""
+    args = ["build", "--format", "docker", "--tag", CADDY, "--file", str(CADDY_FILE), str(context)]
+    before = image_id(CADDY)
+    podman(*args, timeout=BUILD_SECONDS)
+    if before and before != image_id(CADDY):
+        podman("image", "rm", before, check=False)
 
 
 def image_id(tag: str) -> str:

@@ -1,9 +1,9 @@
-"""docs/examples/compose*.yaml: what can be checked without the proxy and database images.
+"""docs/examples/compose*.yaml checked as data (test_container.py runs compose.yaml for real).
 
-The official caddy, postgres and redis images cannot be pulled on the test machine, so these
-files are checked as data: the signin services run the image of this Containerfile the way
-test_container.py runs it (read-only, /data volume, health check), no secret is written in them,
-and the proxy and the database sit where the settings say.
+The official postgres and redis images cannot be pulled on the test machine, so
+compose.scale.yaml is checked only here: the signin services run the image of this Containerfile
+the way test_container.py runs it (read-only, /data volume, health check), no secret is written
+in the files, and the proxy and the databases sit where the settings say.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ dependencies (a few minutes); later builds reuse podman's layer cache.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,16 +18,20 @@ import httpx
 import pytest
 
 from tests.integration.container import (
+    CADDY,
+    COMPOSE,
     IMAGE,
+    build_caddy,
     build_image,
     logs,
     need_podman,
     podman,
+    podman_env,
     removed_afterwards,
     unique,
     wait_healthy,
 )
-from tests.support import CHEAP_ARGON2_ENV, free_port
+from tests.support import CHEAP_ARGON2_ENV, REPO, free_port, need
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -185,3 +191,75 @@ def test_a_stop_during_start_up_is_not_ignored(image: str) -> None:
         state = json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)
         assert state["ExitCode"] == 143, logs(name)  # 137: it waited for SIGKILL
         assert took < STOP_SECONDS - 5, f"stopping took {took:.1f} s"
+
+
+def answers(client: httpx.Client, path: str) -> bool:
+    try:
+        return client.get(path).status_code == 200
+    except httpx.HTTPError:  # Caddy not listening yet
+        return False
+
+
+def compose_override(port: int) -> str:
+    """What the test machine changes in docs/examples/compose.yaml: the images (this build, the
+    stand-in Caddy), a loopback port, plain http for the site (no certificate can be had)."""
+    argon2 = "".join(f"      {key}: '{value}'\n" for key, value in CHEAP_ARGON2_ENV.items())
+    return f"""services:
+  signin:
+    image: {IMAGE}
+    environment:
+{argon2}  caddy:
+    image: {CADDY}
+    ports: !override ["127.0.0.1:{port}:80"]
+    environment:
+      SIGNIN_SITE: http://auth.example.com
+"""
+
+
+def test_compose_yaml_runs_signin_behind_caddy(image: str, tmp_path: Path) -> None:
+    """docs/examples/compose.yaml up: invite-only sign-up and sign-in through Caddy, signin
+    read-only and non-root, and the client's address (not Caddy's) in the audit log."""
+    need(COMPOSE.exists(), "podman-compose (pip install -e '.[dev]')")
+    build_caddy(tmp_path)
+    project, port = unique("signin-test"), free_port()
+    override = tmp_path / "override.yaml"
+    override.write_text(compose_override(port))
+    examples = REPO / "docs" / "examples"
+    compose = [str(COMPOSE), "-p", project, "-f", "compose.yaml", "-f", str(override)]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*compose, *args], cwd=examples, capture_output=True, text=True, timeout=120,
+            env=podman_env(),
+        )  # fmt: skip
+
+    signin, caddy = f"{project}_signin_1", f"{project}_caddy_1"
+    try:
+        up = run("up", "-d")
+        assert up.returncode == 0, up.stdout + up.stderr
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Host": "auth.example.com"}, timeout=15
+        ) as client:
+            deadline = time.monotonic() + 60  # Caddy's health check sees signin up within 10 s
+            while not answers(client, "/healthz"):
+                assert time.monotonic() < deadline, logs(caddy)
+                time.sleep(0.5)
+            account = {"username": "composed", "password": PASSWORD}
+            assert client.post("/api/v1/users", json=account).status_code == 403  # invite only
+            link = podman("exec", signin, "signin", "invites", "create").stdout
+            (invite,) = re.findall(r"invite=([\w-]+)", link)
+            made = client.post("/api/v1/users", json={**account, "invite": invite})
+            assert made.status_code == 201, made.text
+            assert client.post("/api/v1/session", json=account).status_code == 201
+
+        events = podman("exec", signin, "signin", "audit", "--user", "composed", "--json")
+        sign_in = [json.loads(line) for line in events.stdout.splitlines()][-1]
+        assert sign_in["type"] == "sign_in"
+        networks = podman("inspect", "--format", "{{json .NetworkSettings.Networks}}", caddy)
+        (caddy_ip,) = [net["IPAddress"] for net in json.loads(networks.stdout).values()]
+        assert sign_in["ip"] not in ("", None, caddy_ip)  # Caddy is trusted: X-Forwarded-For
+        (config,) = json.loads(podman("inspect", signin).stdout)
+        assert config["HostConfig"]["ReadonlyRootfs"] is True
+        assert config["Config"]["User"] == f"{UID}:{UID}"
+    finally:
+        run("down", "-v", "-t", str(STOP_SECONDS))
