@@ -26,10 +26,16 @@ BUILD_STAGE = "localhost/signin:test-build"  # the Containerfile's first stage: 
 BASE = "docker.io/library/debian:bookworm-slim"  # the Containerfile's FROM
 CONF = REPO / "tools" / "containers.conf"
 BUILD_SECONDS = 900  # a cold build downloads the dependencies; a cached one takes seconds
-# The official caddy image cannot be pulled here: Debian's Caddy laid out the same way stands in.
-CADDY = "localhost/signin-test-caddy:2.6"
-CADDY_FILE = Path(__file__).with_name("caddy.Containerfile")
+# The official caddy, postgres and redis images cannot be pulled here: Debian's packages, laid
+# out and started as those images are, stand in for them (standins/).
+STANDINS = {
+    "caddy": "localhost/signin-test-caddy:2.6",
+    "postgres": "localhost/signin-test-postgres:16",
+    "redis": "localhost/signin-test-redis:7",
+}
+STANDIN_DIR = Path(__file__).with_name("standins")
 COMPOSE = Path(sys.executable).with_name("podman-compose")  # the dev extra's
+EXAMPLES = REPO / "docs" / "examples"
 
 
 def podman_env() -> dict[str, str]:
@@ -80,13 +86,49 @@ def build_image() -> str:
     return image_id(IMAGE)
 
 
-def build_caddy(context: Path) -> None:
-    """The stand-in Caddy image (cached after the first build, which installs Debian's caddy)."""
-    args = ["build", "--format", "docker", "--tag", CADDY, "--file", str(CADDY_FILE), str(context)]
-    before = image_id(CADDY)
-    podman(*args, timeout=BUILD_SECONDS)
-    if before and before != image_id(CADDY):
+def build_standin(name: str) -> str:
+    """A stand-in image (cached after the first build, which installs Debian's package)."""
+    tag, file = STANDINS[name], STANDIN_DIR / f"{name}.Containerfile"
+    before = image_id(tag)
+    podman("build", "--format", "docker", "--tag", tag, "--file", str(file), str(STANDIN_DIR),
+           timeout=BUILD_SECONDS)  # fmt: skip
+    if before and before != image_id(tag):
         podman("image", "rm", before, check=False)
+    return tag
+
+
+@contextmanager
+def compose_up(file: str, override: Path, env: dict[str, str]) -> Iterator[str]:
+    """`podman-compose up -d` of docs/examples/FILE with OVERRIDE on top, under a project name
+    of its own (yielded); `down -v` afterwards removes its containers, network and volumes."""
+    project = unique("signin-test")
+    compose = [str(COMPOSE), "-p", project, "-f", file, "-f", str(override)]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*compose, *args], cwd=EXAMPLES, capture_output=True, text=True, timeout=180,
+            env={**podman_env(), **env},
+        )  # fmt: skip
+
+    try:
+        up = run("up", "-d")
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        yield project
+    finally:
+        run("down", "-v", "-t", "20")
+
+
+def wait_answers(client: httpx.Client, path: str, name: str, seconds: float = 90) -> None:
+    """Until PATH answers 200 through the proxy container NAME (which may not listen yet)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if client.get(path).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, logs(name)
+        time.sleep(0.5)
 
 
 def image_id(tag: str) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,20 +18,21 @@ import httpx
 import pytest
 
 from tests.integration.container import (
-    CADDY,
     COMPOSE,
     IMAGE,
-    build_caddy,
+    STANDINS,
     build_image,
+    build_standin,
+    compose_up,
     logs,
     need_podman,
     podman,
-    podman_env,
     removed_afterwards,
     unique,
+    wait_answers,
     wait_healthy,
 )
-from tests.support import CHEAP_ARGON2_ENV, REPO, free_port, need
+from tests.support import CHEAP_ARGON2_ENV, free_port, need
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -193,64 +194,49 @@ def test_a_stop_during_start_up_is_not_ignored(image: str) -> None:
         assert took < STOP_SECONDS - 5, f"stopping took {took:.1f} s"
 
 
-def answers(client: httpx.Client, path: str) -> bool:
-    try:
-        return client.get(path).status_code == 200
-    except httpx.HTTPError:  # Caddy not listening yet
-        return False
+CHEAP = "".join(f"      {key}: '{value}'\n" for key, value in CHEAP_ARGON2_ENV.items())
 
 
-def compose_override(port: int) -> str:
-    """What the test machine changes in docs/examples/compose.yaml: the images (this build, the
-    stand-in Caddy), a loopback port, plain http for the site (no certificate can be had)."""
-    argon2 = "".join(f"      {key}: '{value}'\n" for key, value in CHEAP_ARGON2_ENV.items())
-    return f"""services:
-  signin:
-    image: {IMAGE}
-    environment:
-{argon2}  caddy:
-    image: {CADDY}
+def proxy_override(port: int) -> str:
+    """The test machine's changes to Caddy: the stand-in, a loopback port, plain http for the
+    site (no certificate can be had here). The compose files stay as they are."""
+    return f"""  caddy:
+    image: {STANDINS["caddy"]}
     ports: !override ["127.0.0.1:{port}:80"]
     environment:
       SIGNIN_SITE: http://auth.example.com
 """
 
 
+def invite(container: str) -> str:
+    (token,) = re.findall(
+        r"invite=([\w-]+)", podman("exec", container, "signin", "invites", "create").stdout
+    )
+    return token
+
+
+def site(port: int) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Host": "auth.example.com"}, timeout=15
+    )
+
+
 def test_compose_yaml_runs_signin_behind_caddy(image: str, tmp_path: Path) -> None:
     """docs/examples/compose.yaml up: invite-only sign-up and sign-in through Caddy, signin
     read-only and non-root, and the client's address (not Caddy's) in the audit log."""
     need(COMPOSE.exists(), "podman-compose (pip install -e '.[dev]')")
-    build_caddy(tmp_path)
-    project, port = unique("signin-test"), free_port()
-    override = tmp_path / "override.yaml"
-    override.write_text(compose_override(port))
-    examples = REPO / "docs" / "examples"
-    compose = [str(COMPOSE), "-p", project, "-f", "compose.yaml", "-f", str(override)]
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*compose, *args], cwd=examples, capture_output=True, text=True, timeout=120,
-            env=podman_env(),
-        )  # fmt: skip
-
-    signin, caddy = f"{project}_signin_1", f"{project}_caddy_1"
-    try:
-        up = run("up", "-d")
-        assert up.returncode == 0, up.stdout + up.stderr
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Host": "auth.example.com"}, timeout=15
-        ) as client:
-            deadline = time.monotonic() + 60  # Caddy's health check sees signin up within 10 s
-            while not answers(client, "/healthz"):
-                assert time.monotonic() < deadline, logs(caddy)
-                time.sleep(0.5)
-            account = {"username": "composed", "password": PASSWORD}
-            assert client.post("/api/v1/users", json=account).status_code == 403  # invite only
-            link = podman("exec", signin, "signin", "invites", "create").stdout
-            (invite,) = re.findall(r"invite=([\w-]+)", link)
-            made = client.post("/api/v1/users", json={**account, "invite": invite})
-            assert made.status_code == 201, made.text
-            assert client.post("/api/v1/session", json=account).status_code == 201
+    build_standin("caddy")
+    port, override = free_port(), tmp_path / "override.yaml"
+    signin = f"    image: {IMAGE}\n    environment:\n{CHEAP}"
+    override.write_text(f"services:\n  signin:\n{signin}" + proxy_override(port))
+    with compose_up("compose.yaml", override, {}) as project, site(port) as client:
+        signin, caddy = f"{project}_signin_1", f"{project}_caddy_1"
+        wait_answers(client, "/healthz", caddy)
+        account = {"username": "composed", "password": PASSWORD}
+        assert client.post("/api/v1/users", json=account).status_code == 403  # invite only
+        made = client.post("/api/v1/users", json={**account, "invite": invite(signin)})
+        assert made.status_code == 201, made.text
+        assert client.post("/api/v1/session", json=account).status_code == 201
 
         events = podman("exec", signin, "signin", "audit", "--user", "composed", "--json")
         sign_in = [json.loads(line) for line in events.stdout.splitlines()][-1]
@@ -261,5 +247,54 @@ def test_compose_yaml_runs_signin_behind_caddy(image: str, tmp_path: Path) -> No
         (config,) = json.loads(podman("inspect", signin).stdout)
         assert config["HostConfig"]["ReadonlyRootfs"] is True
         assert config["Config"]["User"] == f"{UID}:{UID}"
-    finally:
-        run("down", "-v", "-t", str(STOP_SECONDS))
+
+
+SESSION_CHECK = """import sys, urllib.request
+request = urllib.request.Request(
+    "http://127.0.0.1:8000/api/v1/session", headers={"Authorization": "Bearer " + sys.argv[1]})
+print(urllib.request.urlopen(request, timeout=10).read().decode())"""
+
+
+def test_compose_scale_yaml_runs_two_replicas_on_postgresql_and_redis(
+    image: str, tmp_path: Path
+) -> None:
+    """docs/examples/compose.scale.yaml up (PostgreSQL and Redis stand-ins): an account made
+    through Caddy, and a session issued by either replica, are known to both."""
+    need(COMPOSE.exists(), "podman-compose (pip install -e '.[dev]')")
+    for name in STANDINS:
+        build_standin(name)
+    port, override = free_port(), tmp_path / "override.yaml"
+    replica = f"    image: {IMAGE}\n    environment:\n{CHEAP}"
+    override.write_text(
+        f"services:\n  signin-1:\n{replica}  signin-2:\n{replica}"
+        f"  postgres:\n    image: {STANDINS['postgres']}\n"
+        f"  redis:\n    image: {STANDINS['redis']}\n" + proxy_override(port)
+    )
+    env = {
+        "SIGNIN_SECRET_KEY": secrets.token_urlsafe(48),
+        "POSTGRES_PASSWORD": secrets.token_hex(16),
+    }
+    with compose_up("compose.scale.yaml", override, env) as project, site(port) as client:
+        replicas = [f"{project}_signin-{n}_1" for n in (1, 2)]
+        # Without health-check conditions (podman < 4.6) a replica may start before PostgreSQL
+        # answers; it exits with one line and `restart: unless-stopped` starts it again.
+        wait_answers(client, "/healthz", f"{project}_caddy_1")
+        account = {"username": "scaled", "password": PASSWORD}
+        made = client.post("/api/v1/users", json={**account, "invite": invite(replicas[1])})
+        assert made.status_code == 201, made.text
+        session = client.post("/api/v1/session", json=account)
+        assert session.status_code == 201, session.text
+        for name in replicas:
+            wait_healthy_inside(name)
+            seen = podman("exec", name, "python3", "-c", SESSION_CHECK, session.json()["token"])
+            assert json.loads(seen.stdout)["username"] == "scaled"
+        keys = podman("exec", f"{project}_redis_1", "redis-cli", "dbsize").stdout
+        assert int(keys) > 0  # the sessions and locks live in Redis
+
+
+def wait_healthy_inside(name: str, seconds: float = 60) -> None:
+    """The image's own health check passes in container NAME (a replica may be restarting)."""
+    deadline = time.monotonic() + seconds
+    while podman("healthcheck", "run", name, check=False).returncode != 0:
+        assert time.monotonic() < deadline, logs(name)
+        time.sleep(1)
