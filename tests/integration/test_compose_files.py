@@ -1,9 +1,9 @@
-"""docs/examples/compose*.yaml checked as data (test_container.py runs compose.yaml for real).
+"""docs/examples/compose*.yaml checked as data, without podman (test_container.py runs them).
 
-The official postgres and redis images cannot be pulled on the test machine, so
-compose.scale.yaml is checked only here: the signin services run the image of this Containerfile
-the way test_container.py runs it (read-only, /data volume, health check), no secret is written
-in the files, and the proxy and the databases sit where the settings say.
+What a run with stand-in images cannot show: the signin services run the image of this
+Containerfile the way test_container.py runs it (read-only, /data volume, health check), no
+secret is written in the files, the proxy is the only way in and trusted by its subnet, and
+PostgreSQL and Redis sit on a closed network.
 """
 
 from __future__ import annotations
