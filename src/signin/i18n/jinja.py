@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment
+if TYPE_CHECKING:  # the mail letters import this module; the CLI seldom renders one
+    from jinja2 import Environment
 
-if TYPE_CHECKING:
     from signin.i18n.catalogs import Translator
 
 _current: ContextVar[Translator | None] = ContextVar("signin_translator", default=None)
