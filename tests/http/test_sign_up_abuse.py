@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from signin.settings import Settings
 from tests.http.test_api import assert_problem
@@ -24,6 +25,32 @@ async def test_a_look_alike_of_an_account_is_taken(client: httpx.AsyncClient) ->
     assert_problem(await sign_up(client, "adminl"), 409)
     page = await form_post(client, "/sign-up", {"username": "сосо", "password": PASSWORD})
     assert page.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("existing", "look_alike"),
+    [("scope", "ѕсоре"), ("ABE", "ΑΒΕ"), ("kopa", "КОРА")],  # all Cyrillic; all Greek; Cyrillic
+)
+async def test_a_single_script_look_alike_is_taken_not_mixed(
+    client: httpx.AsyncClient, existing: str, look_alike: str
+) -> None:
+    """Issue 27: `ѕсоре` beside `scope` writes one script; it is refused as taken (409)."""
+    assert (await sign_up(client, existing)).status_code == 201
+    body = assert_problem(await sign_up(client, look_alike), 409)
+    assert body["detail"] == "That username is taken."
+    page = await form_post(client, "/sign-up", {"username": look_alike, "password": PASSWORD})
+    assert page.status_code == 409
+    assert "That username is taken." in page.text
+    assert "scripts" not in page.text
+    users = await client.app.state.services.users.list()  # type: ignore[attr-defined]
+    assert [user.username for user in users] == [existing]
+
+
+async def test_names_in_other_scripts_sign_up(client: httpx.AsyncClient) -> None:
+    """One script that looks like no existing name: accepted (Greek, Cyrillic, CJK, Arabic)."""
+    assert (await sign_up(client, "scope")).status_code == 201
+    for name in ("Ελένη", "Дмитрий", "山田太郎", "مرحبا"):
+        assert (await sign_up(client, name)).status_code == 201, name
 
 
 async def test_a_mixed_script_username_is_refused(client: httpx.AsyncClient) -> None:

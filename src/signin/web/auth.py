@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from signin.accounts.devices import split
 from signin.accounts.sessions import IssuedSession
-from signin.services import services_of
+from signin.services import Services, services_of
+from signin.settings import Settings
 from signin.stores.base import SessionUser, UserRecord
-from signin.web.cookies import delete_cookie, read_cookie, set_cookie
+from signin.web.cookies import (
+    cookie_value,
+    delete_cookie,
+    read_cookie,
+    set_cookie,
+    shared_cookie_name,
+)
 
 SESSION_COOKIE = "session"
 DEVICE_COOKIE = "device"
@@ -50,19 +58,46 @@ def give_device_proof(request: Request, response: Response, user: UserRecord) ->
 
 
 def presented_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return read_cookie(request, services_of(request).settings, SESSION_COOKIE, shared=True)
+    return scope_token(request.scope, services_of(request).settings)
+
+
+def scope_token(scope: Scope, settings: Settings) -> str | None:
+    """`Authorization: Bearer` (the first such header), else the session cookie, as
+    `request.headers` and `request.cookies` read them (every Cookie header, the last value
+    wins); one pass over the raw headers, no `Request` (the session check's hot path)."""
+    authorization: bytes | None = None
+    cookies: list[bytes] = []
+    for name, value in scope["headers"]:
+        if name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"cookie":
+            cookies.append(value)
+    if authorization is not None:
+        scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    name = shared_cookie_name(SESSION_COOKIE, scope, settings)
+    for header in reversed(cookies):
+        found = cookie_value(header.decode("latin-1"), name)
+        if found is not None:
+            return found
+    return None
 
 
 async def current_session(request: Request) -> SessionUser | None:
-    if "session_user" not in request.state._state:
-        found = await services_of(request).sessions.resolve(presented_token(request))
-        request.state.session_user = found
-        request.state.user = found
-    user: SessionUser | None = request.state.session_user
+    return await session_of(request.scope)
+
+
+async def session_of(scope: Scope) -> SessionUser | None:
+    """The request's session, resolved once per request and kept in its state (where
+    `request.state.session_user` and `request.state.user` find it)."""
+    state = scope.setdefault("state", {})
+    if "session_user" not in state:
+        services: Services = scope["app"].state.services
+        found = await services.sessions.resolve(scope_token(scope, services.settings))
+        state["session_user"] = found
+        state["user"] = found
+    user: SessionUser | None = state["session_user"]
     return user
 
 

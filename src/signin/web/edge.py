@@ -47,25 +47,32 @@ from signin.web.security import SecurityMiddleware
 E = TypeVar("E", bound=Callable[..., Any])
 M = TypeVar("M", bound=BaseModel)
 Check = Callable[[Request], Awaitable[Response]]
+Raw = Callable[[Scope], Awaitable[bytes | None]]
 HOT = "signin_hot"  # attribute on a route's endpoint: its `Hot` endpoint
 READ_ONLY = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
 class Hot:
-    """A plain endpoint: `call(request, body)`, body parsed with `model` (None: no body)."""
+    """A plain endpoint: `call(request, body)`, body parsed with `model` (None: no body).
+
+    `raw(scope)`, where given, answers first: a JSON body for a 200, straight from the scope
+    (no `Request`, no `Response`), or None to let `call` answer.
+    """
 
     call: Callable[[Request, Any], Awaitable[Response]]
     model: type[BaseModel] | None = None
+    raw: Raw | None = None
 
 
-def answered_by(check: Check) -> Callable[[E], E]:
-    """Mark a route (no body) as answered by `check` ahead of the router."""
+def answered_by(check: Check, *, raw: Raw | None = None) -> Callable[[E], E]:
+    """Mark a route (no body) as answered by `check` ahead of the router (by `raw` first,
+    where given: its 200s)."""
 
     async def call(request: Request, _body: Any) -> Response:
         return await check(request)
 
-    return _mark(Hot(call))
+    return _mark(Hot(call, raw=raw))
 
 
 def answered_by_json(
@@ -135,15 +142,31 @@ class Dispatcher:
                 await self.fallback(scope, receive, send)
                 return
         scope["app"] = self.app
-        request = Request(scope, receive)
+        request = None
+        json_body = None
         try:
-            response = await hot.call(request, body)
+            if hot.raw is not None:
+                json_body = await hot.raw(scope)
+            if json_body is None:
+                request = Request(scope, receive)
+                response = await hot.call(request, body)
         except Exception as exc:
+            request = request or Request(scope, receive)
             answer = await error_response(request, exc)
             if answer is None:
                 raise  # as through the router: the security layer answers 500
             response = answer
+        if json_body is not None:
+            await send_json(send, json_body)
+            return
         await response(scope, receive, send)
+
+
+async def send_json(send: Send, body: bytes) -> None:
+    """A 200 with a JSON body: the messages and headers a Starlette `Response` sends."""
+    headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def read_json(scope: Scope, receive: Receive, model: type[M]) -> tuple[M | None, Receive]:

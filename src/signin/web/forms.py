@@ -37,6 +37,12 @@ async def read_form(request: Request) -> dict[str, str]:
                 "Go back, reload the page and try again."
             ),
         )
+    # A redirect target with a control character is refused like any unsafe one: ignored with
+    # its signature, so the form goes on to its default destination, never an error page
+    # (SPEC section 6).
+    if has_control(fields.get("next", "")) or has_control(fields.get("sig", "")):
+        fields.pop("next", None)
+        fields.pop("sig", None)
     # No name, address or token holds a control character; PostgreSQL cannot even store a NUL
     # (SPEC section 16). Passwords are only ever hashed, so they keep what was typed.
     if any(has_control(value) for key, value in fields.items() if "password" not in key):

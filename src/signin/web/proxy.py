@@ -32,6 +32,9 @@ class Forwarded:
     original_uri: str | None = None
 
 
+UNTRUSTED = Forwarded()  # what every request from an untrusted peer gets (frozen: one is enough)
+
+
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:
@@ -73,7 +76,7 @@ class ProxyHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         peer = scope["client"][0] if scope.get("client") else None
-        forwarded = Forwarded()
+        forwarded = UNTRUSTED
         if peer is not None and self.trusted and is_trusted(peer, self.trusted):
             headers: dict[str, list[str]] = {}
             for name, value in scope["headers"]:
