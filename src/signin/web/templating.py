@@ -70,9 +70,13 @@ def csrf_valid(request: Request, token: str | None) -> bool:
     return services_of(request).csrf.check(token, cookie)
 
 
-def _here(request: Request) -> str:
+def _here(request: Request, status_code: int) -> str:
     """Where the language picker leads back to: this page, its query kept but for a token
-    (never echoed) and a `next` that does not verify (never followed, never shown)."""
+    (never echoed) and a `next` that does not verify (never followed, never shown). An error
+    page keeps no query: it is whatever the requester sent (a refused OIDC request's foreign
+    `redirect_uri`, say), and the page must not repeat it."""
+    if status_code >= 400:
+        return request.url.path
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in SKIPPED]
     target, sig = request.query_params.get("next", ""), request.query_params.get("sig", "")
     if target and services_of(request).redirects.verified(target, sig, "") == target:
@@ -98,7 +102,7 @@ def render(
         "lang_dir": speak.direction,
         "languages": [(code, NAMES[code]) for code in LANGUAGES],
         "js_messages": {key: speak.gettext(text) for key, text in JS_MESSAGES.items()},
-        "here": _here(request),
+        "here": _here(request, status_code),
         "csrf_token": services.csrf.token_for(secret),
         "settings": services.settings,
         "min_length": services.settings.password_min_length,
