@@ -127,3 +127,51 @@ class TestOidcStoreContract:
         assert await store.withdraw_consent(user_id, "app")
         assert await store.consent(user_id, "app") is None
         assert await store.purge(T0 + 10_000) >= 1
+
+    async def test_a_refresh_of_a_family_just_read_is_one_conditional_write(
+        self, sql_engine: AsyncEngine
+    ) -> None:
+        """`grant=` (the token endpoint's path): raced, revoked and expired as without it."""
+        store, user_id = await setup(sql_engine)
+        assert await store.add_grant(grant(user_id), tokens("g1", "a1", "r1"))
+        live = await store.active(h("r1"), "refresh", T0 + 1)
+        assert live is not None
+        raced = await asyncio.gather(
+            *(
+                store.rotate_refresh(
+                    h("r1"), T0 + 2, tokens("", f"a2{i}", f"r2{i}"), T0 + 7200, grant=live.grant
+                )
+                for i in range(4)
+            )
+        )
+        winners = [i for i, r in enumerate(raced) if r.grant is not None]
+        assert len(winners) == 1
+        assert all(r.reused_grant == "g1" for r in raced if r.grant is None)
+        won = winners[0]
+        rotated = raced[won].grant
+        assert rotated is not None
+        assert rotated.expires_at == T0 + 7200
+        for i in range(4):
+            found = await store.active(h(f"r2{i}"), "refresh", T0 + 3)
+            assert (found is not None) == (i == won)
+        found = await store.active(h(f"a2{won}"), "access", T0 + 3)
+        assert found is not None
+        assert found.grant.expires_at == T0 + 7200
+        assert found.person.username == "alice"
+        # A family revoked after it was read: nothing is written, no token is given.
+        assert await store.revoke_grant("g1", T0 + 4)
+        late = await store.rotate_refresh(
+            h(f"r2{won}"), T0 + 5, tokens("", "a3", "r3"), T0 + 9000, grant=live.grant
+        )
+        assert late.grant is None
+        assert await store.active(h("r3"), "refresh", T0 + 5) is None
+        # An expired token with a live family: refused, nothing stored.
+        assert await store.add_grant(grant(user_id, "g2"), tokens("g2", "r5"))
+        live2 = await store.active(h("r5"), "refresh", T0 + 1)
+        assert live2 is not None
+        expired = await store.rotate_refresh(
+            h("r5"), T0 + 3601, tokens("", "a6", "r6"), T0 + 9000, grant=live2.grant
+        )
+        assert expired.grant is None
+        assert expired.reused_grant is None
+        assert await store.active(h("r6"), "refresh", T0 + 3601) is None

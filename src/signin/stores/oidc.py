@@ -118,11 +118,18 @@ class OidcStore(Protocol):
         ...
 
     async def rotate_refresh(
-        self, token_hash: bytes, now: float, replacements: list[OidcToken], expires_at: float
+        self,
+        token_hash: bytes,
+        now: float,
+        replacements: list[OidcToken],
+        expires_at: float,
+        *,
+        grant: GrantRecord | None = None,
     ) -> Rotated:
         """Use a live refresh token once, atomically, storing `replacements` in its family (their
         `grant_id` is the family's) in the same transaction; the family then lives until at
-        least `expires_at`."""
+        least `expires_at`. `grant`: the family as `active` just read it, which lets the store
+        skip reading it again (the write still checks that token and family are live)."""
         ...
 
     async def active(self, token_hash: bytes, kind: TokenKind, now: float) -> ActiveToken | None:

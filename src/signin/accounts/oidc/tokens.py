@@ -178,7 +178,11 @@ class TokenIssuer:
                 raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
         issued, tokens = self._tokens("", now, True)
         rotated = await self.store.rotate_refresh(
-            hashed, now, tokens if live is not None else [], now + self.lifetimes.refresh
+            hashed,
+            now,
+            tokens if live is not None else [],
+            now + self.lifetimes.refresh,
+            grant=live.grant if live is not None else None,
         )
         if rotated.reused_grant is not None:
             await self.store.revoke_grant(rotated.reused_grant, now)

@@ -2,14 +2,17 @@
 
 Every "use once" is a single `UPDATE ... WHERE used_at IS NULL`: of two instances redeeming
 one code (or rotating one refresh token) at once, exactly one sees a row change.
+
+The token endpoint's refresh and userinfo, the provider's hot paths, are in oidc_hot.py.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from signin.stores.oidc import (
     ActiveToken,
@@ -22,10 +25,11 @@ from signin.stores.oidc import (
     TokenKind,
 )
 from signin.stores.sql.lite import groups_of
+from signin.stores.sql.oidc_hot import Rotation, active_query, active_row
 from signin.stores.sql.oidc_people import SqlOidcPeople
+from signin.stores.sql.reads import MISS, point_reader
 from signin.stores.sql.schema import oidc_codes as codes
 from signin.stores.sql.schema import oidc_grants as grants
-from signin.stores.sql.schema import oidc_subjects as subjects
 from signin.stores.sql.schema import oidc_tokens as tokens
 from signin.stores.sql.schema import users
 
@@ -86,6 +90,12 @@ def _token_values(grant_id: str, token: OidcToken) -> dict[str, Any]:
 
 
 class SqlOidcStore(SqlOidcPeople):
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._active_query = active_query()
+        self._fast_active = point_reader(engine, self._active_query)
+        self._rotation = Rotation(self)
+
     async def add_code(self, code: CodeRecord) -> None:
         values = {name: getattr(code, name) for name in CodeRecord.__slots__}
         async with self.write() as conn:
@@ -129,8 +139,18 @@ class SqlOidcStore(SqlOidcPeople):
             await conn.execute(tokens.insert(), [_token_values(grant_id, t) for t in new_tokens])
 
     async def rotate_refresh(
-        self, token_hash: bytes, now: float, replacements: list[OidcToken], expires_at: float
+        self,
+        token_hash: bytes,
+        now: float,
+        replacements: list[OidcToken],
+        expires_at: float,
+        *,
+        grant: GrantRecord | None = None,
     ) -> Rotated:
+        if grant is not None and replacements:
+            if await self._rotation.run(token_hash, now, replacements, expires_at, grant.id):
+                return Rotated(replace(grant, expires_at=max(grant.expires_at, expires_at)))
+            replacements = []  # used, expired or revoked since it was read: say which below
         async with self.write() as conn:
             used = await conn.execute(
                 tokens.update()
@@ -164,39 +184,12 @@ class SqlOidcStore(SqlOidcPeople):
         return Rotated(grant)
 
     async def active(self, token_hash: bytes, kind: TokenKind, now: float) -> ActiveToken | None:
-        query = (
-            sa.select(
-                tokens.c.token_hash,
-                tokens.c.kind,
-                tokens.c.created_at.label("token_created_at"),
-                tokens.c.expires_at.label("token_expires_at"),
-                grants,
-                users.c.username,
-                users.c.email,
-                users.c.email_verified_at,
-                users.c.groups,
-                subjects.c.sub,
-            )
-            .join(grants, grants.c.id == tokens.c.grant_id)
-            .join(users, users.c.id == grants.c.user_id)
-            .join(subjects, subjects.c.user_id == users.c.id)
-            .where(
-                tokens.c.token_hash == token_hash,
-                tokens.c.kind == kind,
-                tokens.c.expires_at > now,
-                tokens.c.used_at.is_(None),
-                grants.c.revoked_at.is_(None),
-                users.c.disabled == sa.false(),
-            )
-        )
-        async with self.read() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        token = OidcToken(
-            bytes(row.token_hash), row.kind, row.id, row.token_created_at, row.token_expires_at
-        )
-        return ActiveToken(token, _grant(row), _subject(row))
+        params = {"token_hash": token_hash, "kind": kind, "now": now}
+        row = await self._fast_active.read(**params) if self._fast_active else MISS
+        if row is MISS:
+            async with self.read() as conn:
+                row = (await conn.execute(self._active_query, params)).first()
+        return None if row is None else active_row(row)
 
     async def person(self, user_id: int) -> Subject | None:
         sub = await self.subject(user_id)
