@@ -25,6 +25,9 @@ from signin.accounts.factors.passkeys import Passkeys
 from signin.accounts.factors.recovery import RecoveryHasher
 from signin.accounts.lockout import Lockout
 from signin.accounts.newpassword import NewPassword
+from signin.accounts.oidc import OidcProvider, read_clients
+from signin.accounts.oidc.keys import ProviderKeys
+from signin.accounts.oidc.tokens import Lifetimes
 from signin.accounts.policy import PasswordPolicy
 from signin.accounts.redirects import RedirectPolicy
 from signin.accounts.reset import PasswordResets
@@ -48,6 +51,7 @@ from signin.stores.sql.engine import checkpoint_on_exit, create_engine
 from signin.stores.sql.factors import SqlFactorStore
 from signin.stores.sql.invites import SqlInviteStore
 from signin.stores.sql.locks import SqlLockStore
+from signin.stores.sql.oidc import SqlOidcStore
 from signin.stores.sql.passkeys import SqlChallengeStore, SqlPasskeyStore
 from signin.stores.sql.reads import point_reads_closer
 from signin.stores.sql.sessions import SqlSessionStore
@@ -59,6 +63,7 @@ if TYPE_CHECKING:  # the CLI imports this module and needs no web framework
     from starlette.requests import HTTPConnection
 
 CSRF_MAX_AGE = 86400
+CONSENT_SECONDS = 900  # a consent page left open longer asks again
 
 
 def key_ring(settings: Settings) -> KeyRing:
@@ -100,6 +105,7 @@ class Services:
     gate: Gate
     two_factor: TwoFactor
     sign_in_flow: SignInFlow
+    oidc: OidcProvider
     # Run by `close`, in order (e.g. the Redis connection pool).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # name → a probe that raises when that backing store does not answer (`/healthz`).
@@ -120,6 +126,42 @@ def build_gate(settings: Settings) -> Gate:
     """The compiled forward-auth rules; `RulesError` (one line) for a bad file."""
     rules = load_rules(settings.access_rules) if settings.access_rules is not None else []
     return Gate(rules, settings.access_default)
+
+
+def provider_keys(settings: Settings, clock: Clock = system_clock) -> ProviderKeys:
+    """The OIDC signing keys (a retired key stays published while the tokens it signed live)."""
+    return ProviderKeys(
+        settings.oidc_keys_path, publish_seconds=settings.oidc_access_token_seconds, clock=clock
+    )
+
+
+def build_oidc(
+    settings: Settings,
+    engine: AsyncEngine,
+    ring: KeyRing,
+    *,
+    clock: Clock,
+    audit: AuditLog,
+    metrics: Metrics,
+) -> OidcProvider:
+    """The provider; `ClientsError` or `KeysError` (one line) for a bad clients or key file."""
+    keys = provider_keys(settings, clock)
+    keys.load()
+    return OidcProvider(
+        SqlOidcStore(engine),
+        keys,
+        read_clients(settings.oidc_clients),
+        issuer=settings.public_url.rstrip("/"),
+        lifetimes=Lifetimes(
+            code=settings.oidc_code_seconds,
+            access=settings.oidc_access_token_seconds,
+            refresh=settings.oidc_refresh_token_seconds,
+        ),
+        clock=clock,
+        audit=audit,
+        on_token=metrics.oidc_token,
+        consent_signer=StateSigner(ring, "oidc-consent", CONSENT_SECONDS),
+    )
 
 
 def services_of(request: HTTPConnection) -> Services:
@@ -277,6 +319,8 @@ def build_services(
         audit=audit,
         passkeys=passkeys,
     )
+    oidc = build_oidc(settings, engine, keys, clock=clock, audit=audit, metrics=metrics)
+    sessions.after_end_all.append(oidc.user_signed_out_everywhere)
     return Services(
         settings=settings,
         engine=engine,
@@ -323,6 +367,7 @@ def build_services(
         gate=gate,
         two_factor=two_factor,
         sign_in_flow=sign_in_flow,
+        oidc=oidc,
         closers=closers,
         health=health,
     )

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     access_rules: Path | None = None
     access_default: Literal["bypass", "signed_in", "two_factor", "deny"] = "signed_in"
 
+    # OpenID Connect provider (README "OpenID Connect"): clients file, key file, token lives.
+    oidc_clients: Path | None = None
+    oidc_keys_file: Path | None = None  # unset: DATA_DIR/oidc-keys.json
+    oidc_code_seconds: Annotated[int, Field(gt=0, le=600)] = 60
+    oidc_access_token_seconds: PositiveSeconds = 3600
+    oidc_refresh_token_seconds: PositiveSeconds = 30 * 86400
+
     @field_validator("secret_key", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -177,7 +184,7 @@ class Settings(BaseSettings):
             _need_driver("asyncpg", "PostgreSQL", "postgres")
         return value
 
-    @field_validator("access_rules", mode="before")
+    @field_validator("access_rules", "oidc_clients", "oidc_keys_file", mode="before")
     @classmethod
     def _no_rules_file(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -293,6 +300,10 @@ class Settings(BaseSettings):
         if url.startswith("sqlite://"):
             return "sqlite+aiosqlite://" + url[len("sqlite://") :]
         return url
+
+    @property
+    def oidc_keys_path(self) -> Path:
+        return self.oidc_keys_file or self.data_dir / "oidc-keys.json"
 
     @property
     def is_sqlite(self) -> bool:

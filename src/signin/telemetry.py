@@ -112,6 +112,14 @@ class Metrics:
             buckets=REQUEST_BUCKETS,
             registry=registry,
         )
+        self.oidc_tokens = Counter(
+            "signin_oidc_tokens",
+            "Tokens issued by the OpenID Connect provider, by grant.",
+            ["grant"],
+            registry=registry,
+        )
+        for grant in ("authorization_code", "refresh_token"):
+            self.oidc_tokens.labels(grant)
         # (route, method, status class) -> its histogram: labels() costs a lock and a lookup.
         self._children: dict[tuple[str, str, int], Histogram] = {}
 
@@ -122,6 +130,9 @@ class Metrics:
             self.sign_ins.labels(outcome).inc()
         elif type == "sign_up":
             self.sign_ups.inc()
+
+    def oidc_token(self, grant: str) -> None:
+        self.oidc_tokens.labels(grant).inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         if method not in METHODS:

@@ -53,6 +53,12 @@ EventType = Literal[
     "lock_cleared",
     "invite_created",
     "access_denied",
+    "oidc_consent_given",
+    "oidc_consent_revoked",
+    "oidc_token_issued",
+    "oidc_token_refreshed",
+    "oidc_token_revoked",
+    "oidc_request_refused",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Detail = str | int | bool | None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from signin.accounts.audit import NO_AUDIT, Recorder
@@ -54,6 +55,8 @@ class SessionManager:
         # digest -> when this process last wrote its last_seen. Concurrent requests with one
         # cookie all read the old last_seen; without this, each of them queued its own write.
         self._touched: dict[bytes, float] = {}
+        # Run with the user's id after `end_all` (the OIDC provider revokes the user's tokens).
+        self.after_end_all: list[Callable[[int], Awaitable[None]]] = []
 
     async def issue(
         self,
@@ -154,7 +157,10 @@ class SessionManager:
         return await self.store.delete_by_id(user_id, session_id)
 
     async def end_all(self, user_id: int, *, keep_id: str | None = None) -> int:
-        return await self.store.delete_for_user(user_id, keep_id=keep_id)
+        ended = await self.store.delete_for_user(user_id, keep_id=keep_id)
+        for hook in self.after_end_all:
+            await hook(user_id)
+        return ended
 
     async def list_for_user(self, user_id: int) -> list[SessionRecord]:
         now = self.clock()

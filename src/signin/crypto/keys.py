@@ -29,6 +29,7 @@ Purpose = Literal[
     "two-factor",
     "passkey",
     "device",
+    "oidc-consent",
 ]
 KEY_FILE = "secret.key"
 

@@ -46,6 +46,12 @@ WHAT = {
     "lock_cleared": "Sign-in lock lifted by an administrator",
     "invite_created": "Invitation created",
     "access_denied": "Access denied",
+    "oidc_consent_given": "Access given to an app",
+    "oidc_consent_revoked": "Access withdrawn from an app",
+    "oidc_token_issued": "An app signed you in",
+    "oidc_token_refreshed": "An app renewed its access",
+    "oidc_token_revoked": "An app's access ended",
+    "oidc_request_refused": "An app's sign-in request was refused",
 }
 
 

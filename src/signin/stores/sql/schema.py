@@ -176,3 +176,82 @@ recovery_codes = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
 )
+
+# OpenID Connect provider (migration 0007). Codes and tokens are kept as SHA-256 digests.
+oidc_subjects = sa.Table(
+    "oidc_subjects",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("sub", sa.String(64), nullable=False, unique=True),
+)
+
+oidc_codes = sa.Table(
+    "oidc_codes",
+    metadata,
+    sa.Column("code_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("redirect_uri", sa.String(2048), nullable=False),
+    sa.Column("scope", sa.String(200), nullable=False),
+    sa.Column("nonce", sa.String(512)),
+    sa.Column("code_challenge", sa.String(128)),
+    sa.Column("code_challenge_method", sa.String(8)),
+    sa.Column("auth_time", sa.Float, nullable=False),
+    sa.Column("amr", sa.String(64), nullable=False),
+    sa.Column("session_id", sa.String(32)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+    sa.Column("used_at", sa.Float),
+    sa.Column("grant_id", sa.String(32)),
+)
+
+oidc_grants = sa.Table(
+    "oidc_grants",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("scope", sa.String(200), nullable=False),
+    sa.Column("auth_time", sa.Float, nullable=False),
+    sa.Column("amr", sa.String(64), nullable=False),
+    sa.Column("session_id", sa.String(32)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+    sa.Column("revoked_at", sa.Float),
+)
+
+oidc_tokens = sa.Table(
+    "oidc_tokens",
+    metadata,
+    sa.Column("token_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column(
+        "grant_id",
+        sa.String(32),
+        sa.ForeignKey("oidc_grants.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float),
+)
+
+oidc_consents = sa.Table(
+    "oidc_consents",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

@@ -1,0 +1,82 @@
+"""What the provider says about a user: claims by scope, `acr`/`amr`, and the ID token.
+
+`sub` is a random stable identifier per user (stores: `oidc_subjects`), never the username, so
+a renamed or recreated account is never mistaken for another.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from signin.accounts.oidc.keys import ProviderKeys
+from signin.stores.oidc import Subject as Person
+
+ACR_PASSWORD = "pwd"  # noqa: S105 (an acr value)
+ACR_TWO_FACTOR = "mfa"
+
+
+def amr_of(two_factor: bool) -> str:
+    """RFC 8176 method references, space-separated, as the session was made."""
+    return "mfa" if two_factor else "pwd"
+
+
+def acr_of(amr: str) -> str:
+    return ACR_TWO_FACTOR if "mfa" in amr.split() else ACR_PASSWORD
+
+
+def claims_for(person: Person, scope: str) -> dict[str, Any]:
+    scopes = scope.split()
+    claims: dict[str, Any] = {"sub": person.sub}
+    if "profile" in scopes:
+        claims["preferred_username"] = person.username
+        claims["name"] = person.username
+    if "email" in scopes and person.email:
+        claims["email"] = person.email
+        claims["email_verified"] = person.email_verified
+    if "groups" in scopes:
+        claims["groups"] = list(person.groups)
+    return claims
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core 3.1.3.6 for SHA-256 algorithms (RS256, ES256; Ed25519 uses it too here)."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class IdTokenFacts:
+    issuer: str
+    client_id: str
+    alg: str
+    auth_time: float
+    amr: str
+    session_id: str | None
+    nonce: str | None
+    now: float
+    lifetime: int
+
+
+def id_token(
+    keys: ProviderKeys, facts: IdTokenFacts, person: Person, scope: str, access_token: str
+) -> str:
+    claims = claims_for(person, scope)
+    claims.update(
+        iss=facts.issuer,
+        aud=facts.client_id,
+        azp=facts.client_id,
+        iat=int(facts.now),
+        exp=int(facts.now) + facts.lifetime,
+        auth_time=int(facts.auth_time),
+        amr=facts.amr.split(),
+        acr=acr_of(facts.amr),
+        at_hash=at_hash(access_token),
+    )
+    if facts.nonce is not None:
+        claims["nonce"] = facts.nonce
+    if facts.session_id is not None:
+        claims["sid"] = facts.session_id
+    return keys.sign(claims, facts.alg)
