@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks side by side (SPEC section 11): signin against the argon2 ceiling, a bare FastAPI
-# floor, fastapi-users and Django. Usage: bench/run.sh [--quick] [--profile] [--scale-out]
+# floor, fastapi-users and Django. Usage: bench/run.sh [--quick] [--profile] [--scale-out | --oidc]
 # (quick: under 2 minutes). --scale-out runs bench/scaleout.py instead: signin on PostgreSQL +
 # Redis beside SQLite, --workers 2 against 1, and a raw ASGI app (needs PostgreSQL and Redis:
-# BENCH_POSTGRES_URL, BENCH_REDIS_URL).
+# BENCH_POSTGRES_URL, BENCH_REDIS_URL). --oidc runs bench/oidc.py instead: OIDC code round trips,
+# token-endpoint latency and the CPU of a refresh, on SQLite and on PostgreSQL + Redis (same needs).
 # Installs what it needs (wrk from Debian, one virtualenv per peer under bench/.venv-*), starts
 # each server with one worker on 127.0.0.1, and stops everything it started, whatever happens.
 set -euo pipefail
@@ -14,8 +15,8 @@ WORK="$BENCH/.work"
 ARGS=("$@")
 for arg in "${ARGS[@]}"; do
   case "$arg" in
-    --quick | --profile | --scale-out) ;;
-    *) echo "usage: bench/run.sh [--quick] [--profile] [--scale-out]" >&2; exit 2 ;;
+    --quick | --profile | --scale-out | --oidc) ;;
+    *) echo "usage: bench/run.sh [--quick] [--profile] [--scale-out | --oidc]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -61,7 +62,7 @@ if [[ ! -x "$ROOT/.venv/bin/signin" ]]; then
   "$ROOT/.venv/bin/pip" install -q -e "$ROOT" >"$WORK/pip-signin.log" 2>&1
 fi
 venv "$BENCH/.venv-bench" "$BENCH/requirements-bench.txt"
-if [[ " ${ARGS[*]} " != *" --scale-out "* ]]; then  # the peers take no part in it
+if [[ " ${ARGS[*]} " != *" --scale-out "* && " ${ARGS[*]} " != *" --oidc "* ]]; then  # no peers there
   venv "$BENCH/.venv-fastapi-users" "$BENCH/peers/requirements-fastapi-users.txt"
   venv "$BENCH/.venv-django" "$BENCH/peers/requirements-django.txt"
 fi
