@@ -30,6 +30,9 @@ from signin.web import (
     errors,
     forward_auth,
     metrics,
+    oidc,
+    oidc_logout,
+    oidc_tokens,
     openapi,
     pages,
     passkeys,
@@ -122,6 +125,7 @@ def create_app(
     routers += [activity.router, metrics.router, admin.router]
     routers += [two_factor.router, two_factor.api_router]
     routers += [passkeys.router, passkeys.pages]
+    routers += [oidc.router, oidc_tokens.router, oidc_logout.router]
     for router in routers:
         app.include_router(router)
     docs.install(app)
@@ -131,7 +135,8 @@ def create_app(
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
 
     # form-action must admit where a sign-in may redirect to (browsers check the redirect too).
-    csp = content_security_policy(services.redirects.csp_sources())
+    # The OIDC clients' return addresses too: a sign-in or consent post ends there.
+    csp = content_security_policy(services.redirects.csp_sources() + services.oidc.form_targets())
     hot = hot_table(routers)
     app.edge = build_edge(
         Dispatcher(app, hot if fast_paths else {}, app.routed),

@@ -62,6 +62,7 @@ async def account_page(
     user = await services.account.user(found.session.user_id)
     sessions = await services.account.list_sessions(user.id)
     passkeys = await services.passkeys.list(user.id)
+    apps = await services.oidc.resources.apps(user.id)
     return render(
         request,
         "account.html",
@@ -77,6 +78,16 @@ async def account_page(
                     "last_used": _when(p.last_used_at) if p.last_used_at is not None else "never",
                 }
                 for p in passkeys
+            ],
+            "apps": [
+                {
+                    "client_id": app.client_id,
+                    "name": app.name,
+                    "scope": app.scope,
+                    "since": _when(app.since),
+                    "grants": app.grants,
+                }
+                for app in apps
             ],
             "notice": notice,
             **error_context(exc),

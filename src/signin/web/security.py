@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from signin.escape import escape_text
 
 MAX_BODY = 64 * 1024
-NO_REFERRER_PATHS = ("/reset-password", "/verify-email", "/unlock")
+NO_REFERRER_PATHS = ("/reset-password", "/verify-email", "/unlock", "/oidc/")
 CACHEABLE_PATHS = ("/static/", "/api/docs/assets/")  # files, never per-user pages
 STRICT_ORIGIN = b"strict-origin-when-cross-origin"
 log = logging.getLogger("signin.web")

@@ -22,6 +22,10 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
+    # Every user-facing string goes through gettext (`_()`, `{% trans %}`) so pages can be
+    # translated; until a catalogue is installed the strings are shown as written.
+    templates.env.add_extension("jinja2.ext.i18n")
+    templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return templates
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
@@ -83,6 +84,15 @@ class OidcProvider:
         """Every session of the user ended (sign-out everywhere, password, disabled): so do
         the tokens the user's apps hold."""
         await self.store.revoke_for_user(user_id, self.clock())
+
+    def form_targets(self) -> list[str]:
+        """The origins the clients' redirect URIs live on (the pages' CSP `form-action`)."""
+        origins = set()
+        for client in self.clients.values():
+            for uri in (*client.redirect_uris, *client.post_logout_redirect_uris):
+                parts = urlsplit(uri)
+                origins.add(f"{parts.scheme}://{parts.netloc}")
+        return sorted(origins)
 
     async def subject(self, user_id: int) -> str:
         return await self.store.subject(user_id)

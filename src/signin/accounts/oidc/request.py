@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from signin.accounts.oidc.clients import SCOPES, Client
 from signin.accounts.oidc.errors import ClientUnknown, OAuthError, invalid_request
+from signin.escape import has_control
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PKCE_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
@@ -74,14 +75,25 @@ def read_client(params: dict[str, str], clients: dict[str, Client]) -> tuple[Cli
     return client, redirect_uri
 
 
-def read_request(params: dict[str, str], clients: dict[str, Client]) -> AuthRequest:
-    """The checked request; `ClientUnknown`, or `OAuthError` carrying where to send it."""
+def read_request(
+    params: dict[str, str], clients: dict[str, Client], repeated: frozenset[str] = frozenset()
+) -> AuthRequest:
+    """The checked request; `ClientUnknown`, or `RedirectError` carrying where to send it.
+
+    `repeated`: the names that came more than once (RFC 6749 3.1: each at most once).
+    """
+    if repeated & {"client_id", "redirect_uri"}:
+        raise ClientUnknown("The request names its application or return address twice.")
     client, redirect_uri = read_client(params, clients)
     mode = params.get("response_mode") or "query"
     base = AuthRequest(client, redirect_uri, mode if mode == "form_post" else "query", None)
     try:
         state = _one(params, "state")
         base = AuthRequest(client, redirect_uri, base.response_mode, state)
+        if repeated:
+            raise invalid_request(f"{sorted(repeated)[0]} is given more than once.")
+        if any(has_control(value) for value in params.values()):
+            raise invalid_request("A parameter holds a control character.")
         return _checked(params, base)
     except OAuthError as exc:
         raise RedirectError(exc, base) from None

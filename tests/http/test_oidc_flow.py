@@ -1,0 +1,219 @@
+"""OpenID Connect, modelled on the conformance suite's Basic OP plan: the code flow end to end
+through signin's own sign-in page, then the ID token, UserInfo, refresh, revocation, logout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from tests.http.oidcflows import (
+    CALLBACK,
+    ISSUER,
+    LOGOUT_RETURN,
+    PASSWORD,
+    SECRET,
+    answer_of,
+    auth_params,
+    code_for,
+    exchange,
+    oidc_app,
+    pkce,
+    sign_up,
+)
+from tests.support import csrf_of
+
+
+def verify_id_token(token: str, jwks: dict[str, object], alg: str = "RS256") -> dict[str, object]:
+    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[alg])  # type: ignore[arg-type]
+    assert decoded.header["alg"] == alg
+    return dict(decoded.claims)
+
+
+async def test_discovery_names_every_endpoint_and_refuses_request_objects(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        doc = (await client.get("/.well-known/openid-configuration")).json()
+        assert doc["issuer"] == ISSUER
+        assert doc["authorization_endpoint"] == f"{ISSUER}/oidc/authorize"
+        assert doc["token_endpoint"] == f"{ISSUER}/oidc/token"
+        assert doc["jwks_uri"] == f"{ISSUER}/oidc/jwks"
+        assert doc["end_session_endpoint"] == f"{ISSUER}/oidc/logout"
+        assert doc["request_parameter_supported"] is False
+        assert doc["code_challenge_methods_supported"] == ["S256"]
+        assert set(doc["scopes_supported"]) >= {"openid", "profile", "email", "groups"}
+        assert "none" not in doc["id_token_signing_alg_values_supported"]
+        keys = (await client.get("/oidc/jwks")).json()["keys"]
+        assert {key["alg"] for key in keys} == {"RS256", "ES256", "Ed25519"}
+        assert all("d" not in key for key in keys)  # never a private part
+
+
+async def test_full_code_flow_through_the_sign_in_page(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        await sign_up(client, "alice")
+        await client.post(
+            "/sign-out", data={"csrf_token": csrf_of((await client.get("/sign-out")).text)}
+        )
+        verifier, challenge = pkce()
+        params = auth_params("app", code_challenge=challenge, code_challenge_method="S256")
+        first = await client.get("/oidc/authorize", params=params)
+        assert first.status_code == 303
+        sign_in_url = first.headers["location"]
+        assert sign_in_url.startswith(f"{ISSUER}/sign-in?next=/oidc/authorize")
+        query = parse_qs(urlsplit(sign_in_url).query)
+        page = await client.get(sign_in_url)
+        signed_in = await client.post(
+            "/sign-in",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "username": "alice",
+                "password": PASSWORD,
+                "next": query["next"][0],
+                "sig": query["sig"][0],
+            },
+        )
+        assert signed_in.status_code == 303
+        back = await client.get(signed_in.headers["location"])
+        assert back.status_code == 200  # the consent page
+        assert "The App" in back.text
+        consent = await client.post(
+            "/oidc/consent",
+            data={
+                "csrf_token": csrf_of(back.text),
+                "request": back.text.split('name="request" value="')[1].split('"')[0],
+                "answer": "allow",
+            },
+        )
+        answer = answer_of(consent)
+        assert answer["state"] == "st-1"
+        assert answer["iss"] == ISSUER
+        tokens = await exchange(client, answer["code"], "app", code_verifier=verifier)
+        assert tokens.status_code == 200, tokens.text
+        assert tokens.headers["cache-control"] == "no-store"
+        body = tokens.json()
+        assert body["token_type"] == "Bearer"
+        assert "refresh_token" not in body  # no offline_access asked, none configured
+        claims = verify_id_token(body["id_token"], (await client.get("/oidc/jwks")).json())
+        assert claims["iss"] == ISSUER
+        assert claims["aud"] == "app"
+        assert claims["nonce"] == "n-1"
+        assert claims["preferred_username"] == "alice"
+        assert claims["sub"] != "alice"
+        assert claims["amr"] == ["pwd"] and claims["acr"] == "pwd"
+        info = await client.get(
+            "/oidc/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
+        assert info.status_code == 200
+        assert info.json()["sub"] == claims["sub"]
+        assert info.json()["groups"] == []
+        # The consent is remembered: a second request gives a code without asking.
+        again = answer_of(
+            await client.get("/oidc/authorize", params=auth_params("app", code_challenge=challenge))
+        )
+        assert "code" in again
+        events = [event.type for event in await services.audit.query(_all())]
+        assert "oidc_consent_given" in events and "oidc_token_issued" in events
+
+
+def _all():  # type: ignore[no-untyped-def]
+    from signin.accounts.audit import AuditQuery
+
+    return AuditQuery(limit=1000)
+
+
+async def test_refresh_rotates_and_a_reused_token_revokes_the_family(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        await sign_up(client)
+        code = await code_for(client, "first", scope="openid offline_access")
+        first = (await exchange(client, code)).json()
+        refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        second = await client.post("/oidc/token", data=refresh, auth=("first", SECRET))
+        assert second.status_code == 200, second.text
+        rotated = second.json()
+        assert rotated["refresh_token"] != first["refresh_token"]
+        again = await client.post("/oidc/token", data=refresh, auth=("first", SECRET))
+        assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+        # The reuse ended the family: the rotated refresh and access tokens are dead too.
+        newer = {"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]}
+        dead = await client.post("/oidc/token", data=newer, auth=("first", SECRET))
+        assert dead.json()["error"] == "invalid_grant"
+        info = await client.get(
+            "/oidc/userinfo", headers={"Authorization": f"Bearer {rotated['access_token']}"}
+        )
+        assert info.status_code == 401
+        await services.audit.flush()
+
+
+async def test_revocation_and_introspection_are_exact(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        body = (await exchange(client, await code_for(client, "first"))).json()
+        access = body["access_token"]
+        seen = await client.post("/oidc/introspect", data={"token": access}, auth=("first", SECRET))
+        assert seen.json()["active"] is True and seen.json()["client_id"] == "first"
+        other = await client.post("/oidc/introspect", data={"token": access}, auth=("app", SECRET))
+        assert other.json() == {"active": False}  # another client's token tells nothing
+        public = await client.post("/oidc/introspect", data={"token": access, "client_id": "spa"})
+        assert public.status_code == 401
+        # Another client cannot revoke it.
+        await client.post("/oidc/revoke", data={"token": access}, auth=("app", SECRET))
+        assert (
+            await client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {access}"})
+        ).status_code == 200
+        gone = await client.post("/oidc/revoke", data={"token": access}, auth=("first", SECRET))
+        assert gone.status_code == 200
+        assert (
+            await client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {access}"})
+        ).status_code == 401
+        seen = await client.post("/oidc/introspect", data={"token": access}, auth=("first", SECRET))
+        assert seen.json() == {"active": False}
+
+
+async def test_logout_with_id_token_hint_ends_the_session_and_returns(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        body = (await exchange(client, await code_for(client, "first"))).json()
+        hint = body["id_token"]
+        # The hint names client "first", which registered no such return address: error page.
+        refused = await client.get(
+            "/oidc/logout",
+            params={"id_token_hint": hint, "post_logout_redirect_uri": LOGOUT_RETURN},
+        )
+        assert refused.status_code == 400 and "location" not in refused.headers
+        done = await client.get("/oidc/logout", params={"id_token_hint": hint})
+        assert done.status_code == 200 and "You are signed out" in done.text
+        none = await client.get("/oidc/authorize", params=auth_params("first", prompt="none"))
+        assert answer_of(none)["error"] == "login_required"
+
+
+async def test_logout_returns_to_the_registered_address_with_state(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        verifier, challenge = pkce()
+        first = await client.get(
+            "/oidc/authorize", params=auth_params("app", code_challenge=challenge)
+        )
+        page = first.text
+        consent = await client.post(
+            "/oidc/consent",
+            data={
+                "csrf_token": csrf_of(page),
+                "request": page.split('name="request" value="')[1].split('"')[0],
+                "answer": "allow",
+            },
+        )
+        code = answer_of(consent)["code"]
+        body = (await exchange(client, code, "app", code_verifier=verifier)).json()
+        back = await client.get(
+            "/oidc/logout",
+            params={
+                "id_token_hint": body["id_token"],
+                "post_logout_redirect_uri": LOGOUT_RETURN,
+                "state": "bye-1",
+            },
+        )
+        assert back.status_code == 303
+        assert back.headers["location"] == f"{LOGOUT_RETURN}?state=bye-1"
+        assert (await client.get("/account")).status_code == 303  # signed out
+        assert CALLBACK
