@@ -220,6 +220,9 @@ def assert_full_flow(
     assert path_of(first["hops"][0]["location"]) == "/sign-in"
     assert first["sign_in"] == 1
     assert first.get("consent", 0) == (1 if client.consent == "remember" else 0)
+    if client.consent == "remember":  # the page names the app and the person
+        assert f"Test app {client.id}" in first["consent_page"]
+        assert username in first["consent_page"]
     assert first.get("stuck") is None
     callback = first["callback"]
     assert callback["iss"] == provider.issuer  # RFC 9207
@@ -237,7 +240,10 @@ def assert_full_flow(
     assert claims["aud"] in (client.id, [client.id])
     assert claims["nonce"]  # openid-client compared it with the one it sent
     assert claims["exp"] > claims["iat"] >= claims["auth_time"] > 0
-    assert "pwd" in claims["amr"]
+    assert claims["amr"] == ["pwd"]  # a password alone (RFC 8176)
+    assert claims["acr"] == "pwd"
+    assert claims["sid"]
+    assert claims["at_hash"]
     assert_person(claims, username, email, verified)
     assert sorted(claims.get("groups", [])) == groups
     sub: str = claims["sub"]
@@ -292,6 +298,7 @@ def assert_full_flow(
     landed = urlsplit(logout["landed"])
     assert f"{landed.scheme}://{landed.netloc}{landed.path}" == client.post_logout_redirect_uri
     assert parse_qs(landed.query) == {"state": [logout["expected_state"]]}
+    assert "confirm" not in logout  # a valid id_token_hint: no question asked
     assert logout["session_check"] == 401  # the signin session ended too
     assert report["after_logout"]["callback"]["error"] == "login_required"
     return sub
