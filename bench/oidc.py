@@ -10,6 +10,7 @@ slows). One confidential client (`client_secret_basic`, consent skipped, refresh
   redirect with a code, and `POST /oidc/token` exchanges it (ID token signed, access and refresh
   token stored). No password hash: the person is signed in already, as on every SSO hop.
 - O2 refresh: each client rotates its own refresh token (`grant_type=refresh_token`).
+- O1 alone: O1 with one client at a time, for the token endpoint's latency without queueing.
 - O3 sign-in + round trip: `POST /api/v1/session` (one argon2id verification at the bench cost)
   then O1: the whole first visit, set beside W0 (argon2id verifications/s with 2 threads,
   measured between the rounds on the idle machine).
@@ -197,6 +198,8 @@ async def measure(running: dict[str, Server], plan: w.Plan) -> dict[str, Any]:
             for workload, step in steps.items():
                 numbers = await closed_loop(server, clients, plan.signin_s, step)
                 found.setdefault(workload, []).append(numbers)
+            alone = await closed_loop(server, 1, plan.signin_s / 2, o1(sessions[name]))
+            found.setdefault("O1_alone", []).append(alone)
             print(
                 f"[oidc] round {number + 1} {name}: "
                 f"O1 {found['O1'][-1]['rate']:.0f}/s {found['O1'][-1]['cpu_ms']:.2f} ms CPU, "

@@ -41,6 +41,7 @@ def rows(r: dict[str, Any]) -> list[list[str]]:
         ["O1 code round trips/s (authorize + token)", *cells("O1", "rate", 0), "–", "–", "–"],
         ["O1 server CPU ms per round trip", *cells("O1", "cpu_ms_best", 2), "–", "–", "–"],
         ["O1 token endpoint p50 / p99 ms (code grant)", *latency("O1"), "–", "–", "–"],
+        ["O1 alone: token p50 / p99 ms, one client at a time", *latency("O1_alone"), "–", "–", "–"],
         ["O2 refreshes/s (each client rotates its own)", *cells("O2", "rate", 0), "–", "–", "–"],
         ["O2 token endpoint p50 / p99 ms (refresh)", *latency("O2"), "–", "–", "–"],
         [
@@ -75,7 +76,7 @@ def section(r: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         "`signin serve --workers 1` on SQLite and on PostgreSQL + Redis, both up, loaded one at",
         "a time, rounds alternating; each keeps its best rate and its lowest CPU per operation",
-        "and p99 (outside load only slows). 8 clients; one confidential client",
+        "and p99 (outside load only slows). 8 clients (O1 alone: 1); one confidential client",
         "(`client_secret_basic`, PKCE S256, consent skipped). O1 and O2 hash no password (the",
         "person is signed in already); O3 adds one argon2id sign-in at the bench cost (t=2,",
         "m=19456 KiB) and is set beside W0, the raw argon2id verifications/s with 2 threads",
