@@ -13,9 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from signin.accounts.clock import Clock, system_clock
 from signin.accounts.oidc.clients import hash_secret
 from signin.services import Services, build_services
-from tests.support import form_post, make_settings, running_app
+from tests.support import csrf_of, form_post, make_settings, running_app
 
 PASSWORD = "correct horse battery"
 SECRET = "s3cret-" + "x" * 40
@@ -84,7 +85,7 @@ def write_clients(tmp_path: Path, text: str = CLIENTS) -> Path:
 
 @asynccontextmanager
 async def oidc_app(
-    tmp_path: Path, **overrides: Any
+    tmp_path: Path, clock: Clock = system_clock, **overrides: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     values: dict[str, Any] = {
         "public_url": ISSUER,
@@ -94,7 +95,7 @@ async def oidc_app(
     }
     values.update(overrides)
     settings = make_settings(tmp_path / "data", **values)
-    services = build_services(settings)
+    services = build_services(settings, clock=clock)
     async with running_app(settings, services=services, base_url=ISSUER) as client:
         yield client, services
 
@@ -125,6 +126,15 @@ def answer_of(response: httpx.Response) -> dict[str, str]:
     location = response.headers["location"]
     assert location.startswith(CALLBACK), location
     return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+def request_blob(page: str) -> str:
+    return page.split('name="request" value="')[1].split('"')[0]
+
+
+async def consent_answer(client: httpx.AsyncClient, page: str, answer: str) -> httpx.Response:
+    data = {"csrf_token": csrf_of(page), "request": request_blob(page), "answer": answer}
+    return await client.post("/oidc/consent", data=data)
 
 
 async def code_for(client: httpx.AsyncClient, client_id: str = "first", **extra: str) -> str:

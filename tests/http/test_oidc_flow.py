@@ -100,7 +100,8 @@ async def test_full_code_flow_through_the_sign_in_page(tmp_path: Path) -> None:
         assert claims["nonce"] == "n-1"
         assert claims["preferred_username"] == "alice"
         assert claims["sub"] != "alice"
-        assert claims["amr"] == ["pwd"] and claims["acr"] == "pwd"
+        assert claims["amr"] == ["pwd"]
+        assert claims["acr"] == "pwd"
         info = await client.get(
             "/oidc/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
         )
@@ -113,7 +114,8 @@ async def test_full_code_flow_through_the_sign_in_page(tmp_path: Path) -> None:
         )
         assert "code" in again
         events = [event.type for event in await services.audit.query(_all())]
-        assert "oidc_consent_given" in events and "oidc_token_issued" in events
+        assert "oidc_consent_given" in events
+        assert "oidc_token_issued" in events
 
 
 def _all():  # type: ignore[no-untyped-def]
@@ -133,7 +135,8 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_family(tmp_path: P
         rotated = second.json()
         assert rotated["refresh_token"] != first["refresh_token"]
         again = await client.post("/oidc/token", data=refresh, auth=("first", SECRET))
-        assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+        assert again.status_code == 400
+        assert again.json()["error"] == "invalid_grant"
         # The reuse ended the family: the rotated refresh and access tokens are dead too.
         newer = {"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]}
         dead = await client.post("/oidc/token", data=newer, auth=("first", SECRET))
@@ -151,7 +154,8 @@ async def test_revocation_and_introspection_are_exact(tmp_path: Path) -> None:
         body = (await exchange(client, await code_for(client, "first"))).json()
         access = body["access_token"]
         seen = await client.post("/oidc/introspect", data={"token": access}, auth=("first", SECRET))
-        assert seen.json()["active"] is True and seen.json()["client_id"] == "first"
+        assert seen.json()["active"] is True
+        assert seen.json()["client_id"] == "first"
         other = await client.post("/oidc/introspect", data={"token": access}, auth=("app", SECRET))
         assert other.json() == {"active": False}  # another client's token tells nothing
         public = await client.post("/oidc/introspect", data={"token": access, "client_id": "spa"})
@@ -180,9 +184,11 @@ async def test_logout_with_id_token_hint_ends_the_session_and_returns(tmp_path: 
             "/oidc/logout",
             params={"id_token_hint": hint, "post_logout_redirect_uri": LOGOUT_RETURN},
         )
-        assert refused.status_code == 400 and "location" not in refused.headers
+        assert refused.status_code == 400
+        assert "location" not in refused.headers
         done = await client.get("/oidc/logout", params={"id_token_hint": hint})
-        assert done.status_code == 200 and "You are signed out" in done.text
+        assert done.status_code == 200
+        assert "You are signed out" in done.text
         none = await client.get("/oidc/authorize", params=auth_params("first", prompt="none"))
         assert answer_of(none)["error"] == "login_required"
 

@@ -29,6 +29,7 @@ from signin.cli.common import (
 from signin.cli.data import register as register_data_commands
 from signin.cli.invites import invites_app
 from signin.cli.locks import locks_app
+from signin.cli.oidc import oidc_app
 from signin.cli.passkeys import passkeys_app
 from signin.cli.redirects import sign_url
 from signin.cli.serving import check_port, check_tls
@@ -61,7 +62,10 @@ def serve(
     """Serve pages, API and forward-auth. Creates data dir, schema and secret key on first start."""
     import uvicorn
 
-    from signin.services import build_gate, key_ring
+    from signin.accounts.oidc import read_clients
+    from signin.accounts.oidc.clients import ClientsError
+    from signin.accounts.oidc.keys import KeysError
+    from signin.services import build_gate, key_ring, provider_keys
     from signin.web.serverproto import GuardedHttpToolsProtocol
 
     settings = settings_or_exit()
@@ -72,7 +76,9 @@ def serve(
     try:
         key_ring(settings)
         gate = build_gate(settings)
-    except (SecretKeyError, RulesError) as exc:
+        read_clients(settings.oidc_clients)  # a bad clients file: one line naming the client
+        provider_keys(settings).load()  # made on first start, like secret.key
+    except (SecretKeyError, RulesError, ClientsError, KeysError) as exc:
         fail(str(exc), 2)
     check_port(host, port)
     migrate_schema(settings)
@@ -151,6 +157,7 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(locks_app, name="locks")
 app.add_typer(passkeys_app, name="passkeys")
 app.add_typer(access_app, name="access")
+app.add_typer(oidc_app, name="oidc")
 app.command("audit")(audit)
 app.command("sign-url")(sign_url)
 app.add_typer(db_app, name="db")

@@ -207,3 +207,11 @@ async def audit(request: Request) -> Response:
         "message": message,
     }
     return page(request, "audit.html", context, 422 if message else 200)
+
+
+@router.get("/apps")
+async def apps(request: Request) -> Response:
+    """The OpenID Connect clients of `SIGNIN_OIDC_CLIENTS`, read-only (the file is the truth)."""
+    await admin_of(request)
+    clients = services_of(request).oidc.clients.values()
+    return page(request, "apps.html", {"clients": sorted(clients, key=lambda c: c.id)})

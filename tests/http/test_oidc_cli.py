@@ -1,0 +1,93 @@
+"""`signin oidc clients ...` and `signin oidc keys ...`, run as an operator runs them, and
+`serve` refusing a bad clients file in one line."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from signin.accounts.oidc.clients import hash_secret
+from tests.http.oidcflows import CALLBACK, oidc_app
+from tests.support import free_port, run_signin
+
+SECRET_LINE = re.compile(r"^client_secret: ([A-Za-z0-9_-]{43})$", re.MULTILINE)
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return {
+        "SIGNIN_DATA_DIR": str(tmp_path / "data"),
+        "SIGNIN_OIDC_CLIENTS": str(tmp_path / "clients.toml"),
+    }
+
+
+def test_clients_add_list_secret_remove(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    added = run_signin(
+        env,
+        *("oidc", "clients", "add", "wiki", "--name", "Team Wiki"),
+        *("--redirect-uri", CALLBACK, "--group", "staff", "--require-two-factor"),
+    )
+    assert added.returncode == 0, added.stderr
+    secret = SECRET_LINE.search(added.stdout)
+    assert secret is not None
+    text = (tmp_path / "clients.toml").read_text()
+    assert secret.group(1) not in text  # only the hash is written
+    table = tomllib.loads(text)["client"][0]
+    assert table["secret_hash"] == hash_secret(secret.group(1))
+    assert table["groups"] == ["staff"]
+    assert table["require_two_factor"] is True
+    public = run_signin(
+        env, "oidc", "clients", "add", "spa", "--public", "--redirect-uri", CALLBACK
+    )
+    assert public.returncode == 0
+    assert "client_secret" not in public.stdout
+    listed = run_signin(env, "oidc", "clients", "list")
+    assert "wiki" in listed.stdout
+    assert "public" in listed.stdout
+    assert secret.group(1) not in listed.stdout
+    again = run_signin(env, "oidc", "clients", "add", "wiki", "--redirect-uri", CALLBACK)
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
+    renewed = run_signin(env, "oidc", "clients", "secret", "wiki")
+    new_secret = SECRET_LINE.search(renewed.stdout)
+    assert new_secret is not None
+    assert new_secret.group(1) != secret.group(1)
+    assert hash_secret(new_secret.group(1)) in (tmp_path / "clients.toml").read_text()
+    assert run_signin(env, "oidc", "clients", "secret", "spa").returncode == 1
+    removed = run_signin(env, "oidc", "clients", "remove", "spa")
+    assert removed.returncode == 0
+    assert '"spa"' not in (tmp_path / "clients.toml").read_text()
+    wildcard = run_signin(env, "oidc", "clients", "add", "x", "--redirect-uri", "https://a/*")
+    assert wildcard.returncode == 1
+    assert "wildcard" in wildcard.stderr
+
+
+async def test_keys_rotate_keeps_the_old_keys_published(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        before = {key["kid"] for key in (await client.get("/oidc/jwks")).json()["keys"]}
+        assert len(before) == 3
+        env = {"SIGNIN_DATA_DIR": str(services.settings.data_dir)}
+        rotated = run_signin(env, "oidc", "keys", "rotate")
+        assert rotated.returncode == 0, rotated.stderr
+        after = {key["kid"] for key in (await client.get("/oidc/jwks")).json()["keys"]}
+        assert before < after  # the running server sees the new file: old and new keys
+        assert len(after) == 6
+        listed = run_signin(env, "oidc", "keys", "list")
+        assert listed.stdout.count("signing") == 3
+        assert listed.stdout.count("retired") == 3
+        mode = (services.settings.data_dir / "oidc-keys.json").stat().st_mode & 0o777
+        assert mode == 0o600
+
+
+def test_serve_refuses_a_bad_clients_file_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "clients.toml"
+    bad.write_text('[[client]]\nid = "wiki"\nredirect_uris = ["not a url"]\n', encoding="utf-8")
+    env = {**env_for(tmp_path)}
+    served = run_signin(env, "serve", "--port", str(free_port()), timeout=60)
+    assert served.returncode == 2
+    lines = served.stderr.strip().splitlines()
+    assert len(lines) == 1, served.stderr
+    assert str(bad) in lines[0]
+    assert "client 'wiki'" in lines[0]
+    assert "Traceback" not in served.stderr

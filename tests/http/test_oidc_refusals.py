@@ -1,0 +1,234 @@
+"""OpenID Connect refusals, after the conformance suite's Basic and Config OP plans: each bad
+input gets its OAuth error in the right place (error page, redirect, JSON), never a 5xx and
+never a token for the wrong client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signin.accounts.clock import FrozenClock
+from tests.http.oidcflows import (
+    CALLBACK,
+    SECRET,
+    answer_of,
+    auth_params,
+    code_for,
+    exchange,
+    oidc_app,
+    pkce,
+    sign_up,
+)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        auth_params("nobody"),
+        auth_params("app", redirect_uri="https://evil.example/callback"),
+        auth_params("app", redirect_uri=CALLBACK + "/more"),
+        auth_params("app", redirect_uri=""),
+    ],
+    ids=["unknown-client", "foreign-redirect", "prefix-redirect", "no-redirect"],
+)
+async def test_bad_client_or_redirect_uri_is_a_page_never_a_redirect(
+    tmp_path: Path, params: dict[str, str]
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        response = await client.get("/oidc/authorize", params=params)
+        assert response.status_code == 400
+        assert "location" not in response.headers
+        assert "evil.example" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"request": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}, "request_not_supported"),
+        ({"request_uri": "https://evil.example/r"}, "request_uri_not_supported"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_type": ""}, "invalid_request"),
+        ({"scope": "profile"}, "invalid_scope"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"max_age": "-1"}, "invalid_request"),
+        ({"state": "st\x00"}, "invalid_request"),
+        ({"code_challenge": "x" * 43, "code_challenge_method": "plain"}, "invalid_request"),
+    ],
+)
+async def test_bad_requests_go_back_to_the_client_with_state_and_iss(
+    tmp_path: Path, extra: dict[str, str], error: str
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        answer = answer_of(await client.get("/oidc/authorize", params=auth_params("app", **extra)))
+        assert answer["error"] == error
+        assert answer["iss"] == "https://id.example.test"
+        assert "code" not in answer
+
+
+async def test_repeated_parameter_and_public_client_without_pkce(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        query = "&".join(f"{k}={v}" for k, v in auth_params("app").items()) + "&scope=openid"
+        assert answer_of(await client.get("/oidc/authorize?" + query))["error"] == "invalid_request"
+        spa = answer_of(await client.get("/oidc/authorize", params=auth_params("spa")))
+        assert spa["error"] == "invalid_request"
+
+
+async def test_prompt_none_without_session_is_login_required(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        answer = answer_of(
+            await client.get("/oidc/authorize", params=auth_params("first", prompt="none"))
+        )
+        assert answer == {
+            "error": "login_required",
+            "error_description": "Not signed in.",
+            "state": "st-1",
+            "iss": "https://id.example.test",
+        }
+
+
+async def test_consent_required_deny_and_prompt_consent(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        verifier, challenge = pkce()
+        none = await client.get(
+            "/oidc/authorize", params=auth_params("app", prompt="none", code_challenge=challenge)
+        )
+        assert answer_of(none)["error"] == "consent_required"
+        from tests.http.oidcflows import consent_answer
+
+        page = await client.get("/oidc/authorize", params=auth_params("app"))
+        assert page.status_code == 200
+        denied = answer_of(await consent_answer(client, page.text, "deny"))
+        assert denied["error"] == "access_denied"
+        allowed = answer_of(await consent_answer(client, page.text, "allow"))
+        assert "code" in allowed
+        forced = await client.get("/oidc/authorize", params=auth_params("app", prompt="consent"))
+        assert forced.status_code == 200
+        assert 'name="answer" value="allow"' in forced.text
+        assert verifier
+
+
+async def test_max_age_and_prompt_login_send_the_browser_to_sign_in_again(tmp_path: Path) -> None:
+    clock = FrozenClock()
+    async with oidc_app(tmp_path, clock=clock) as (client, _):
+        await sign_up(client)
+        clock.advance(30)
+        fresh = await client.get("/oidc/authorize", params=auth_params("first", max_age="60"))
+        assert "code" in answer_of(fresh)
+        old = await client.get("/oidc/authorize", params=auth_params("first", max_age="10"))
+        assert old.status_code == 303
+        assert old.headers["location"].startswith("https://id.example.test/sign-in?next=")
+        assert "auth_after" in old.headers["location"]
+        silent = await client.get(
+            "/oidc/authorize", params=auth_params("first", max_age="10", prompt="none")
+        )
+        assert answer_of(silent)["error"] == "login_required"
+        login = await client.get("/oidc/authorize", params=auth_params("first", prompt="login"))
+        assert login.headers["location"].startswith("https://id.example.test/sign-in?next=")
+
+
+async def test_groups_and_second_factor_rules_of_a_client(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        await sign_up(client)
+        staff = answer_of(await client.get("/oidc/authorize", params=auth_params("staff")))
+        assert staff["error"] == "access_denied"
+        step = await client.get("/oidc/authorize", params=auth_params("secure"))
+        assert step.status_code == 303
+        assert step.headers["location"].startswith("https://id.example.test/sign-in/two-factor?")
+        silent = await client.get("/oidc/authorize", params=auth_params("secure", prompt="none"))
+        assert answer_of(silent)["error"] == "interaction_required"
+        user = await services.users.by_canon("alice")
+        assert user is not None
+        await services.users.change_groups(user.id, ["staff"], [])
+        assert "code" in answer_of(await client.get("/oidc/authorize", params=auth_params("staff")))
+        await services.audit.flush()
+
+
+async def test_code_is_single_use_and_a_replay_revokes_its_tokens(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        code = await code_for(client)
+        first = await exchange(client, code)
+        assert first.status_code == 200
+        replay = await exchange(client, code)
+        assert replay.status_code == 400
+        assert replay.json()["error"] == "invalid_grant"
+        access = first.json()["access_token"]
+        info = await client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {access}"})
+        assert info.status_code == 401
+
+
+async def test_expired_code_wrong_redirect_and_wrong_client(tmp_path: Path) -> None:
+    clock = FrozenClock()
+    async with oidc_app(tmp_path, clock=clock) as (client, _):
+        await sign_up(client)
+        code = await code_for(client)
+        clock.advance(61)
+        expired = await exchange(client, code)
+        assert expired.json()["error"] == "invalid_grant"
+        code = await code_for(client)
+        moved = await exchange(client, code, redirect_uri="https://app.example.test/cb?x=1")
+        assert moved.json()["error"] == "invalid_grant"
+        code = await code_for(client)
+        stolen = await exchange(client, code, "app")  # a code of "first" at client "app"
+        assert stolen.status_code == 400
+        assert "access_token" not in stolen.json()
+
+
+async def test_client_authentication(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        code = await code_for(client)
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+        wrong = await client.post("/oidc/token", data=data, auth=("first", "wrong"))
+        assert wrong.status_code == 401
+        assert wrong.json()["error"] == "invalid_client"
+        assert wrong.headers["www-authenticate"].startswith("Basic")
+        posted = await client.post("/oidc/token", data={**data, "client_id": "post"}, auth=None)
+        assert posted.status_code == 401  # "post" must send its secret
+        basic_for_post = await client.post("/oidc/token", data=data, auth=("post", SECRET))
+        assert basic_for_post.status_code == 401  # registered for client_secret_post
+        as_json = await client.post("/oidc/token", json=data, auth=("first", SECRET))
+        assert as_json.json()["error"] == "invalid_request"
+        kinds = {"client_credentials": "unauthorized_client", "magic": "unsupported_grant_type"}
+        for kind, error in kinds.items():
+            answer = await client.post(
+                "/oidc/token", data={"grant_type": kind}, auth=("first", SECRET)
+            )
+            assert answer.status_code == 400
+            assert answer.json()["error"] == error
+
+
+async def test_pkce_mismatch_and_downgrade(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        verifier, challenge = pkce()
+        code = await code_for(client, "first", code_challenge=challenge)
+        wrong = await exchange(client, code, code_verifier=pkce()[0])
+        assert wrong.json()["error"] == "invalid_grant"
+        code = await code_for(client, "first", code_challenge=challenge)
+        missing = await exchange(client, code)
+        assert missing.json()["error"] == "invalid_grant"
+        code = await code_for(client, "first")
+        downgrade = await exchange(client, code, code_verifier=verifier)
+        assert downgrade.json()["error"] == "invalid_grant"
+        code = await code_for(client, "first", code_challenge=challenge)
+        assert (await exchange(client, code, code_verifier=verifier)).status_code == 200
+
+
+async def test_form_post_answers_with_a_form_the_policy_allows(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        page = await client.get(
+            "/oidc/authorize", params=auth_params("first", response_mode="form_post")
+        )
+        assert page.status_code == 200
+        assert f'action="{CALLBACK}"' in page.text
+        assert 'name="code"' in page.text
+        assert 'name="iss" value="https://id.example.test"' in page.text
+        assert "/static/js/form-post.js" in page.text
+        policy = page.headers["content-security-policy"]
+        assert "https://app.example.test" in policy.split("form-action")[1]
+        assert "script-src 'self'" in policy
+        assert page.headers["referrer-policy"] == "no-referrer"
