@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from signin.accounts.factors import totp
 from tests.integration.test_two_instances_users import verification_path
-from tests.support import ServerProcess, free_port, need, run_signin
+from tests.support import ServerProcess, csrf_of, free_port, need, run_signin
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +56,7 @@ class RpClient:
     groups: tuple[str, ...] | None = None
     alg: str = "RS256"
     secret: str | None = None
+    two_factor: bool = False
 
     @property
     def redirect_uri(self) -> str:
@@ -79,6 +83,8 @@ class RpClient:
             lines.append(f'secret_hash = "sha256:{digest}"')
         if self.groups is not None:
             lines.append(f"groups = {json.dumps(list(self.groups))}")
+        if self.two_factor:
+            lines.append("require_two_factor = true")
         if self.alg != "RS256":
             lines.append(f'id_token_signed_response_alg = "{self.alg}"')
         return "\n".join(lines) + "\n"
@@ -90,7 +96,10 @@ BASIC = RpClient(
 POST = RpClient("grafana", "client_secret_post", alg="ES256", secret=secrets.token_urlsafe(32))
 PUBLIC = RpClient("spa", "none", consent="remember")
 ADMINS_ONLY = RpClient("backup", "client_secret_basic", groups=("admins",), secret="s" * 43)
-CLIENTS = (BASIC, POST, PUBLIC, ADMINS_ONLY)
+SECURE = RpClient("vault", "client_secret_basic", secret=secrets.token_urlsafe(32), two_factor=True)
+CLIENTS = (BASIC, POST, PUBLIC, ADMINS_ONLY, SECURE)
+SECRET_RE = re.compile(r"data-totp-secret>([A-Z2-7]+)<")
+RECOVERY_RE = re.compile(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>")
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,33 @@ class Provider:
     server: ServerProcess
     issuer: str
     emails: dict[str, str]
+    recovery_codes: list[str]
+
+
+def enrol_second_factor(issuer: str, username: str) -> list[str]:
+    """Sign in through the pages, turn TOTP on at /account/two-factor; the recovery codes."""
+    with httpx.Client(base_url=issuer) as http:
+        signed_in = form_post_sync(http, "/sign-in", {"username": username, "password": PASSWORD})
+        assert signed_in.status_code == 303, signed_in.text
+        page = http.get("/account/two-factor")
+        began = http.post("/account/two-factor/begin", data={"csrf_token": csrf_of(page.text)})
+        assert began.status_code == 303
+        page = http.get("/account/two-factor")
+        match = SECRET_RE.search(page.text)
+        assert match, page.text
+        code = totp.code_at(match.group(1), totp.step_at(time.time()))
+        done = http.post(
+            "/account/two-factor/confirm", data={"csrf_token": csrf_of(page.text), "code": code}
+        )
+        assert done.status_code == 200, done.text
+        codes = RECOVERY_RE.findall(done.text)
+        assert len(codes) == 10
+        return codes
+
+
+def form_post_sync(http: httpx.Client, page: str, data: dict[str, str]) -> httpx.Response:
+    got = http.get(page)
+    return http.post(page, data={"csrf_token": csrf_of(got.text), **data})
 
 
 @pytest.fixture(scope="module")
@@ -120,24 +156,25 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     }
     server = ServerProcess(env, port=port, log_path=folder / "server.log").start()
     try:
-        emails = {"alice": "alice@example.org", "bob": "bob@example.org"}
+        emails = {"alice": "alice@example.org", "bob": "bob@example.org", "carol": "c@example.org"}
         with httpx.Client(base_url=issuer) as http:
             for name, email in emails.items():
                 made = http.post(
                     "/api/v1/users", json={"username": name, "password": PASSWORD, "email": email}
                 )
                 assert made.status_code == 201, made.text
-            # alice confirms her address; bob never does.
-            opened = http.get(verification_path(folder / "data", emails["alice"]))
-            assert opened.status_code in (200, 303)
+            # alice and carol confirm their addresses; bob never does.
+            for name in ("alice", "carol"):
+                opened = http.get(verification_path(folder / "data", emails[name]))
+                assert opened.status_code in (200, 303)
         grouped = run_signin(env, "users", "groups", "alice", "--add", "staff", "--add", "dev")
         assert grouped.returncode == 0, grouped.stderr
-        yield Provider(server, issuer, emails)
+        yield Provider(server, issuer, emails, enrol_second_factor(issuer, "carol"))
     finally:
         server.stop()
 
 
-def run_rp(provider: Provider, client: RpClient, username: str, **extra: str) -> dict[str, Any]:
+def run_rp(provider: Provider, client: RpClient, username: str, **extra: Any) -> dict[str, Any]:
     """Run rp.mjs for one client and one person; its JSON report."""
     scenario = {
         "issuer": provider.issuer,
@@ -204,14 +241,22 @@ def assert_person(claims: dict[str, Any], username: str, email: str, verified: b
 
 
 def assert_full_flow(
-    report: dict[str, Any], provider: Provider, client: RpClient, username: str, groups: list[str]
+    report: dict[str, Any],
+    provider: Provider,
+    client: RpClient,
+    username: str,
+    groups: list[str],
+    amr: str = "pwd",
 ) -> str:
-    """Every step of rp.mjs answered as the contract says; the subject, for comparisons."""
+    """Every step of rp.mjs answered as the contract says; the subject, for comparisons.
+
+    `amr`: how the sessions were made, `pwd` (a password alone) or `mfa` (and a second factor).
+    """
     assert "failed" not in report, json.dumps(report, indent=1)[:6000]
     assert report["steps"] == FULL_FLOW, json.dumps(report, indent=1)[:6000]
     assert_discovery(report, provider.issuer)
     email = provider.emails[username]
-    verified = username == "alice"
+    verified = username in ("alice", "carol")
 
     first = report["first"]
     # Anonymous: the authorization endpoint sends the browser to the real sign-in page.
@@ -240,8 +285,8 @@ def assert_full_flow(
     assert claims["aud"] in (client.id, [client.id])
     assert claims["nonce"]  # openid-client compared it with the one it sent
     assert claims["exp"] > claims["iat"] >= claims["auth_time"] > 0
-    assert claims["amr"] == ["pwd"]  # a password alone (RFC 8176)
-    assert claims["acr"] == "pwd"
+    assert claims["amr"] == [amr]  # RFC 8176
+    assert claims["acr"] == amr
     assert claims["sid"]
     assert claims["at_hash"]
     assert_person(claims, username, email, verified)
@@ -335,3 +380,14 @@ def test_client_limited_to_a_group_refuses_others(provider: Provider) -> None:
     assert callback["iss"] == provider.issuer
     assert callback["state"]
     assert "code" not in callback
+
+
+def test_client_requiring_a_second_factor_steps_up(provider: Provider) -> None:
+    """require_two_factor: after the password, signin's second step (here a recovery code)."""
+    codes = provider.recovery_codes[:2]
+    report = run_rp(provider, SECURE, "carol", second_factor_codes=codes)
+    assert_full_flow(report, provider, SECURE, "carol", [], amr="mfa")
+    assert report["first"]["second_factor"] == 1
+    assert path_of(report["first"]["hops"][2]["location"]) == "/sign-in/two-factor"
+    assert "second_factor" not in report["second"]  # the session has two factors now
+    assert report["third"]["second_factor"] == 1  # prompt=login: both steps again

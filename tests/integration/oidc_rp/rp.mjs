@@ -3,7 +3,8 @@
 //     node rp.mjs SCENARIO.json      (prints one JSON report on stdout)
 //
 // SCENARIO: {issuer, client: {id, secret?, auth}, redirect_uri, post_logout_redirect_uri,
-// scope, username, password, response_mode?}. The RP discovers signin, sends the person (a
+// scope, username, password, response_mode?, second_factor_codes?} (recovery codes, one used
+// at each second step signin asks for). The RP discovers signin, sends the person (a
 // cookie-jar browser, browser.mjs) through signin's real sign-in page, exchanges the code with
 // PKCE (S256), and lets openid-client check the ID token (signature against the JWKS, nonce,
 // iss, aud, exp). Then UserInfo, refresh (rotation and reuse detection), introspection,
@@ -56,6 +57,16 @@ function person(browser, seen) {
         username: scenario.username,
         password: scenario.password,
       });
+    }
+    const second = found.find((f) => new URL(f.action).pathname === "/sign-in/two-factor");
+    if (second && "code" in second.fields) {
+      seen.second_factor = (seen.second_factor ?? 0) + 1;
+      const code = (scenario.second_factor_codes ?? []).shift();
+      if (!code) {
+        seen.stuck = { path, status: page.response.status, body: "no second-factor code left" };
+        return null;
+      }
+      return browser.submit(second, { code });
     }
     const consent = found.find((f) => new URL(f.action).pathname.startsWith("/oidc/"));
     if (consent && page.response.status === 200) {
