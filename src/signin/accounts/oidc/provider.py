@@ -53,6 +53,7 @@ class Respond:
 
 
 Decision = SignIn | AskConsent | Respond
+PURGE_EVERY = 300.0
 
 
 def digest(secret: str) -> bytes:
@@ -74,6 +75,7 @@ class Authorizer:
         self.code_seconds = code_seconds
         self.clock = clock
         self.audit = audit
+        self._next_purge = 0.0
 
     def refusal(self, request: AuthRequest, error: OAuthError, user: str | None) -> Respond:
         self.audit.record("oidc_request_refused", user, client=request.client.id, error=error.error)
@@ -153,6 +155,9 @@ class Authorizer:
                 expires_at=now + self.code_seconds,
             )
         )
+        if now >= self._next_purge:  # old codes and ended families go, no cron needed
+            self._next_purge = now + PURGE_EVERY
+            await self.store.purge(now)
         return code
 
     async def answer_consent(
