@@ -57,6 +57,7 @@ class RpClient:
     alg: str = "RS256"
     secret: str | None = None
     two_factor: bool = False
+    by_cli: bool = False  # made by `signin oidc clients add`, which prints the secret once
 
     @property
     def redirect_uri(self) -> str:
@@ -65,6 +66,14 @@ class RpClient:
     @property
     def post_logout_redirect_uri(self) -> str:
         return f"{RP}/{self.id}/signed-out"
+
+    def cli(self) -> list[str]:
+        """`signin oidc clients add` arguments for this client (confidential, RS256)."""
+        args = ["oidc", "clients", "add", self.id, "--name", f"Test app {self.id}"]
+        args += ["--redirect-uri", self.redirect_uri]
+        args += ["--post-logout-uri", self.post_logout_redirect_uri]
+        args += ["--auth-method", self.auth, "--consent", self.consent, "--offline-access"]
+        return args
 
     def toml(self) -> str:
         lines = [
@@ -90,9 +99,7 @@ class RpClient:
         return "\n".join(lines) + "\n"
 
 
-BASIC = RpClient(
-    "wiki", "client_secret_basic", consent="remember", secret=secrets.token_urlsafe(32)
-)
+BASIC = RpClient("wiki", "client_secret_basic", consent="remember", by_cli=True)
 POST = RpClient("grafana", "client_secret_post", alg="ES256", secret=secrets.token_urlsafe(32))
 PUBLIC = RpClient("spa", "none", consent="remember")
 ADMINS_ONLY = RpClient("backup", "client_secret_basic", groups=("admins",), secret="s" * 43)
@@ -108,6 +115,7 @@ class Provider:
     issuer: str
     emails: dict[str, str]
     recovery_codes: list[str]
+    secrets: dict[str, str]
 
 
 def enrol_second_factor(issuer: str, username: str) -> list[str]:
@@ -145,7 +153,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     )
     folder = tmp_path_factory.mktemp("oidc-rp")
     clients = folder / "clients.toml"
-    clients.write_text("\n".join(client.toml() for client in CLIENTS))
+    clients.write_text("\n".join(client.toml() for client in CLIENTS if not client.by_cli))
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {
@@ -154,6 +162,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
         "SIGNIN_OIDC_CLIENTS": str(clients),
         "SIGNIN_COOKIE_SECURE": "false",
     }
+    cli_secrets = {c.id: add_by_cli(env, c) for c in CLIENTS if c.by_cli}
     server = ServerProcess(env, port=port, log_path=folder / "server.log").start()
     try:
         emails = {"alice": "alice@example.org", "bob": "bob@example.org", "carol": "c@example.org"}
@@ -169,16 +178,27 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
                 assert opened.status_code in (200, 303)
         grouped = run_signin(env, "users", "groups", "alice", "--add", "staff", "--add", "dev")
         assert grouped.returncode == 0, grouped.stderr
-        yield Provider(server, issuer, emails, enrol_second_factor(issuer, "carol"))
+        yield Provider(server, issuer, emails, enrol_second_factor(issuer, "carol"), cli_secrets)
     finally:
         server.stop()
 
 
+def add_by_cli(env: dict[str, str], client: RpClient) -> str:
+    """Add `client` to the clients file with the CLI; the secret it prints (once)."""
+    added = run_signin(env, *client.cli())
+    assert added.returncode == 0, added.stderr
+    found = re.search(r"^client_secret: (\S+)$", added.stdout, re.MULTILINE)
+    assert found, added.stdout
+    assert found.group(1) not in Path(env["SIGNIN_OIDC_CLIENTS"]).read_text()  # only a hash
+    return found.group(1)
+
+
 def run_rp(provider: Provider, client: RpClient, username: str, **extra: Any) -> dict[str, Any]:
     """Run rp.mjs for one client and one person; its JSON report."""
+    secret = provider.secrets.get(client.id, client.secret)
     scenario = {
         "issuer": provider.issuer,
-        "client": {"id": client.id, "secret": client.secret, "auth": client.auth},
+        "client": {"id": client.id, "secret": secret, "auth": client.auth},
         "redirect_uri": client.redirect_uri,
         "post_logout_redirect_uri": client.post_logout_redirect_uri,
         "scope": ALL_SCOPES,
