@@ -47,6 +47,8 @@ ANONYMOUS_PAGES = [
     "/sign-out",
     "/no-such-page",  # the 404 page
     "/reset-password?token=not-a-token",  # the "link no longer works" page
+    "/oidc/logout",  # RP-initiated logout without a session: "you are signed out"
+    "/oidc/authorize?client_id=nobody",  # an unknown OIDC client: error page (400)
 ]
 SIGNED_IN_PAGES = [
     "/welcome",
@@ -58,7 +60,14 @@ SIGNED_IN_PAGES = [
     "/admin/locks",
     "/admin/sessions",
     "/admin/audit",
+    "/admin/apps",
 ]
+OIDC_CLIENTS = """
+[[client]]
+id = "axeapp"
+name = "Accessible App"
+redirect_uris = ["http://127.0.0.1:9/callback"]
+"""
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +80,11 @@ def axe_source() -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server with an admin account (2FA not required for admin, so one password opens it)."""
     root = tmp_path_factory.mktemp("axe-server")
-    env = server_env(root / "data", SIGNIN_ADMIN_REQUIRE_2FA="false")
+    clients = root / "clients.toml"
+    clients.write_text(OIDC_CLIENTS, encoding="utf-8")
+    env = server_env(
+        root / "data", SIGNIN_ADMIN_REQUIRE_2FA="false", SIGNIN_OIDC_CLIENTS=str(clients)
+    )
     process = ServerProcess(env, log_path=root / "server.log").start()
     try:
         body = {"username": ADMIN, "password": PASSWORD}
@@ -109,7 +122,7 @@ def test_every_page_has_no_wcag_violation(
     page.set_viewport_size(WIDTHS[width])
     problems: list[str] = []
     for path in ANONYMOUS_PAGES:
-        expected = 404 if path == "/no-such-page" else 400 if "token=" in path else 200
+        expected = 404 if path == "/no-such-page" else 400 if "=" in path else 200
         visit(page, server.url + path, expected)
         problems += violations_on(page, axe_source, path)
 
@@ -178,6 +191,39 @@ def test_two_factor_pages_have_no_wcag_violation(
     assert submit_and_wait(page, "Continue", "/sign-in/two-factor").status == 401
     problems += violations_on(page, axe_source, "/sign-in/two-factor (wrong code)")
 
+    assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
+        problems
+    )
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_oidc_pages_have_no_wcag_violation(
+    axe_source: str, page: Page, server: ServerProcess, width: str
+) -> None:
+    """The consent page, the logout confirmation and the account's apps with access."""
+    page.set_viewport_size(WIDTHS[width])
+    problems: list[str] = []
+    name = unique_name("axe")
+    assert sign_up(page, server.url, name, PASSWORD).status == 303
+    query = (
+        "client_id=axeapp&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&response_type=code"
+        "&scope=openid+profile+email&state=s&code_challenge="
+        + "a" * 43
+        + "&code_challenge_method=S256"
+    )
+    visit(page, server.url + "/oidc/authorize?" + query, 200)
+    problems += violations_on(page, axe_source, "/oidc/authorize (consent)")
+    # The app is not running: its callback answers from the browser's own route.
+    page.route("http://127.0.0.1:9/**", lambda route: route.fulfill(status=200, body="app"))
+    with page.expect_response(lambda r: r.url.endswith("/oidc/consent")) as answered:
+        page.get_by_role("button", name="Allow").click()
+    assert answered.value.status == 303
+    page.wait_for_url("http://127.0.0.1:9/callback?**")
+    visit(page, server.url + "/account", 200)
+    assert page.locator('tr[data-app="axeapp"]').count() == 1
+    problems += violations_on(page, axe_source, "/account (apps with access)")
+    visit(page, server.url + "/oidc/logout", 200)
+    problems += violations_on(page, axe_source, "/oidc/logout (confirm)")
     assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
         problems
     )

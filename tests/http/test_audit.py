@@ -37,6 +37,13 @@ ELSEWHERE = {
     "access_denied",
     "groups_changed",
     "device_unlocked",
+    # The OpenID Connect provider's events: tests/http/test_oidc_account.py, test_oidc_flow.py.
+    "oidc_consent_given",
+    "oidc_consent_revoked",
+    "oidc_token_issued",
+    "oidc_token_refreshed",
+    "oidc_token_revoked",
+    "oidc_request_refused",
 }
 NO_FLOW_YET = {"passkey_added", "passkey_removed"}
 

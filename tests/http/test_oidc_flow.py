@@ -146,10 +146,18 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_family(tmp_path: P
         )
         assert info.status_code == 401
         await services.audit.flush()
+        events = await services.audit.query(_all())
+        types = {event.type for event in events}
+        assert {"oidc_token_refreshed", "oidc_request_refused"} <= types
+        refused = [e.details for e in events if e.type == "oidc_request_refused"]
+        assert {"client": "first", "error": "refresh_reused"} in refused
+        written = repr([event.details for event in events])
+        for secret in (first["refresh_token"], rotated["access_token"], first["access_token"]):
+            assert secret not in written
 
 
 async def test_revocation_and_introspection_are_exact(tmp_path: Path) -> None:
-    async with oidc_app(tmp_path) as (client, _):
+    async with oidc_app(tmp_path) as (client, services):
         await sign_up(client)
         body = (await exchange(client, await code_for(client, "first"))).json()
         access = body["access_token"]
@@ -172,6 +180,9 @@ async def test_revocation_and_introspection_are_exact(tmp_path: Path) -> None:
         ).status_code == 401
         seen = await client.post("/oidc/introspect", data={"token": access}, auth=("first", SECRET))
         assert seen.json() == {"active": False}
+        await services.audit.flush()
+        revoked = [e for e in await services.audit.query(_all()) if e.type == "oidc_token_revoked"]
+        assert [event.details for event in revoked] == [{"client": "first", "kind": "access"}]
 
 
 async def test_logout_with_id_token_hint_ends_the_session_and_returns(tmp_path: Path) -> None:
