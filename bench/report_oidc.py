@@ -1,7 +1,7 @@
 """The OIDC section of bench/RESULTS.md, from `bench/run.sh --oidc` (bench/oidc.py).
 
 It sits between two markers; a full run (report.write) and a scale-out run keep it, and an OIDC
-run replaces only it.
+run replaces only it. The findings under it are written by hand in bench/FINDINGS-oidc.md.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from report import BEGIN_OIDC as BEGIN
 from report import END_OIDC as END
 from report import RESULTS, _fmt, _get, _row, kept_section
+from servers import BENCH
 
 REFRESH_BUDGET_MS = 2.0
 
@@ -94,8 +95,11 @@ def section(r: dict[str, Any], meta: dict[str, Any]) -> str:
         f"- rounds: {meta['plan']['rounds']} × {meta['plan']['signin_s']} s per workload and"
         " server; raw numbers in `bench/.work/oidc.json` (CPU of every round in `cpu_ms_rounds`)",
         "",
-        END,
     ]
+    findings = BENCH / "FINDINGS-oidc.md"
+    if findings.exists():
+        lines += [findings.read_text().rstrip(), ""]
+    lines.append(END)
     return "\n".join(lines) + "\n"
 
 
