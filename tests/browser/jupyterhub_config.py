@@ -3,8 +3,8 @@
 # Run by tests/browser/test_oidc_jupyterhub.py with the hub's own virtualenv; every value that
 # differs per run comes from the environment the test sets (OIDC_TEST_*). This is the
 # configuration docs/oidc.md gives for JupyterHub, plus what a test needs: the hub answers on its
-# own port (no configurable-http-proxy in front: `NoProxy`), a service token to read users and
-# groups, and a short auth_refresh_age so that the hub refreshes its tokens during the test.
+# own port (no configurable-http-proxy in front: `NoProxy`), a service token to read users, groups
+# and auth state, and a short auth_refresh_age so that the hub checks its tokens during the test.
 import os
 
 from jupyterhub.proxy import Proxy
@@ -45,7 +45,11 @@ c.JupyterHub.pid_file = f"{folder}/jupyterhub.pid"
 c.JupyterHub.redirect_to_server = False  # after sign-in: the hub's home page, no spawn
 c.JupyterHub.services = [{"name": "probe", "api_token": os.environ["OIDC_TEST_HUB_TOKEN"]}]
 c.JupyterHub.load_roles = [
-    {"name": "probe", "scopes": ["read:users", "read:groups"], "services": ["probe"]}
+    {
+        "name": "probe",
+        "scopes": ["read:users", "read:groups", "admin:auth_state"],
+        "services": ["probe"],
+    }
 ]
 
 c.JupyterHub.authenticator_class = "generic-oauth"

@@ -4,8 +4,9 @@ Issue 24's third relying party: a real JupyterHub (its own virtualenv, `jupyterh
 beside this file, the settings docs/oidc.md gives) against a real `signin serve`, driven by real
 Chromium through signin's sign-in page (the JavaScript pre-hash path). Asserted: the hub's user is
 the signin username (`preferred_username`) with the signin groups (`groups` claim), an account
-outside the allowed group is refused, the hub refreshes its tokens at signin's token endpoint
-(audited as `oidc_token_refreshed`), and the hub's logout ends the signin session through
+outside the allowed group is refused, the hub trades its refresh token at signin's token endpoint
+once its access token stops working (audited as `oidc_token_refreshed`; the refresh token
+rotates), and the hub's logout ends the signin session through
 RP-initiated logout and lands back on the hub.
 
 The hub is not part of signin: `.ci/run` installs it with
@@ -50,6 +51,7 @@ class Setup:
     signin: ServerProcess
     hub: str
     hub_token: str
+    client_secret: str
 
 
 def hub_user(setup: Setup, name: str) -> httpx.Response:
@@ -79,7 +81,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         f'redirect_uris = ["{hub}/hub/oauth_callback"]\n'
         f'post_logout_redirect_uris = ["{hub}/hub/login"]\n'
         f'secret_hash = "sha256:{digest}"\n'
-        'token_endpoint_auth_method = "client_secret_basic"\n'
+        'token_endpoint_auth_method = "client_secret_post"\n'
         'consent = "skip"\n'
     )
     port = free_port()
@@ -130,7 +132,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             time.sleep(0.3)
         else:
             raise AssertionError("JupyterHub did not answer: " + (folder / "hub.log").read_text())
-        yield Setup(signin, hub, token)
+        yield Setup(signin, hub, token, secret)
     finally:
         if hub_process is not None and hub_process.poll() is None:
             os.killpg(hub_process.pid, 15)
@@ -141,7 +143,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 def sign_in_at_hub(page: Page, setup: Setup, username: str) -> None:
     """Open the hub, press its "Sign in with signin", fill signin's real sign-in page."""
     page.goto(f"{setup.hub}/hub/login")
-    page.get_by_role("link", name="Sign in with signin").click()
+    page.get_by_role("button", name="Sign in with signin").click()  # an <a role=button>
     page.wait_for_url(f"{setup.signin.url}/sign-in**")
     page.fill("#username", username)
     page.fill("#password-current", PASSWORD)
@@ -161,12 +163,26 @@ def test_hub_user_is_the_signin_user_with_groups_refresh_and_logout(
     issued = [e for e in audit(setup, "oidc_token_issued") if "hubalice" in json.dumps(e)]
     assert issued, "no token issued for the hub"
 
-    # auth_refresh_age is 2 s: the next page after that makes the hub refresh at signin.
+    # The hub keeps signin's tokens in its auth state. Revoke its access token at signin (as an
+    # expiry would end it): past auth_refresh_age (2 s) the hub's next check of the user gets
+    # 401 from UserInfo and trades its refresh token for new ones.
+    state = user.json()["auth_state"]
+    spent = state["access_token"]
+    assert state["refresh_token"]
+    revoked = httpx.post(
+        f"{setup.signin.url}/oidc/revoke",
+        data={"token": spent, "client_id": "jupyterhub", "client_secret": setup.client_secret},
+        timeout=10,
+    )
+    assert revoked.status_code == 200
     time.sleep(2.5)
     page.goto(f"{setup.hub}/hub/home")
-    assert "hubalice" in page.content()
+    assert page.url == f"{setup.hub}/hub/home"  # still signed in to the hub: no new sign-in
     refreshed = audit(setup, "oidc_token_refreshed")
     assert any("jupyterhub" in json.dumps(event) for event in refreshed), refreshed
+    renewed = hub_user(setup, "hubalice").json()["auth_state"]
+    assert renewed["access_token"] != spent
+    assert renewed["refresh_token"] != state["refresh_token"]  # rotated
 
     # The hub's logout goes to signin's end_session endpoint (client_id, no id_token_hint):
     # signin asks first, then ends its session and returns to the hub's login page.
@@ -178,9 +194,7 @@ def test_hub_user_is_the_signin_user_with_groups_refresh_and_logout(
     assert "/sign-in" in page.url  # the signin session is over
 
 
-def test_account_outside_the_allowed_group_is_refused_by_the_hub(
-    page: Page, setup: Setup
-) -> None:
+def test_account_outside_the_allowed_group_is_refused_by_the_hub(page: Page, setup: Setup) -> None:
     sign_in_at_hub(page, setup, "hubbob")
     page.wait_for_url(f"{setup.hub}/hub/oauth_callback**")
     assert page.locator("body").inner_text().count("403") >= 1
