@@ -113,6 +113,7 @@ class Services:
 
     async def close(self) -> None:
         await self.unlock.drain()
+        await self.oidc.backchannel.drain()
         await self.audit.close()  # before the engine goes: the last events are written
         self.hasher.close()
         for closer in self.closers:
@@ -320,7 +321,7 @@ def build_services(
         passkeys=passkeys,
     )
     oidc = build_oidc(settings, engine, keys, clock=clock, audit=audit, metrics=metrics)
-    sessions.after_end_all.append(oidc.user_signed_out_everywhere)
+    sessions.after_end.append(oidc.session_ended)
     return Services(
         settings=settings,
         engine=engine,

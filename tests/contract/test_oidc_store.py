@@ -76,13 +76,27 @@ class TestOidcStoreContract:
         live = await store.active(h("a1"), "access", T0 + 1)
         assert live is not None
         assert live.person.username == "alice"
-        raced = await asyncio.gather(*(store.rotate_refresh(h("r1"), T0 + 2) for _ in range(4)))
-        assert sum(r.grant is not None for r in raced) == 1
+        raced = await asyncio.gather(
+            *(
+                store.rotate_refresh(h("r1"), T0 + 2, tokens("", f"a2{i}", f"r2{i}"), T0 + 7200)
+                for i in range(4)
+            )
+        )
+        winners = [i for i, r in enumerate(raced) if r.grant is not None]
+        assert len(winners) == 1
         assert all(r.reused_grant == "g1" for r in raced if r.grant is None)
-        await store.add_tokens("g1", tokens("g1", "a2", "r2"), T0 + 7200)
+        won = winners[0]
+        assert await store.active(h(f"a2{won}"), "access", T0 + 3) is not None
+        losers = [i for i in range(4) if i != won]
+        for i in losers:
+            assert await store.active(h(f"a2{i}"), "access", T0 + 3) is None
+        live = await store.active(h(f"a2{won}"), "access", T0 + 3)
+        assert live is not None
+        assert live.grant.expires_at == T0 + 7200
         assert await store.revoke_grant("g1", T0 + 3)
-        assert await store.active(h("a2"), "access", T0 + 3) is None
-        assert (await store.rotate_refresh(h("r2"), T0 + 3)).grant is None
+        assert await store.active(h(f"a2{won}"), "access", T0 + 3) is None
+        again = await store.rotate_refresh(h(f"r2{won}"), T0 + 3, [], T0)
+        assert again.grant is None
 
     async def test_a_tombstone_stops_a_family_not_yet_stored(self, sql_engine: AsyncEngine) -> None:
         store, user_id = await setup(sql_engine)

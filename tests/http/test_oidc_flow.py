@@ -234,3 +234,46 @@ async def test_logout_returns_to_the_registered_address_with_state(tmp_path: Pat
         assert back.headers["location"] == f"{LOGOUT_RETURN}?state=bye-1"
         assert (await client.get("/account")).status_code == 303  # signed out
         assert CALLBACK
+
+
+async def test_logout_without_hint_asks_first(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        page = await client.get("/oidc/logout", params={"client_id": "app", "state": "x"})
+        assert page.status_code == 200
+        assert 'name="confirm" value="1"' in page.text
+        assert (await client.get("/account")).status_code == 200  # not signed out yet
+        forged = await client.post("/oidc/logout", data={"confirm": "1"})
+        assert forged.status_code == 403
+        done = await client.post(
+            "/oidc/logout", data={"csrf_token": csrf_of(page.text), "confirm": "1"}
+        )
+        assert done.status_code == 200
+        assert "You are signed out" in done.text
+        assert (await client.get("/account")).status_code == 303
+
+
+async def test_forced_sign_in_comes_back_with_a_code(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        posted = await client.post("/oidc/authorize", data=auth_params("first", max_age="0"))
+        assert posted.status_code == 303  # a POST becomes a GET, which carries the cookie
+        forced = await client.get(posted.headers["location"])
+        sign_in_url = forced.headers["location"]
+        assert sign_in_url.startswith(f"{ISSUER}/sign-in?next=")
+        query = parse_qs(urlsplit(sign_in_url).query)
+        page = await client.get(sign_in_url)
+        signed_in = await client.post(
+            "/sign-in",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "username": "alice",
+                "password": PASSWORD,
+                "next": query["next"][0],
+                "sig": query["sig"][0],
+            },
+        )
+        back = await client.get(signed_in.headers["location"])
+        answer = answer_of(back)
+        assert "code" in answer  # satisfied by the new sign-in, not sent round again
+        assert answer["state"] == "st-1"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from signin.accounts.audit import AuditQuery
 from signin.accounts.clock import FrozenClock
 from tests.http.oidcflows import (
     CALLBACK,
@@ -35,11 +36,14 @@ from tests.http.oidcflows import (
 async def test_bad_client_or_redirect_uri_is_a_page_never_a_redirect(
     tmp_path: Path, params: dict[str, str]
 ) -> None:
-    async with oidc_app(tmp_path) as (client, _):
+    async with oidc_app(tmp_path) as (client, services):
         response = await client.get("/oidc/authorize", params=params)
         assert response.status_code == 400
         assert "location" not in response.headers
         assert "evil.example" not in response.text
+        await services.audit.flush()
+        refused = await services.audit.query(AuditQuery(types=("oidc_request_refused",)))
+        assert refused[0].details == {"client": params["client_id"], "error": "invalid_client"}
 
 
 @pytest.mark.parametrize(
@@ -232,3 +236,65 @@ async def test_form_post_answers_with_a_form_the_policy_allows(tmp_path: Path) -
         assert "https://app.example.test" in policy.split("form-action")[1]
         assert "script-src 'self'" in policy
         assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_a_second_factor_client_gets_mfa_through_the_real_second_step(
+    tmp_path: Path,
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    from tests.http.twofactorflows import App, second_step, signed_up_and_enrolled
+    from tests.support import csrf_of
+
+    clock = FrozenClock(1_800_000_010.0)
+    async with oidc_app(tmp_path, clock=clock) as (client, services):
+        app = App(client, services, clock)
+        secret, _ = await signed_up_and_enrolled(app)
+        first = await client.get("/oidc/authorize", params=auth_params("secure"))
+        sign_in_url = first.headers["location"]
+        fields = {k: v[0] for k, v in parse_qs(urlsplit(sign_in_url).query).items()}
+        page = await client.get(sign_in_url)
+        password = await client.post(
+            "/sign-in",
+            data={"csrf_token": csrf_of(page.text), "username": "alice", **fields}
+            | {"password": "correct horse battery"},
+        )
+        assert password.status_code == 303
+        assert password.headers["location"] == "/sign-in/two-factor"
+        done = await second_step(app, app.code(secret))
+        assert done.status_code == 303
+        assert done.headers["location"].startswith("/oidc/authorize?")
+        code = answer_of(await client.get(done.headers["location"]))["code"]
+        body = (await exchange(client, code, "secure")).json()
+        jwks = KeySet.import_key_set((await client.get("/oidc/jwks")).json())
+        claims = jwt.decode(body["id_token"], jwks, algorithms=["RS256"]).claims
+        assert claims["acr"] == "mfa"
+        assert claims["amr"] == ["mfa"]
+
+
+async def test_client_secret_post_es256_and_offline_access_by_setting(tmp_path: Path) -> None:
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    from tests.http.oidcflows import consent_answer
+
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        page = await client.get("/oidc/authorize", params=auth_params("post", scope="openid"))
+        code = answer_of(await consent_answer(client, page.text, "allow"))["code"]
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "client_id": "post",
+            "client_secret": SECRET,
+        }
+        body = (await client.post("/oidc/token", data=data)).json()
+        assert "refresh_token" in body  # offline_access = true for this client
+        jwks = KeySet.import_key_set((await client.get("/oidc/jwks")).json())
+        decoded = jwt.decode(body["id_token"], jwks, algorithms=["ES256"])
+        assert decoded.header["alg"] == "ES256"
+        assert "email" not in decoded.claims  # scope openid only: no profile or email claims

@@ -55,8 +55,9 @@ class SessionManager:
         # digest -> when this process last wrote its last_seen. Concurrent requests with one
         # cookie all read the old last_seen; without this, each of them queued its own write.
         self._touched: dict[bytes, float] = {}
-        # Run with the user's id after `end_all` (the OIDC provider revokes the user's tokens).
-        self.after_end_all: list[Callable[[int], Awaitable[None]]] = []
+        # Run after a session ends, with the user's id and the session's (None: every session of
+        # the user ended); the OIDC provider revokes tokens and tells the apps (back-channel).
+        self.after_end: list[Callable[[int, str | None], Awaitable[None]]] = []
 
     async def issue(
         self,
@@ -152,14 +153,21 @@ class SessionManager:
             await self.store.delete(digest)
         if found is not None:
             self.audit.record("sign_out", canon(found.username))
+            await self._ended(found.session.user_id, found.session.id)
 
     async def end_by_id(self, user_id: int, session_id: str) -> bool:
-        return await self.store.delete_by_id(user_id, session_id)
+        ended = await self.store.delete_by_id(user_id, session_id)
+        if ended:
+            await self._ended(user_id, session_id)
+        return ended
+
+    async def _ended(self, user_id: int, session_id: str | None) -> None:
+        for hook in self.after_end:
+            await hook(user_id, session_id)
 
     async def end_all(self, user_id: int, *, keep_id: str | None = None) -> int:
         ended = await self.store.delete_for_user(user_id, keep_id=keep_id)
-        for hook in self.after_end_all:
-            await hook(user_id)
+        await self._ended(user_id, None)
         return ended
 
     async def list_for_user(self, user_id: int) -> list[SessionRecord]:

@@ -90,6 +90,9 @@ def clients_add(
     offline_access: Annotated[
         bool, typer.Option(help="Refresh tokens without the offline_access scope.")
     ] = False,
+    backchannel_logout_uri: Annotated[
+        str, typer.Option(help="Where signin POSTs a logout token when a session ends.")
+    ] = "",
 ) -> None:
     """Register a client; a confidential client's secret is printed once."""
     from signin.accounts.oidc.clients import SCOPES, Client, hash_secret, new_secret
@@ -111,6 +114,7 @@ def clients_add(
         consent=consent,
         offline_access=offline_access,
         token_endpoint_auth_method="none" if public else auth_method,
+        backchannel_logout_uri=backchannel_logout_uri or None,
     )
     _write(path, [*clients.values(), client])
     out.print(f"added client {shown(client_id)} to {path}; restart signin to use it")

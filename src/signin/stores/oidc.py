@@ -117,13 +117,14 @@ class OidcStore(Protocol):
         """Store a new family and its first tokens; False when the id was revoked already."""
         ...
 
-    async def rotate_refresh(self, token_hash: bytes, now: float) -> Rotated:
-        """Use a live refresh token once, atomically."""
+    async def rotate_refresh(
+        self, token_hash: bytes, now: float, replacements: list[OidcToken], expires_at: float
+    ) -> Rotated:
+        """Use a live refresh token once, atomically, storing `replacements` in its family (their
+        `grant_id` is the family's) in the same transaction; the family then lives until at
+        least `expires_at`."""
         ...
 
-    async def add_tokens(
-        self, grant_id: str, tokens: list[OidcToken], expires_at: float
-    ) -> None: ...
     async def active(self, token_hash: bytes, kind: TokenKind, now: float) -> ActiveToken | None:
         """A live token of `kind`: unexpired, unused, its grant not revoked, its user enabled."""
         ...

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from signin.accounts.factors.flow import STEP_UP_PATH
-from signin.accounts.oidc.errors import ClientUnknown
+from signin.accounts.oidc.errors import ClientUnknown, _
 from signin.accounts.oidc.provider import AskConsent, Decision, Respond
 from signin.accounts.oidc.request import AuthRequest, RedirectError, read_request
 from signin.services import services_of
@@ -26,7 +26,7 @@ from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-PUBLIC = {"Cache-Control": "public, max-age=300"}
+PUBLIC = {"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
 MAX_GET_URL = 8000
 
 
@@ -77,6 +77,7 @@ async def _authorize(
     try:
         auth = read_request(params, oidc.clients, repeated)
     except ClientUnknown as exc:
+        oidc.authorizer.unknown_client(params)
         return error_page(request, 400, exc.message, NO_STORE)
     except RedirectError as exc:
         return respond(request, oidc.authorizer.redirect_error(exc))
@@ -92,7 +93,7 @@ async def act(request: Request, decision: Decision) -> Response:
         return await consent_page(request, decision.request)
     redirects = services_of(request).redirects
     if not redirects.is_safe(decision.resume):
-        return error_page(request, 400, "This sign-in request is too long.", NO_STORE)
+        return error_page(request, 400, _("This sign-in request is too long."), NO_STORE)
     path = STEP_UP_PATH if decision.step_up else "/sign-in"
     return see_other(redirects.sign_in_link(decision.resume, path))
 
@@ -129,7 +130,7 @@ async def consent(request: Request) -> Response:
     found = await current_session(request)
     saved = oidc.consent_signer.loads(fields.get("request", ""))
     if saved is None or not isinstance(saved.get("p"), dict):
-        detail = "This consent page has expired. Go back to the application and start again."
+        detail = _("This consent page has expired. Go back to the application and start again.")
         return error_page(request, 400, detail, NO_STORE)
     if found is not None and saved.get("u") != found.session.user_id:
         found = None  # answered by another account than the one asked: ask that one again

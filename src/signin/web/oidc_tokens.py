@@ -21,10 +21,31 @@ from signin.accounts.oidc.clients import Client
 from signin.accounts.oidc.errors import OAuthError, invalid_client, invalid_request
 from signin.accounts.oidc.tokens import Credentials
 from signin.services import services_of
+from signin.web.oidc import NO_STORE
 
 router = APIRouter(include_in_schema=False)
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM = "application/x-www-form-urlencoded"
+
+
+def cors(request: Request, response: Response) -> Response:
+    """Let a public client's own web origin (a single-page app) read the answer."""
+    origin = request.headers.get("origin")
+    if origin and origin in services_of(request).oidc.cors_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@router.options("/oidc/token")
+@router.options("/oidc/userinfo")
+@router.options("/oidc/revoke")
+async def preflight(request: Request) -> Response:
+    headers = {
+        "Access-Control-Allow-Methods": "GET, POST",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+    }
+    return cors(request, Response(status_code=204, headers=headers))
 
 
 def oauth_error(exc: OAuthError, basic: bool = False) -> Response:
@@ -34,9 +55,13 @@ def oauth_error(exc: OAuthError, basic: bool = False) -> Response:
     return JSONResponse(exc.body(), exc.status, headers=headers)
 
 
+def is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM
+
+
 async def read_fields(request: Request) -> dict[str, str]:
     """The form body; `invalid_request` for another media type or a repeated parameter."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
+    if not is_form(request):
         raise invalid_request(f"The body must be {FORM}.")
     form = await request.form()
     fields: dict[str, str] = {}
@@ -85,8 +110,8 @@ async def token(request: Request) -> Response:
         client, fields = await _client(request)
         body = await services_of(request).oidc.tokens.grant(client, fields)
     except OAuthError as exc:
-        return oauth_error(exc, _basic(request))
-    return JSONResponse(body, headers=NO_STORE)
+        return cors(request, oauth_error(exc, _basic(request)))
+    return cors(request, JSONResponse(body, headers=NO_STORE))
 
 
 @router.post("/oidc/revoke")
@@ -99,8 +124,8 @@ async def revoke(request: Request) -> Response:
             client, fields["token"], fields.get("token_type_hint")
         )
     except OAuthError as exc:
-        return oauth_error(exc, _basic(request))
-    return Response(status_code=200, headers=NO_STORE)
+        return cors(request, oauth_error(exc, _basic(request)))
+    return cors(request, Response(status_code=200, headers=NO_STORE))
 
 
 @router.post("/oidc/introspect")
@@ -142,14 +167,14 @@ async def _userinfo(request: Request, form_token: str | None) -> Response:
 
 @router.get("/oidc/userinfo")
 async def userinfo(request: Request) -> Response:
-    return await _userinfo(request, None)
+    return cors(request, await _userinfo(request, None))
 
 
 @router.post("/oidc/userinfo")
 async def userinfo_post(request: Request) -> Response:
     form_token = None
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
+    if is_form(request):
         form = await request.form()
         value = form.get("access_token")
         form_token = value if isinstance(value, str) else None
-    return await _userinfo(request, form_token)
+    return cors(request, await _userinfo(request, form_token))

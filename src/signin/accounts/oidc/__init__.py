@@ -26,6 +26,7 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
+from signin.accounts.oidc.backchannel import BackChannel
 from signin.accounts.oidc.claims import ACR_PASSWORD, ACR_TWO_FACTOR
 from signin.accounts.oidc.clients import SCOPES, Client, load_clients
 from signin.accounts.oidc.keys import ALGS, ProviderKeys
@@ -79,23 +80,53 @@ class OidcProvider:
         )
         self.resources = Resources(store, clients, issuer=issuer, clock=clock, audit=audit)
         self.metadata = discovery(issuer)
+        self.backchannel = BackChannel(keys, clients, issuer=issuer, clock=clock)
+        self._backchannel_clients = frozenset(
+            client.id for client in clients.values() if client.backchannel_logout_uri
+        )
+        self._cors = frozenset(
+            _origin(uri)
+            for client in clients.values()
+            if not client.confidential
+            for uri in client.redirect_uris
+        )
 
-    async def user_signed_out_everywhere(self, user_id: int) -> None:
-        """Every session of the user ended (sign-out everywhere, password, disabled): so do
-        the tokens the user's apps hold."""
-        await self.store.revoke_for_user(user_id, self.clock())
+    async def session_ended(self, user_id: int, session_id: str | None) -> None:
+        """A session ended (sign-out, logout) or, with `session_id` None, every session of the
+        user (sign-out everywhere, password change or reset, disabled): then the user's tokens
+        are revoked too. Apps with a back-channel logout address are told either way."""
+        if session_id is not None and not self._backchannel_clients:
+            return
+        now = self.clock()
+        grants = await self.store.grants_for_user(user_id, now)
+        if session_id is None:
+            await self.store.revoke_for_user(user_id, now)
+        else:
+            grants = [grant for grant in grants if grant.session_id == session_id]
+        if any(grant.client_id in self._backchannel_clients for grant in grants):
+            self.backchannel.notify(await self.store.subject(user_id), grants)
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        """Web origins of the public clients' redirect URIs: single-page apps that call the
+        token, UserInfo and revocation endpoints from the browser."""
+        return self._cors
 
     def form_targets(self) -> list[str]:
         """The origins the clients' redirect URIs live on (the pages' CSP `form-action`)."""
         origins = set()
         for client in self.clients.values():
             for uri in (*client.redirect_uris, *client.post_logout_redirect_uris):
-                parts = urlsplit(uri)
-                origins.add(f"{parts.scheme}://{parts.netloc}")
+                origins.add(_origin(uri))
         return sorted(origins)
 
     async def subject(self, user_id: int) -> str:
         return await self.store.subject(user_id)
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def discovery(issuer: str) -> dict[str, Any]:
@@ -140,7 +171,8 @@ def discovery(issuer: str) -> dict[str, Any]:
         "require_request_uri_registration": False,
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
     # authlib insists on https everywhere (RFC 8414); a plain-http issuer (a test on loopback)
     # is checked as its https twin so every other rule still applies.

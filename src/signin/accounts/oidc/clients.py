@@ -42,6 +42,7 @@ KEYS = frozenset(
         "offline_access",
         "token_endpoint_auth_method",
         "id_token_signed_response_alg",
+        "backchannel_logout_uri",
     }
 )
 ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
@@ -70,6 +71,7 @@ class Client:
     offline_access: bool = False
     token_endpoint_auth_method: str = "none"  # noqa: S105 (a method's name)
     id_token_signed_response_alg: str = "RS256"  # noqa: S105
+    backchannel_logout_uri: str | None = None
 
     @property
     def confidential(self) -> bool:
@@ -188,6 +190,11 @@ def _client(table: Any) -> Client:
         raise ValueError(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
     if (method == "none") != (secret_hash is None):
         raise ValueError("token_endpoint_auth_method 'none' is for clients without secret_hash")
+    backchannel = table.get("backchannel_logout_uri")
+    if backchannel is not None:
+        if not isinstance(backchannel, str):
+            raise ValueError("backchannel_logout_uri must be a URL")
+        backchannel = _uri(backchannel, "backchannel_logout_uri")
     alg = table.get("id_token_signed_response_alg", "RS256")
     if alg not in SIGNING_ALGS:
         raise ValueError(f"id_token_signed_response_alg must be one of {', '.join(SIGNING_ALGS)}")
@@ -204,6 +211,7 @@ def _client(table: Any) -> Client:
         offline_access=flags["offline_access"],
         token_endpoint_auth_method=method,
         id_token_signed_response_alg=alg,
+        backchannel_logout_uri=backchannel,
     )
 
 
@@ -230,6 +238,8 @@ def dump_clients(clients: list[Client]) -> str:
             lines.append(
                 f"id_token_signed_response_alg = {_toml(client.id_token_signed_response_alg)}"
             )
+        if client.backchannel_logout_uri:
+            lines.append(f"backchannel_logout_uri = {_toml(client.backchannel_logout_uri)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

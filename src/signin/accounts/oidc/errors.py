@@ -11,6 +11,12 @@ from __future__ import annotations
 from signin.accounts.errors import SigninError
 
 
+def _(text: str) -> str:
+    """Marks a message people read (pages, not OAuth `error_description`) for translation;
+    gettext extraction finds it, and a catalogue, once installed, translates it."""
+    return text
+
+
 class OAuthError(SigninError):
     def __init__(self, error: str, description: str, status: int = 400) -> None:
         super().__init__(description)

@@ -172,12 +172,12 @@ class ProviderKeys:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [item.key.as_dict(private=False) for item in self.published()]}
 
-    def sign(self, claims: dict[str, Any], alg: str) -> str:
+    def sign(self, claims: dict[str, Any], alg: str, *, typ: str = "JWT") -> str:
         current = [item for item in self.load() if item.alg == alg and item.retired_at is None]
         if not current:
             raise KeysError(f"{self.path}: no current {alg} key")
         newest = max(current, key=lambda item: item.created_at)
-        header = {"alg": alg, "kid": newest.kid, "typ": "JWT"}
+        header = {"alg": alg, "kid": newest.kid, "typ": typ}
         return jwt.encode(header, claims, newest.key, algorithms=[alg])
 
     def verify(self, token: str) -> dict[str, Any] | None:

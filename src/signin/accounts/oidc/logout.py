@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from signin.accounts.oidc.clients import Client
-from signin.accounts.oidc.errors import ClientUnknown
+from signin.accounts.oidc.errors import ClientUnknown, _
 from signin.accounts.oidc.keys import ProviderKeys
 
 MAX_HINT = 8192
@@ -36,22 +36,23 @@ def plan_logout(
     if hint:
         claims = keys.verify(hint) if len(hint) <= MAX_HINT else None
         if claims is None or claims.get("iss") != issuer:
-            raise ClientUnknown("The sign-out request carries a token this service did not issue.")
+            message = _("The sign-out request carries a token this service did not issue.")
+            raise ClientUnknown(message)
     audience = claims.get("aud") if claims else None
     if isinstance(audience, list):
         audience = audience[0] if len(audience) == 1 else None
     client_id = params.get("client_id") or audience
     if audience is not None and client_id != audience:
-        raise ClientUnknown("The sign-out request names two different applications.")
+        raise ClientUnknown(_("The sign-out request names two different applications."))
     client = clients.get(client_id) if isinstance(client_id, str) else None
     if client_id and client is None:
-        raise ClientUnknown("This application is not registered with this sign-in service.")
+        raise ClientUnknown(_("This application is not registered with this sign-in service."))
     target = params.get("post_logout_redirect_uri") or ""
     redirect = None
     if target:
         if client is None or target not in client.post_logout_redirect_uris:
             raise ClientUnknown(
-                "The application asked to return to an address it did not register."
+                _("The application asked to return to an address it did not register.")
             )
         state = params.get("state")
         redirect = target

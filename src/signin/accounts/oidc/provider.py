@@ -16,7 +16,6 @@ session.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from signin.accounts.oidc.claims import amr_of
 from signin.accounts.oidc.clients import Client
 from signin.accounts.oidc.errors import OAuthError
 from signin.accounts.oidc.request import AuthRequest, RedirectError
+from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
 from signin.stores.base import SessionUser
 from signin.stores.oidc import CodeRecord, ConsentRecord, OidcStore
@@ -56,10 +56,6 @@ Decision = SignIn | AskConsent | Respond
 PURGE_EVERY = 300.0
 
 
-def digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8")).digest()
-
-
 class Authorizer:
     def __init__(
         self,
@@ -86,6 +82,11 @@ class Authorizer:
             params["state"] = request.state
         params["iss"] = self.issuer  # RFC 9207
         return Respond(request, params)
+
+    def unknown_client(self, params: dict[str, str]) -> None:
+        """A request naming no registered client or redirect URI: audited, then a page."""
+        client = (params.get("client_id") or "")[:64] or None
+        self.audit.record("oidc_request_refused", None, client=client, error="invalid_client")
 
     def redirect_error(self, error: RedirectError) -> Respond:
         return self.refusal(error.request, error, None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from signin.accounts.oidc.clients import SCOPES, Client
-from signin.accounts.oidc.errors import ClientUnknown, OAuthError, invalid_request
+from signin.accounts.oidc.errors import ClientUnknown, OAuthError, _, invalid_request
 from signin.escape import has_control
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
@@ -54,6 +54,14 @@ class AuthRequest:
         return "/oidc/authorize?" + urlencode(params)
 
 
+class RedirectError(OAuthError):
+    """An `OAuthError` to send to the client's redirect URI (`request` says how)."""
+
+    def __init__(self, error: OAuthError, request: AuthRequest) -> None:
+        super().__init__(error.error, error.description)
+        self.request = request
+
+
 def _one(params: dict[str, str], name: str) -> str | None:
     value = params.get(name)
     if value is None or value == "":
@@ -68,10 +76,12 @@ def read_client(params: dict[str, str], clients: dict[str, Client]) -> tuple[Cli
     client_id = params.get("client_id") or ""
     client = clients.get(client_id)
     if client is None:
-        raise ClientUnknown("This application is not registered with this sign-in service.")
+        raise ClientUnknown(_("This application is not registered with this sign-in service."))
     redirect_uri = params.get("redirect_uri") or ""
     if redirect_uri not in client.redirect_uris:
-        raise ClientUnknown("This application asked to return to an address it did not register.")
+        raise ClientUnknown(
+            _("This application asked to return to an address it did not register.")
+        )
     return client, redirect_uri
 
 
@@ -83,7 +93,7 @@ def read_request(
     `repeated`: the names that came more than once (RFC 6749 3.1: each at most once).
     """
     if repeated & {"client_id", "redirect_uri"}:
-        raise ClientUnknown("The request names its application or return address twice.")
+        raise ClientUnknown(_("The request names its application or return address twice."))
     client, redirect_uri = read_client(params, clients)
     mode = params.get("response_mode") or "query"
     base = AuthRequest(client, redirect_uri, mode if mode == "form_post" else "query", None)
@@ -97,14 +107,6 @@ def read_request(
         return _checked(params, base)
     except OAuthError as exc:
         raise RedirectError(exc, base) from None
-
-
-class RedirectError(OAuthError):
-    """An `OAuthError` to send to the client's redirect URI (`request` says how)."""
-
-    def __init__(self, error: OAuthError, request: AuthRequest) -> None:
-        super().__init__(error.error, error.description)
-        self.request = request
 
 
 def _checked(params: dict[str, str], base: AuthRequest) -> AuthRequest:

@@ -15,11 +15,10 @@ from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
 from signin.accounts.oidc.claims import claims_for
 from signin.accounts.oidc.clients import Client
-from signin.accounts.oidc.provider import digest
+from signin.accounts.oidc.tokens import MAX_TOKEN
+from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
 from signin.stores.oidc import ActiveToken, OidcStore
-
-MAX_TOKEN = 512
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from signin.accounts.oidc.errors import (
     invalid_request,
 )
 from signin.accounts.oidc.keys import ProviderKeys
-from signin.accounts.oidc.provider import digest
+from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
 from signin.stores.oidc import ActiveToken, GrantRecord, OidcStore, OidcToken
 from signin.stores.oidc import Subject as Person
@@ -172,7 +172,14 @@ class TokenIssuer:
         if live is not None and live.grant.client_id != client.id:
             self._refused(client.id, "invalid_grant")
             raise invalid_grant("The refresh token was not issued to this client.")
-        rotated = await self.store.rotate_refresh(hashed, now)
+        if live is not None:
+            asked = (form.get("scope") or "").split()
+            if not set(asked) <= set(live.grant.scope.split()):
+                raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
+        issued, tokens = self._tokens("", now, True)
+        rotated = await self.store.rotate_refresh(
+            hashed, now, tokens if live is not None else [], now + self.lifetimes.refresh
+        )
         if rotated.reused_grant is not None:
             await self.store.revoke_grant(rotated.reused_grant, now)
             self._refused(client.id, "refresh_reused")
@@ -180,11 +187,6 @@ class TokenIssuer:
         if rotated.grant is None or live is None:
             raise invalid_grant("The refresh token is unknown, expired or revoked.")
         grant = rotated.grant
-        asked = (form.get("scope") or "").split()
-        if not set(asked) <= set(grant.scope.split()):
-            raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
-        issued, tokens = self._tokens(grant.id, now, True)
-        await self.store.add_tokens(grant.id, tokens, now + self.lifetimes.refresh)
         return await self._answer(client, grant, issued, "refresh_token", None, live)
 
     def _tokens(

@@ -128,18 +128,9 @@ class SqlOidcStore(SqlOidcPeople):
         if new_tokens:
             await conn.execute(tokens.insert(), [_token_values(grant_id, t) for t in new_tokens])
 
-    async def add_tokens(
-        self, grant_id: str, new_tokens: list[OidcToken], expires_at: float
-    ) -> None:
-        async with self.write() as conn:
-            await self._insert_tokens(conn, grant_id, new_tokens)
-            await conn.execute(
-                grants.update()
-                .where(grants.c.id == grant_id, grants.c.expires_at < expires_at)
-                .values(expires_at=expires_at)
-            )
-
-    async def rotate_refresh(self, token_hash: bytes, now: float) -> Rotated:
+    async def rotate_refresh(
+        self, token_hash: bytes, now: float, replacements: list[OidcToken], expires_at: float
+    ) -> Rotated:
         async with self.write() as conn:
             used = await conn.execute(
                 tokens.update()
@@ -158,14 +149,19 @@ class SqlOidcStore(SqlOidcPeople):
                     .where(tokens.c.token_hash == token_hash, tokens.c.kind == "refresh")
                 )
             ).first()
-        if row is None:
-            return Rotated(None)
-        if used.rowcount == 1:
+            if row is None:
+                return Rotated(None)
+            if used.rowcount != 1:
+                return Rotated(None, reused_grant=row.id if row.used_at is not None else None)
             grant = _grant(row)
-            return Rotated(grant if grant.revoked_at is None else None)
-        if row.used_at is not None:
-            return Rotated(None, reused_grant=row.id)
-        return Rotated(None)
+            if grant.revoked_at is not None:
+                return Rotated(None)
+            await self._insert_tokens(conn, grant.id, replacements)
+            if grant.expires_at < expires_at:
+                await conn.execute(
+                    grants.update().where(grants.c.id == grant.id).values(expires_at=expires_at)
+                )
+        return Rotated(grant)
 
     async def active(self, token_hash: bytes, kind: TokenKind, now: float) -> ActiveToken | None:
         query = (

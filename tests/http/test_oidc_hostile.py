@@ -1,0 +1,108 @@
+"""Hostile input at every OpenID Connect endpoint: an OAuth error or a page, never a 5xx, and
+never a token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.http.oidcflows import CALLBACK, auth_params, oidc_app, sign_up
+
+JUNK_AUTH = [
+    "Basic",
+    "Basic !!!",
+    "Basic " + "QQ==" * 1000,
+    "Basic w4k=",
+    "Bearer \x00",
+    "Digest x",
+]
+BODIES: list[tuple[str, bytes]] = [
+    ("application/x-www-form-urlencoded", b"grant_type=authorization_code&code=%ff%fe"),
+    (
+        "application/x-www-form-urlencoded",
+        b"grant_type=refresh_token&refresh_token=" + b"a" * 60000,
+    ),
+    ("application/x-www-form-urlencoded", b"\xff\xfe\x00=="),
+    ("application/x-www-form-urlencoded", b"client_id=first&client_id=app&grant_type=x"),
+    (
+        "multipart/form-data; boundary=x",
+        b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--\r\n',
+    ),
+    ("application/json", b'{"grant_type": "authorization_code"}'),
+    ("text/plain", b"\x00\x01"),
+]
+
+
+@pytest.mark.parametrize("path", ["/oidc/token", "/oidc/revoke", "/oidc/introspect"])
+async def test_program_endpoints_answer_oauth_errors(tmp_path: Path, path: str) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        for header in JUNK_AUTH:
+            for kind, body in BODIES:
+                response = await client.post(
+                    path, content=body, headers={"Content-Type": kind, "Authorization": header}
+                )
+                assert response.status_code in (400, 401, 413), (header, body[:40])
+                if response.status_code != 413:
+                    assert response.json()["error"] in ("invalid_request", "invalid_client")
+                assert "access_token" not in response.text
+
+
+async def test_userinfo_and_pages_never_fail(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        for header in [*JUNK_AUTH, "Bearer " + "x" * 5000, "Bearer a b"]:
+            got = await client.get("/oidc/userinfo", headers={"Authorization": header})
+            assert got.status_code in (400, 401)
+        posted = await client.post(
+            "/oidc/userinfo",
+            content=b"access_token=%00",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert posted.status_code == 401
+        weird = [
+            {"nonce": "n" * 3000},
+            {"state": "s" * 3000},
+            {"max_age": "9" * 40},
+            {"prompt": "\u202e"},
+            {"scope": "openid " * 500},
+            {"code_challenge": "\x00" * 43, "code_challenge_method": "S256"},
+            {"response_mode": "fragment"},
+            {"redirect_uri": CALLBACK + "\r\nX: y"},
+        ]
+        for extra in weird:
+            response = await client.get("/oidc/authorize", params=auth_params("first", **extra))
+            assert response.status_code in (200, 303, 400), extra
+            if response.status_code == 303:
+                assert response.headers["location"].startswith(
+                    (CALLBACK, "https://id.example.test/")
+                )
+        for params in (
+            {"id_token_hint": "a.b.c"},
+            {"post_logout_redirect_uri": "https://evil/"},
+            {"client_id": "\x00"},
+        ):
+            response = await client.get("/oidc/logout", params=params)
+            assert response.status_code in (200, 400)
+            assert "location" not in response.headers
+        consent = await client.post("/oidc/consent", data={"request": "x"})
+        assert consent.status_code == 403  # no CSRF token
+
+
+async def test_cors_only_for_public_clients_origins(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        spa = "https://app.example.test"  # the public client "spa" returns there
+        pre = await client.options(
+            "/oidc/token",
+            headers={"Origin": spa, "Access-Control-Request-Method": "POST"},
+        )
+        assert pre.status_code == 204
+        assert pre.headers["access-control-allow-origin"] == spa
+        token = await client.post("/oidc/token", data={"client_id": "spa"}, headers={"Origin": spa})
+        assert token.headers["access-control-allow-origin"] == spa
+        evil = await client.post(
+            "/oidc/token", data={"client_id": "spa"}, headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in evil.headers
+        jwks = await client.get("/oidc/jwks", headers={"Origin": "https://evil.example"})
+        assert jwks.headers["access-control-allow-origin"] == "*"
