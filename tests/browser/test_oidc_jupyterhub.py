@@ -142,6 +142,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 def sign_in_at_hub(page: Page, setup: Setup, username: str) -> None:
     """Open the hub, press its "Sign in with signin", fill signin's real sign-in page."""
+    page.set_default_timeout(30_000)  # three servers and Chromium on two shared cores
     page.goto(f"{setup.hub}/hub/login")
     page.get_by_role("button", name="Sign in with signin").click()  # an <a role=button>
     page.wait_for_url(f"{setup.signin.url}/sign-in**")
