@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import oidc
 import report
+import report_oidc
 import report_scaleout
 import scaleout
 import workloads as w
@@ -152,6 +154,11 @@ def main() -> None:
         action="store_true",
         help="PostgreSQL + Redis beside SQLite, --workers 2, raw ASGI (bench/scaleout.py)",
     )
+    parser.add_argument(
+        "--oidc",
+        action="store_true",
+        help="OIDC code round trips, token latency and refresh CPU (bench/oidc.py)",
+    )
     parser.add_argument("--command", default="bench/run.sh", help="command line for the report")
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite RESULTS.md from .work/results.json"
@@ -163,6 +170,9 @@ def main() -> None:
         return
     if args.scale_out:
         run_scale_out(args)
+        return
+    if args.oidc:
+        run_oidc(args)
         return
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     if unknown := only - set(SYSTEMS):
@@ -198,6 +208,22 @@ def run_scale_out(args: argparse.Namespace) -> None:
     (WORK / "scaleout.json").write_text(json.dumps({"meta": meta, **results}, indent=2))
     report_scaleout.write(results, meta)
     print("[bench] wrote the scale-out section of bench/RESULTS.md", flush=True)
+
+
+def run_oidc(args: argparse.Namespace) -> None:
+    """The OIDC mode: its own servers and section of RESULTS.md (the rest is kept)."""
+    WORK.mkdir(exist_ok=True)
+    plan = w.QUICK if args.quick else w.FULL
+    started = time.time()
+    try:
+        results = asyncio.run(_cancellable(oidc.run(plan)))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("[bench] interrupted; every server it started is stopped", flush=True)
+        sys.exit(130)
+    meta = report.machine_notes(args.command, plan, started, time.time())
+    (WORK / "oidc.json").write_text(json.dumps({"meta": meta, **results}, indent=2))
+    report_oidc.write(results, meta)
+    print("[bench] wrote the OIDC section of bench/RESULTS.md", flush=True)
 
 
 async def _cancellable(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks side by side (SPEC section 11): signin against the argon2 ceiling, a bare FastAPI
-# floor, fastapi-users and Django. Usage: bench/run.sh [--quick] [--profile] [--scale-out] [--cli]
+# floor, fastapi-users and Django. Usage: bench/run.sh [--quick] [--profile] [--scale-out | --oidc | --cli]
 # (quick: under 2 minutes). --scale-out runs bench/scaleout.py instead: signin on PostgreSQL +
 # Redis beside SQLite, --workers 2 against 1, and a raw ASGI app (needs PostgreSQL and Redis:
-# BENCH_POSTGRES_URL, BENCH_REDIS_URL). --cli runs bench/cli_startup.py instead: how long
-# `signin --help`, `users list` and `locks list` take as whole processes (no servers, no peers).
+# BENCH_POSTGRES_URL, BENCH_REDIS_URL). --oidc runs bench/oidc.py instead: OIDC code round trips,
+# token-endpoint latency and the CPU of a refresh, on SQLite and on PostgreSQL + Redis (same needs).
+# --cli runs bench/cli_startup.py instead: how long `signin --help`, `users list` and `locks list`
+# take as whole processes (no servers, no peers).
 # Installs what it needs (wrk from Debian, one virtualenv per peer under bench/.venv-*), starts
 # each server with one worker on 127.0.0.1, and stops everything it started, whatever happens.
 set -euo pipefail
@@ -15,8 +17,8 @@ WORK="$BENCH/.work"
 ARGS=("$@")
 for arg in "${ARGS[@]}"; do
   case "$arg" in
-    --quick | --profile | --scale-out | --cli) ;;
-    *) echo "usage: bench/run.sh [--quick] [--profile] [--scale-out] [--cli]" >&2; exit 2 ;;
+    --quick | --profile | --scale-out | --oidc | --cli) ;;
+    *) echo "usage: bench/run.sh [--quick] [--profile] [--scale-out | --oidc | --cli]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -73,7 +75,7 @@ if [[ ! -x "$ROOT/.venv/bin/signin" ]]; then
   "$ROOT/.venv/bin/pip" install -q -e "$ROOT" >"$WORK/pip-signin.log" 2>&1
 fi
 venv "$BENCH/.venv-bench" "$BENCH/requirements-bench.txt"
-if [[ " ${ARGS[*]} " != *" --scale-out "* ]]; then  # the peers take no part in it
+if [[ " ${ARGS[*]} " != *" --scale-out "* && " ${ARGS[*]} " != *" --oidc "* ]]; then  # no peers there
   venv "$BENCH/.venv-fastapi-users" "$BENCH/peers/requirements-fastapi-users.txt"
   venv "$BENCH/.venv-django" "$BENCH/peers/requirements-django.txt"
 fi
