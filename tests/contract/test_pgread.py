@@ -169,8 +169,16 @@ async def test_closing_the_services_ends_the_connections(pg_database: str, tmp_p
     reads = _reads(services.engine)
     assert reads._slots is not None
     conn = reads._slots.free[0]
+    from signin.stores.sql.pgwrite import PgWrites
+
+    writes = PgWrites.shared(services.engine)
+    assert writes is not None
+    assert await writes.fetch("SELECT 1", []) is not None  # opens one writable connection
+    assert writes._slots is not None
+    written = writes._slots.free[0]
     await services.close()
     assert conn.is_closed()
+    assert written.is_closed()
 
 
 def test_a_new_event_loop_gets_new_connections(pg_database: str) -> None:
@@ -198,3 +206,32 @@ def test_a_new_event_loop_gets_new_connections(pg_database: str) -> None:
     finally:
         first_loop.close()
         second_loop.close()
+
+
+async def test_the_writers_write_once_and_a_fault_is_a_503(engine: AsyncEngine) -> None:
+    """stores/sql/pgwrite.py: writable, in autocommit, closed with the services; a write that
+    fails is never answered as a miss (it may have been applied): StoreUnavailable."""
+    from signin.stores.sql.pgwrite import PgWrites
+
+    store = SqlUserStore(engine)
+    await store.create(_new("hana"))
+    writes = PgWrites.shared(engine)
+    assert writes is not None
+    assert writes is not _reads(engine)
+    row = await writes.fetch(
+        "UPDATE users SET groups = 'staff' WHERE username = $1 RETURNING id", ["hana"]
+    )
+    assert row is not None
+    found = await store.by_canon("hana")
+    assert found is not None
+    assert found.groups == ("staff",)  # committed at once: no transaction left open
+    with pytest.raises(StoreUnavailable):
+        await writes.fetch("UPDATE no_such_table SET x = 1", [])
+    gone = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/none")
+    try:
+        gone_writes = PgWrites.shared(gone)
+        assert gone_writes is not None
+        with pytest.raises(StoreUnavailable):
+            await gone_writes.fetch("SELECT 1", [])
+    finally:
+        await gone.dispose()

@@ -7,7 +7,8 @@ round trip through SQLAlchemy's async layer. Here the statements are built once,
 - a refresh of a family just read live is one conditional write: the old token is used only if
   it, and its family, are still live, and only then are the new tokens stored. On SQLite that
   is one `BEGIN IMMEDIATE ... COMMIT` in the engine's writer thread (fastwrite.py); on
-  PostgreSQL one statement whose CTEs do the three writes, in one short transaction.
+  PostgreSQL one statement whose CTEs do the three writes, in autocommit on a plain asyncpg
+  connection (pgwrite.py): one round trip.
 Whatever this path does not write (the token was used, expired or revoked meanwhile) is left to
 `SqlOidcStore.rotate_refresh`'s full path, which tells a reuse from an unknown token.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from signin.stores.oidc import ActiveToken, GrantRecord, OidcToken, Subject
+from signin.stores.sql.engine import on_asyncpg
 from signin.stores.sql.fastwrite import FastWriter
 from signin.stores.sql.lite import groups_of
 from signin.stores.sql.schema import oidc_grants as grants
@@ -28,6 +30,7 @@ from signin.stores.sql.schema import users
 
 if TYPE_CHECKING:
     from signin.stores.sql.base import SqlStore
+    from signin.stores.sql.pgwrite import PgStatement, PgWrites
 
 _GRANT_COLUMNS = [getattr(grants.c, name) for name in GrantRecord.__slots__]
 
@@ -142,7 +145,13 @@ class Rotation:
         if writer is not None:
             self._sql = {name: writer.compile(s) for name, s in self._statements.items()}
         self._postgres = store.dialect == "postgresql"
-        self._postgres_statements: dict[int, sa.TextClause] = {}
+        self._postgres_statements: dict[int, tuple[sa.TextClause, PgStatement | None]] = {}
+        self._pg_writes: PgWrites | None = None
+        if self._postgres and on_asyncpg(store.engine):
+            # Imported here: asyncpg is for PostgreSQL engines only (stores/sql/reads.py).
+            from signin.stores.sql.pgwrite import PgWrites
+
+            self._pg_writes = PgWrites.shared(store.engine)
 
     async def run(
         self,
@@ -178,13 +187,23 @@ class Rotation:
 
     async def _one_statement(self, base: dict[str, Any], replacements: list[OidcToken]) -> bool:
         count = len(replacements)
-        statement = self._postgres_statements.get(count)
-        if statement is None:
-            statement = self._postgres_statements[count] = _postgres_statement(count)
+        found = self._postgres_statements.get(count)
+        if found is None:
+            statement = _postgres_statement(count)
+            plain = None
+            if self._pg_writes is not None:
+                from signin.stores.sql.pgwrite import PgStatement
+
+                plain = PgStatement(self._pg_writes, self._store.engine, statement)
+            found = self._postgres_statements[count] = (statement, plain)
+        statement, plain = found
         params = dict(base)
         for i, token in enumerate(replacements):
             params |= {f"b_new{i}": token.token_hash, f"b_kind{i}": token.kind}
             params |= {f"b_created{i}": token.created_at, f"b_expires{i}": token.expires_at}
+        if plain is not None:  # one round trip in autocommit (stores/sql/pgwrite.py)
+            row = await plain.first(**params)
+            return int(row[0]) == 1
         async with self._store.write() as conn:
             used: int = (await conn.execute(statement, params)).scalar_one()
         return used == 1

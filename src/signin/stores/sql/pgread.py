@@ -56,14 +56,17 @@ class Row(asyncpg.Record):  # type: ignore[misc]  # asyncpg has no type stubs
 class _Slots:
     """The connections of one event loop: each asyncpg connection belongs to its own loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
         self.loop = loop
         self.free: list[asyncpg.Connection] = []
-        self.limit = asyncio.Semaphore(SIZE)
+        self.limit = asyncio.Semaphore(size)
 
 
 class PgReads(OnePerEngine):
     """`shared(engine)`: the plain connections of a PostgreSQL engine (`usable`), else None."""
+
+    size = SIZE
+    read_only = True
 
     def __init__(self, engine: AsyncEngine) -> None:
         args, options = engine.dialect.create_connect_args(engine.url)
@@ -71,7 +74,8 @@ class PgReads(OnePerEngine):
             options.pop(name, None)
         options.setdefault("timeout", PG_CONNECT_SECONDS)
         settings = dict(options.get("server_settings") or {})
-        settings["default_transaction_read_only"] = "on"  # these connections only ever read
+        if self.read_only:
+            settings["default_transaction_read_only"] = "on"  # these connections only ever read
         options["server_settings"] = settings
         self._args = list(args)
         self._options = options
@@ -88,6 +92,14 @@ class PgReads(OnePerEngine):
         """The first row of `sql`, None when there is none, or MISS: take the ordinary path."""
         if self._paused_until and time.monotonic() < self._paused_until:
             return MISS
+        try:
+            return await self._row(sql, args)
+        except Exception as exc:
+            self._pause(exc)
+            return MISS
+
+    async def _row(self, sql: str, args: list[Any]) -> Any:
+        """The first row of `sql` on a free connection; a fault ends that connection, raised."""
         slots = self._slots_here()
         async with slots.limit:
             conn = slots.free.pop() if slots.free else None
@@ -95,12 +107,7 @@ class PgReads(OnePerEngine):
                 if conn is None:
                     conn = await asyncpg.connect(*self._args, **self._options)
                 row = await conn.fetchrow(sql, *args, timeout=QUERY_SECONDS, record_class=Row)
-            except Exception as exc:
-                self._pause(exc)
-                if conn is not None:
-                    _end(conn)
-                return MISS
-            except BaseException:  # cancelled half-way: the connection's state is unknown
+            except BaseException:  # also cancelled half-way: the connection's state is unknown
                 if conn is not None:
                     _end(conn)
                 raise
@@ -117,7 +124,7 @@ class PgReads(OnePerEngine):
             if slots is not None:
                 for conn in slots.free:
                     _end(conn)
-            slots = self._slots = _Slots(loop)
+            slots = self._slots = _Slots(loop, self.size)
         return slots
 
     def _pause(self, exc: Exception) -> None:

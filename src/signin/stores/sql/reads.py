@@ -38,9 +38,21 @@ def point_reader(engine: AsyncEngine, statement: sa.Select[Any]) -> PointReader 
 
 
 def point_reads_closer(engine: AsyncEngine) -> Callable[[], Awaitable[None]] | None:
-    """What ends `engine`'s plain PostgreSQL connections politely (services.close), if any."""
+    """What ends `engine`'s plain PostgreSQL connections politely (services.close), if any:
+    the readers' and the writers' (pgwrite.py)."""
     reads = _pg_reads(engine)
-    return reads.close if reads is not None else None
+    if reads is None:
+        return None
+    from signin.stores.sql.pgwrite import PgWrites
+
+    writes = PgWrites.shared(engine)
+
+    async def close() -> None:
+        await reads.close()
+        if writes is not None:
+            await writes.close()
+
+    return close
 
 
 def _pg_reads(engine: AsyncEngine) -> PgReads | None:
