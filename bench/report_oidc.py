@@ -89,9 +89,9 @@ def section(r: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         f"- command: `{meta['command']}`, started {meta['started']}, took {meta['minutes']} min",
         f"- machine: {meta['cores']} cores, {meta['cpu']}, Python {meta['python']}; load average"
-        f" at the end {meta['loadavg_at_end']}. **The machine is shared and was loaded**: other"
-        " engineers' test suites ran on the same 2 cores during the run, so rates and latencies"
-        " are lower than a quiet machine would give; CPU per operation moves much less.",
+        f" at the end {meta['loadavg_at_end']}. Other work on the same 2 cores (a load average"
+        " above 1 says there was some) lowers rates and raises latencies; CPU per operation"
+        " moves much less.",
         f"- rounds: {meta['plan']['rounds']} × {meta['plan']['signin_s']} s per workload and"
         " server; raw numbers in `bench/.work/oidc.json` (CPU of every round in `cpu_ms_rounds`)",
         "",

@@ -11,6 +11,7 @@ from joserfc.jwk import KeySet
 
 from tests.http.oidcflows import (
     CALLBACK,
+    CLIENTS,
     ISSUER,
     LOGOUT_RETURN,
     PASSWORD,
@@ -22,6 +23,7 @@ from tests.http.oidcflows import (
     oidc_app,
     pkce,
     sign_up,
+    write_clients,
 )
 from tests.support import csrf_of
 
@@ -277,3 +279,49 @@ async def test_forced_sign_in_comes_back_with_a_code(tmp_path: Path) -> None:
         answer = answer_of(back)
         assert "code" in answer  # satisfied by the new sign-in, not sent round again
         assert answer["state"] == "st-1"
+
+
+async def test_a_native_app_gets_its_code_on_its_own_scheme(tmp_path: Path) -> None:
+    """RFC 8252: Immich's mobile app (a public client with PKCE) registers
+    `app.immich:///oauth-callback`; the code goes there, and the pages' CSP lets forms go there."""
+    native = "app.immich:///oauth-callback"
+    (tmp_path / "native").mkdir()
+    clients = write_clients(
+        tmp_path / "native",  # oidc_app writes its own file in tmp_path
+        CLIENTS + f'\n[[client]]\nid = "mobile"\nredirect_uris = ["{native}"]\nconsent = "skip"\n',
+    )
+    async with oidc_app(tmp_path, oidc_clients=clients) as (client, _services):
+        await sign_up(client)
+        verifier, challenge = pkce()
+        response = await client.get(
+            "/oidc/authorize",
+            params=auth_params("mobile", redirect_uri=native, code_challenge=challenge),
+        )
+        assert response.status_code == 303, response.text
+        location = response.headers["location"]
+        assert location.startswith(native + "?")
+        answer = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        assert answer["state"] == "st-1"
+        assert answer["iss"] == ISSUER
+        assert "app.immich:" in response.headers["content-security-policy"]
+        token = await client.post(
+            "/oidc/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": answer["code"],
+                "redirect_uri": native,
+                "client_id": "mobile",
+                "code_verifier": verifier,
+            },
+        )
+        assert token.status_code == 200, token.text
+        assert token.json()["token_type"] == "Bearer"
+        # Another app's scheme, or the same with a different path, is refused on a page.
+        wrong = await client.get(
+            "/oidc/authorize",
+            params=auth_params(
+                "mobile", redirect_uri="app.immich:///other", code_challenge=challenge
+            ),
+        )
+        assert wrong.status_code == 400
+        assert "location" not in wrong.headers

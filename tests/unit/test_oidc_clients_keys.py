@@ -27,6 +27,10 @@ GOOD = 'id = "wiki"\nredirect_uris = ["https://wiki.example/cb"]\n'
         ('redirect_uris = ["https://*.example/cb"]', "wildcard"),
         ('redirect_uris = ["https://wiki.example/cb#x"]', "fragment"),
         ('redirect_uris = ["javascript:alert(1)"]', "absolute http(s)"),
+        ('redirect_uris = ["data:text/html,hi"]', "private-use scheme"),
+        ('redirect_uris = ["myapp:/callback"]', "private-use scheme"),  # no reverse domain name
+        ('redirect_uris = ["file:///etc/passwd"]', "absolute http(s)"),
+        ('backchannel_logout_uri = "app.immich:///logout"', "absolute http(s) URL"),
         ("redirect_uris = []", "at least one"),
         ('secret_hash = "plain-secret"', "sha256"),
         ('scopes = ["profile"]', "openid"),
@@ -49,6 +53,21 @@ def test_each_mistake_names_the_file_and_the_client(
     assert text.startswith(f"{path}: client 'wiki': ")
     assert message in text
     assert "\n" not in text
+
+
+def test_native_apps_may_register_their_private_use_scheme() -> None:
+    """RFC 8252 7.1: Immich's mobile app comes back to `app.immich:///oauth-callback`."""
+    clients = parse_clients(
+        tomllib.loads(
+            '[[client]]\nid = "immich"\nredirect_uris = ["https://photos.example/auth/login",'
+            ' "app.immich:///oauth-callback", "com.example.app:/cb"]\n'
+        ),
+        "f.toml",
+    )
+    assert clients["immich"].redirect_uris[1:] == (
+        "app.immich:///oauth-callback",
+        "com.example.app:/cb",
+    )
 
 
 def test_duplicate_ids_bad_toml_and_missing_file(tmp_path: Path) -> None:

@@ -89,6 +89,7 @@ class OidcProvider:
             for client in clients.values()
             if not client.confidential
             for uri in client.redirect_uris
+            if uri.startswith(("https:", "http:"))  # a native app's scheme has no web origin
         )
 
     async def session_ended(self, user_id: int, session_id: str | None) -> None:
@@ -125,7 +126,11 @@ class OidcProvider:
 
 
 def _origin(uri: str) -> str:
+    """The web origin of an http(s) URI; for a native app's private-use scheme, the scheme
+    alone (`app.immich:`), as a CSP source names it."""
     parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http"):
+        return f"{parts.scheme}:"
     return f"{parts.scheme}://{parts.netloc}"
 
 

@@ -48,6 +48,9 @@ KEYS = frozenset(
 ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 GROUP_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# A native app's own scheme: a reverse domain name, so never javascript:, data: or file: (the
+# period is what RFC 8252 7.1 asks for). Browsers hand such URIs to the app that claims them.
+PRIVATE_USE_SCHEME = re.compile(r"[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+")
 Consent = Literal["remember", "skip"]
 
 
@@ -133,10 +136,16 @@ def _strings(table: dict[str, Any], key: str, default: tuple[str, ...] = ()) -> 
     return tuple(value)
 
 
-def _uri(uri: str, key: str) -> str:
+def _uri(uri: str, key: str, *, native: bool = False) -> str:
+    """An exact http(s) URL; with `native`, also a native app's private-use scheme URI."""
     parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{key}: {uri!r} is not an absolute http(s) URL")
+    if native and PRIVATE_USE_SCHEME.fullmatch(uri.split(":", 1)[0]):
+        pass  # RFC 8252 7.1: `com.example.app:/callback`, a reverse domain name as the scheme
+    elif parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(
+            f"{key}: {uri!r} is not an absolute http(s) URL"
+            + (" or a private-use scheme URI such as com.example.app:/callback" if native else "")
+        )
     if parts.fragment or "#" in uri:
         raise ValueError(f"{key}: {uri!r} has a fragment")
     if "*" in uri or any(ord(char) < 33 for char in uri):
@@ -156,11 +165,13 @@ def _client(table: Any) -> Client:
     name = table.get("name", client_id)
     if not isinstance(name, str) or not 0 < len(name) <= 100:
         raise ValueError("name must be a string of 1-100 characters")
-    redirect_uris = tuple(_uri(u, "redirect_uris") for u in _strings(table, "redirect_uris"))
+    redirect_uris = tuple(
+        _uri(u, "redirect_uris", native=True) for u in _strings(table, "redirect_uris")
+    )
     if not redirect_uris:
         raise ValueError("redirect_uris must list at least one URL")
     logout_uris = _strings(table, "post_logout_redirect_uris")
-    logout_uris = tuple(_uri(u, "post_logout_redirect_uris") for u in logout_uris)
+    logout_uris = tuple(_uri(u, "post_logout_redirect_uris", native=True) for u in logout_uris)
     secret_hash = table.get("secret_hash")
     if secret_hash is not None and (
         not isinstance(secret_hash, str) or not HASH_RE.match(secret_hash)
