@@ -77,9 +77,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def on_headers_complete(self) -> None:
-        self._awaiting_head = False
+        self._awaiting_head = False  # the timer, if it fires meanwhile, finds nothing to do
         self._in_body = True
-        self._stop_head_timer()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -101,13 +100,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _expect_head(self) -> None:
+        # One timer per connection, moved by its deadline alone: a keep-alive connection's
+        # requests do not each make and cancel a timer (the session check's hot path).
         self._awaiting_head = True
         self._head_bytes = 0
         self._head_tail = b""
         self._grace_used = False
-        self._stop_head_timer()
         self._head_due = self.loop.time() + self.head_seconds
-        self._head_timer = self.loop.call_later(self.head_seconds, self._head_too_slow)
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(self._head_due, self._head_too_slow)
 
     def _stop_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -116,7 +117,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
+        if not self._awaiting_head:
+            return  # a request is being served: its answer's end sets the next deadline
         late = self.loop.time() - self._head_due
+        if late < 0:  # the deadline moved on since the timer was set
+            self._head_timer = self.loop.call_at(self._head_due, self._head_too_slow)
+            return
         if late > 1.0 and not self._grace_used:
             # This callback ran late: the loop was busy, and the head may already be waiting
             # in the socket buffer. Read it first: one short grace, not the client's fault.
