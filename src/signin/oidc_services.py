@@ -8,6 +8,7 @@ other commands never load the JOSE libraries (bench/cli_startup.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from signin.accounts.clock import Clock, system_clock
@@ -69,32 +70,15 @@ def build_oidc(
 
 
 class LazyProvider:
-    """Holds what `build_oidc` needs and builds the provider the first time it is asked for."""
+    """Builds the provider with `build` the first time it is asked for."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        engine: AsyncEngine,
-        ring: KeyRing,
-        *,
-        clock: Clock,
-        audit: AuditLog,
-        metrics: Metrics,
-    ) -> None:
-        self._settings, self._engine, self._ring = settings, engine, ring
-        self._clock, self._audit, self._metrics = clock, audit, metrics
+    def __init__(self, build: Callable[[], OidcProvider]) -> None:
+        self._build = build
         self._provider: OidcProvider | None = None
 
     def get(self) -> OidcProvider:
         if self._provider is None:
-            self._provider = build_oidc(
-                self._settings,
-                self._engine,
-                self._ring,
-                clock=self._clock,
-                audit=self._audit,
-                metrics=self._metrics,
-            )
+            self._provider = self._build()
         return self._provider
 
     async def session_ended(self, user_id: int, session_id: str | None) -> None:

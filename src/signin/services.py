@@ -40,7 +40,7 @@ from signin.crypto.signing import CsrfSigner, DeviceSigner, RedirectSigner, Stat
 from signin.i18n.catalogs import Catalogs
 from signin.mail.letters import TemplateLetters
 from signin.mail.transport import Mailer, build_mailer
-from signin.oidc_services import LazyProvider
+from signin.oidc_services import LazyProvider, build_oidc
 from signin.settings import Settings
 from signin.stores.base import LockStore, SessionStore, UserStore
 from signin.stores.sql.audit import SqlAuditStore
@@ -278,7 +278,9 @@ def build_services(
         audit=audit,
         passkeys=passkeys,
     )
-    oidc = LazyProvider(settings, engine, keys, clock=clock, audit=audit, metrics=metrics)
+    oidc = LazyProvider(
+        lambda: build_oidc(settings, engine, keys, clock=clock, audit=audit, metrics=metrics)
+    )
     sessions.after_end.append(oidc.session_ended)
     return Services(
         settings=settings,

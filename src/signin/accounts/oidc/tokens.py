@@ -31,7 +31,7 @@ from signin.accounts.oidc.errors import (
 from signin.accounts.oidc.keys import ProviderKeys
 from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
-from signin.stores.oidc import ActiveToken, GrantRecord, OidcStore, OidcToken
+from signin.stores.oidc import ActiveToken, CodeRecord, GrantRecord, OidcStore, OidcToken
 from signin.stores.oidc import Subject as Person
 
 MAX_TOKEN = 512
@@ -54,6 +54,24 @@ class Credentials:
     client_id: str | None
     secret: str | None
     method: str  # "client_secret_basic" | "client_secret_post" | "none"
+
+
+def _family(
+    code: CodeRecord, grant_id: str, now: float, expires_at: float, revoked_at: float | None = None
+) -> GrantRecord:
+    """The token family a code starts (or, revoked, the tombstone a replay of it leaves)."""
+    return GrantRecord(
+        grant_id,
+        code.client_id,
+        code.user_id,
+        code.scope,
+        code.auth_time,
+        code.amr,
+        code.session_id,
+        now,
+        expires_at,
+        revoked_at,
+    )
 
 
 class TokenIssuer:
@@ -118,18 +136,7 @@ class TokenIssuer:
         found = redeemed.code
         if redeemed.reused:
             # A replayed code: whoever holds it may have the tokens too; end them all.
-            tombstone = GrantRecord(
-                redeemed.grant_id,
-                found.client_id,
-                found.user_id,
-                found.scope,
-                found.auth_time,
-                found.amr,
-                found.session_id,
-                now,
-                now + self.lifetimes.refresh,
-                revoked_at=now,
-            )
+            tombstone = _family(found, redeemed.grant_id, now, now + self.lifetimes.refresh, now)
             await self.store.revoke_grant(redeemed.grant_id, now, tombstone)
             self._refused(client.id, "code_reused")
             raise invalid_grant("The code was used before; what it gave is revoked.")
@@ -146,17 +153,8 @@ class TokenIssuer:
         elif verifier:
             raise invalid_grant("code_verifier given, but the request had no code_challenge.")
         offline = "offline_access" in found.scope.split() or client.offline_access
-        grant = GrantRecord(
-            grant_id,
-            client.id,
-            found.user_id,
-            found.scope,
-            found.auth_time,
-            found.amr,
-            found.session_id,
-            now,
-            now + (self.lifetimes.refresh if offline else self.lifetimes.access),
-        )
+        lives = self.lifetimes.refresh if offline else self.lifetimes.access
+        grant = _family(found, grant_id, now, now + lives)
         issued, tokens = self._tokens(grant_id, now, offline)
         if not await self.store.add_grant(grant, tokens):
             raise invalid_grant("The code was used before; what it gave is revoked.")
