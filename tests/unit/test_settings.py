@@ -140,7 +140,7 @@ def test_argon2_memory_must_cover_the_lanes(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_unknown_signin_variables_are_named_in_one_line() -> None:
-    from signin.settings import unknown_variables_warning
+    from signin.unknown_settings import unknown_variables_warning
 
     environ = {
         "SIGNIN_LOCK_SECOND": "5",

@@ -82,7 +82,7 @@ def serve(
     from signin.boot import build_gate, key_ring
     from signin.crypto.keys import SecretKeyError
     from signin.oidc_services import provider_keys
-    from signin.settings import unknown_variables_warning
+    from signin.unknown_settings import unknown_variables_warning
     from signin.web.serverproto import GuardedHttpToolsProtocol
 
     settings = settings_or_exit()
