@@ -105,6 +105,18 @@ async def sign_up(client: httpx.AsyncClient, username: str = "alice") -> None:
     assert response.status_code == 303, response.text
 
 
+async def sign_in_at(
+    client: httpx.AsyncClient, sign_in_url: str, username: str = "alice"
+) -> httpx.Response:
+    """Sign in on the real `/sign-in` page authorize sent the browser to, its signed next kept."""
+    query = parse_qs(urlsplit(sign_in_url).query)
+    page = await client.get(sign_in_url)
+    data = {"csrf_token": csrf_of(page.text), "username": username, "password": PASSWORD}
+    return await client.post(
+        "/sign-in", data={**data, "next": query["next"][0], "sig": query["sig"][0]}
+    )
+
+
 def auth_params(client_id: str = "app", **extra: str) -> dict[str, str]:
     params = {
         "client_id": client_id,

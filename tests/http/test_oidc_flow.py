@@ -14,7 +14,6 @@ from tests.http.oidcflows import (
     CLIENTS,
     ISSUER,
     LOGOUT_RETURN,
-    PASSWORD,
     SECRET,
     answer_of,
     auth_params,
@@ -22,6 +21,7 @@ from tests.http.oidcflows import (
     exchange,
     oidc_app,
     pkce,
+    sign_in_at,
     sign_up,
     write_clients,
 )
@@ -63,18 +63,7 @@ async def test_full_code_flow_through_the_sign_in_page(tmp_path: Path) -> None:
         assert first.status_code == 303
         sign_in_url = first.headers["location"]
         assert sign_in_url.startswith(f"{ISSUER}/sign-in?next=/oidc/authorize")
-        query = parse_qs(urlsplit(sign_in_url).query)
-        page = await client.get(sign_in_url)
-        signed_in = await client.post(
-            "/sign-in",
-            data={
-                "csrf_token": csrf_of(page.text),
-                "username": "alice",
-                "password": PASSWORD,
-                "next": query["next"][0],
-                "sig": query["sig"][0],
-            },
-        )
+        signed_in = await sign_in_at(client, sign_in_url)
         assert signed_in.status_code == 303
         back = await client.get(signed_in.headers["location"])
         assert back.status_code == 200  # the consent page
@@ -263,18 +252,7 @@ async def test_forced_sign_in_comes_back_with_a_code(tmp_path: Path) -> None:
         forced = await client.get(posted.headers["location"])
         sign_in_url = forced.headers["location"]
         assert sign_in_url.startswith(f"{ISSUER}/sign-in?next=")
-        query = parse_qs(urlsplit(sign_in_url).query)
-        page = await client.get(sign_in_url)
-        signed_in = await client.post(
-            "/sign-in",
-            data={
-                "csrf_token": csrf_of(page.text),
-                "username": "alice",
-                "password": PASSWORD,
-                "next": query["next"][0],
-                "sig": query["sig"][0],
-            },
-        )
+        signed_in = await sign_in_at(client, sign_in_url)
         back = await client.get(signed_in.headers["location"])
         answer = answer_of(back)
         assert "code" in answer  # satisfied by the new sign-in, not sent round again
