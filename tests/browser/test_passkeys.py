@@ -250,6 +250,23 @@ def test_without_webauthn_the_button_stays_hidden(page: Page, server: ServerProc
     assert re.search(r"Sign in", page.inner_text("main"))
 
 
+def test_autofill_that_cannot_work_stays_quiet_and_the_button_explains(
+    page: Page, server: ServerProcess
+) -> None:
+    """At an address passkeys cannot serve (an IP address, where the RP id does not match), the
+    background autofill fails without a word on the page; the button then says why."""
+    ip_url = f"http://127.0.0.1:{server.port}"
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/passkeys/sign-in/options")):
+        page.goto(ip_url + "/sign-in")
+    page.wait_for_timeout(300)  # the autofill's failure has been handled by now
+    assert page.locator("[data-passkey-sign-in]").is_visible()
+    assert page.locator(ERROR).is_hidden()
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    error = page.locator(ERROR)
+    error.wait_for(state="visible")
+    assert error.inner_text().strip() != ""
+
+
 def turn_on_totp(page: Page, url: str) -> None:
     """On /account/two-factor, as a person with an authenticator app (pyotp's codes here)."""
     page.goto(url + "/account/two-factor")

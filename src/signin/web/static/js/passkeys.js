@@ -160,7 +160,10 @@
       }).then(function (credential) {
         autofill = null;
         var body = Object.assign({ credential: credentialJSON(credential) }, fields());
-        return post(API + "/sign-in", body, csrf);
+        return post(API + "/sign-in", body, csrf).catch(function (error) {
+          if (error) error.afterPick = true; // the person chose a passkey: tell them what failed
+          throw error;
+        });
       }).then(function (done) {
         window.location.assign(done.location);
       });
@@ -177,8 +180,11 @@
     if (PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (!available) return;
+        // Autofill waits in the background: a failure before anyone picks a passkey (an address
+        // where passkeys cannot work, such as an IP address) says nothing on the page; the
+        // button explains it when someone asks for a passkey.
         run(true).catch(function (error) {
-          if (error && error.name !== "AbortError") errors.show(error);
+          if (error && error.afterPick) errors.show(error);
         });
       }, function () {});
     }
