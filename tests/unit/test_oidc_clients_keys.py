@@ -36,6 +36,7 @@ GOOD = 'id = "wiki"\nredirect_uris = ["https://wiki.example/cb"]\n'
         ('scopes = ["profile"]', "openid"),
         ('consent = "never"', "consent"),
         ('groups = ["Staff!"]', "groups"),
+        ('groups = ["staff\\n"]', "groups"),  # the same rule as `signin users groups`
         ("require_two_factor = 1", "require_two_factor"),
         ('token_endpoint_auth_method = "client_secret_basic"', "none"),
         ('colour = "blue"', "unknown key 'colour'"),

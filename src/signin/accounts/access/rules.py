@@ -16,13 +16,13 @@ Every mistake stops the load with one line naming the file and the rule's number
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from signin.accounts.access.groups import GROUP_RE
 from signin.accounts.errors import SigninError
+from signin.accounts.tomlfile import read_toml
 from signin.accounts.usernames import canon
 
 POLICIES = ("bypass", "signed_in", "two_factor", "deny")
@@ -78,13 +78,7 @@ class Rule:
 
 def load_rules(path: Path) -> list[Rule]:
     """Read and check the file; `RulesError` (one line) on the first problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RulesError(f"{path}: not valid TOML: {exc}") from None
-    return parse_rules(data, str(path))
+    return parse_rules(read_toml(path, RulesError), str(path))
 
 
 def parse_rules(data: dict[str, Any], source: str) -> list[Rule]:

@@ -17,13 +17,14 @@ import hmac
 import json
 import re
 import secrets
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from signin.accounts.access.groups import GROUP_RE
 from signin.accounts.errors import SigninError
+from signin.accounts.tomlfile import read_toml
 
 SCOPES = ("openid", "profile", "email", "groups", "offline_access")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
@@ -46,7 +47,6 @@ KEYS = frozenset(
     }
 )
 ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
-GROUP_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # A native app's own scheme: a reverse domain name, so never javascript:, data: or file: (the
 # period is what RFC 8252 7.1 asks for). Browsers hand such URIs to the app that claims them.
@@ -99,13 +99,7 @@ def hash_secret(secret: str) -> str:
 
 def load_clients(path: Path) -> dict[str, Client]:
     """Read and check the file; `ClientsError` (one line) on the first problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ClientsError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ClientsError(f"{path}: not valid TOML: {exc}") from None
-    return parse_clients(data, str(path))
+    return parse_clients(read_toml(path, ClientsError), str(path))
 
 
 def parse_clients(data: dict[str, Any], source: str) -> dict[str, Client]:
@@ -186,7 +180,7 @@ def _client(table: Any) -> Client:
     groups = table.get("groups")
     if groups is not None:
         groups = frozenset(_strings(table, "groups"))
-        if not all(GROUP_RE.match(group) for group in groups):
+        if not all(GROUP_RE.fullmatch(group) for group in groups):
             raise ValueError("groups must be names of [a-z0-9_-]{1,32}")
     flags = {key: table.get(key, False) for key in ("require_two_factor", "offline_access")}
     for key, value in flags.items():
