@@ -21,8 +21,7 @@ from tests.integration.oidc_rp import (
     clients_toml,
     query_of,
 )
-from tests.integration.test_two_instances import Pair, page_post, start_together
-from tests.support import ServerProcess
+from tests.integration.test_two_instances import Pair, page_post, two_servers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -45,18 +44,8 @@ def oidc_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             "SIGNIN_OIDC_KEYS_FILE": str(tmp / "shared" / "oidc-keys.json"),
             "SIGNIN_PUBLIC_URL": "http://127.0.0.1:8000",
         }
-        servers = [
-            ServerProcess(
-                {**shared, "SIGNIN_DATA_DIR": str(tmp / name)}, log_path=tmp / f"{name}.log"
-            )
-            for name in ("a", "b")
-        ]
-        start_together(servers)
-        try:
-            yield Pair(servers[0], servers[1], shared)
-        finally:
-            for server in servers:
-                server.stop()
+        with two_servers(tmp, shared, shared) as pair:
+            yield pair
         flush_redis(redis_url)
 
 

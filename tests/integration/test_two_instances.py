@@ -12,6 +12,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,6 +32,22 @@ PASSWORD = "correct horse battery"
 class Pair:
     def __init__(self, a: ServerProcess, b: ServerProcess, env: dict[str, str]) -> None:
         self.a, self.b, self.env = a, b, env
+
+
+@contextmanager
+def two_servers(tmp: Path, shared: dict[str, str], cli_env: dict[str, str]) -> Iterator[Pair]:
+    """Instances `a` and `b` on `shared` settings, each with its own data directory under
+    `tmp`, started at once and stopped afterwards; the pair's `env` is `cli_env`."""
+    servers = [
+        ServerProcess({**shared, "SIGNIN_DATA_DIR": str(tmp / name)}, log_path=tmp / f"{name}.log")
+        for name in ("a", "b")
+    ]
+    start_together(servers)
+    try:
+        yield Pair(servers[0], servers[1], cli_env)
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def start_together(servers: list[ServerProcess]) -> None:
@@ -67,18 +85,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             # All test traffic comes from 127.0.0.1: keep the IP lock out of the username test.
             "SIGNIN_IP_LOCK_MAX_FAILURES": "1000",
         }
-        servers = [
-            ServerProcess(
-                {**shared, "SIGNIN_DATA_DIR": str(tmp / name)}, log_path=tmp / f"{name}.log"
-            )
-            for name in ("a", "b")
-        ]
-        start_together(servers)
-        try:
-            yield Pair(servers[0], servers[1], {**shared, "SIGNIN_DATA_DIR": str(tmp / "cli")})
-        finally:
-            for server in servers:
-                server.stop()
+        with two_servers(tmp, shared, {**shared, "SIGNIN_DATA_DIR": str(tmp / "cli")}) as pair:
+            yield pair
         flush_redis(redis_url)
 
 
