@@ -123,3 +123,55 @@ async def test_start_prunes_without_events(count: int) -> None:
         await asyncio.sleep(0.01)
     await log.close()
     assert store.pruned == [NOW - 90 * 86400]
+
+
+class SlowStore(MemoryStore):
+    """A store whose writes wait for `release`: a query still running when the server stops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.cut_off: list[str] = []
+
+    async def _slow(self, what: str) -> None:
+        self.entered.set()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cut_off.append(what)
+            raise
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        await self._slow("append")
+        await super().append(events)
+
+    async def prune(self, before: float) -> int:
+        await self._slow("prune")
+        return await super().prune(before)
+
+
+async def finish_while_closing(log: AuditLog, store: SlowStore) -> None:
+    await asyncio.wait_for(store.entered.wait(), 5)
+    closing = asyncio.ensure_future(log.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # close waits for the query under way ...
+    store.release.set()
+    await asyncio.wait_for(closing, 5)
+    assert store.cut_off == []  # ... instead of cancelling it (its driver thread outlives the loop)
+
+
+async def test_close_waits_for_the_hourly_prune_under_way() -> None:
+    store = SlowStore()
+    log = make(store, flush_seconds=60)
+    log.start()
+    await finish_while_closing(log, store)
+    assert store.pruned == [NOW - 90 * 86400]
+
+
+async def test_close_waits_for_the_batch_write_under_way() -> None:
+    store = SlowStore()
+    log = make(store, flush_seconds=0.01)
+    log.record("sign_in", "alice")
+    await finish_while_closing(log, store)
+    assert [e.type for batch in store.batches for e in batch] == ["sign_in"]

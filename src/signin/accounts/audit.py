@@ -244,7 +244,10 @@ class AuditLog:
 
     async def _every_hour(self) -> None:
         while True:
-            await self.flush()
+            # Shielded: close() cancels this task, and a write or prune under way finishes (close
+            # waits for it on the lock) instead of being cut off with its driver thread still
+            # running, which would answer into a loop that has closed.
+            await asyncio.shield(self.flush())
             await asyncio.sleep(PRUNE_EVERY)
 
     async def close(self) -> None:
