@@ -91,3 +91,45 @@ def test_serve_refuses_a_bad_clients_file_in_one_line(tmp_path: Path) -> None:
     assert str(bad) in lines[0]
     assert "client 'wiki'" in lines[0]
     assert "Traceback" not in served.stderr
+
+
+def test_clients_commands_keep_a_hand_written_file(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    path = tmp_path / "clients.toml"
+    hand = (
+        "# Clients of the team box; ask Sam before changing.\n\n"
+        '[[client]]\nid = "grafana"   # dashboards\nredirect_uris = ["https://g.example/cb"]\n'
+        f'secret_hash = "{hash_secret("old")}"\n\n'
+        "# the wiki, public since March\n"
+        '[[client]]\nid = "wiki"\nredirect_uris = ["https://w.example/cb"]\n'
+        'token_endpoint_auth_method = "none"\n'
+    )
+    path.write_text(hand)
+    assert (
+        run_signin(
+            env, "oidc", "clients", "add", "spa", "--public", "--redirect-uri", CALLBACK
+        ).returncode
+        == 0
+    )
+    text = path.read_text()
+    assert text.startswith(hand + "\n[[client]]\n")
+    renewed = run_signin(env, "oidc", "clients", "secret", "grafana")
+    secret = SECRET_LINE.search(renewed.stdout)
+    assert secret is not None
+    text = path.read_text()
+    assert f'secret_hash = "{hash_secret(secret.group(1))}"' in text
+    assert 'id = "grafana"   # dashboards' in text
+    assert run_signin(env, "oidc", "clients", "remove", "wiki").returncode == 0
+    text = path.read_text()
+    assert "the wiki" not in text
+    assert text.startswith("# Clients of the team box; ask Sam before changing.\n\n[[client]]\n")
+    assert [c["id"] for c in tomllib.loads(text)["client"]] == ["grafana", "spa"]
+    inline = tmp_path / "inline.toml"
+    inline.write_text('client = [{id = "a", redirect_uris = ["https://a.example/cb"]}]\n')
+    refused = run_signin(
+        {**env, "SIGNIN_OIDC_CLIENTS": str(inline)}, "oidc", "clients", "remove", "a"
+    )
+    assert refused.returncode == 1
+    assert "cannot edit this layout" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "[{id" in inline.read_text()  # left alone

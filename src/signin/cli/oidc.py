@@ -1,14 +1,14 @@
 """`signin oidc ...`: the OpenID Connect clients file and the signing keys.
 
-The clients commands edit the TOML file `SIGNIN_OIDC_CLIENTS` names (rewritten whole, so its
-comments are not kept); a running server reads it at start, so restart it afterwards. A new
-secret is printed once; the file keeps only its SHA-256.
+The clients commands edit the TOML file `SIGNIN_OIDC_CLIENTS` names, changing only the lines of
+the client concerned (`accounts/oidc/clients_file.py`); a running server reads it at start, so
+restart it afterwards. A new secret is printed once; the file keeps only its SHA-256.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -45,21 +45,22 @@ def _read(path: Path) -> dict[str, Client]:
         fail(str(exc))
 
 
-def _write(path: Path, clients: list[Client]) -> None:
+def _edit(path: Path, edit: Callable[[str], str]) -> None:
+    """Apply `edit` to the file's text and write the result, if `serve` would accept it."""
     import tomllib
 
-    from signin.accounts.oidc.clients import ClientsError, dump_clients, parse_clients
-
-    text = dump_clients(clients)
+    from signin.accounts.oidc.clients import ClientsError, parse_clients
 
     try:
-        parse_clients(tomllib.loads(text), str(path))  # never write a file serve would refuse
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        new = edit(text)
+        parse_clients(tomllib.loads(new), str(path))  # never write a file serve would refuse
     except ClientsError as exc:
         fail(str(exc))
     temp = path.with_name(f".{path.name}.new")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
+        file.write(new)
     os.replace(temp, path)
 
 
@@ -115,7 +116,9 @@ def clients_add(
         token_endpoint_auth_method="none" if public else auth_method,
         backchannel_logout_uri=backchannel_logout_uri or None,
     )
-    _write(path, [*clients.values(), client])
+    from signin.accounts.oidc.clients_file import add_client
+
+    _edit(path, lambda text: add_client(text, client, str(path)))
     out.print(f"added client {shown(client_id)} to {path}; restart signin to use it")
     if secret:
         print(f"client_secret: {secret}")
@@ -146,9 +149,11 @@ def clients_remove(client_id: str) -> None:
     """Remove a client from the file (its tokens stop working once signin restarts)."""
     path = _path()
     clients = _read(path)
-    if clients.pop(client_id, None) is None:
+    if client_id not in clients:
         fail(f"no client {shown(client_id)} in {path}")
-    _write(path, list(clients.values()))
+    from signin.accounts.oidc.clients_file import remove_client
+
+    _edit(path, lambda text: remove_client(text, client_id, str(path)))
     out.print(f"removed client {shown(client_id)}; restart signin to apply it")
 
 
@@ -164,9 +169,10 @@ def clients_secret(client_id: str) -> None:
         fail(f"no client {shown(client_id)} in {path}")
     if not client.confidential:
         fail(f"client {shown(client_id)} is public: it has no secret")
+    from signin.accounts.oidc.clients_file import set_secret_hash
+
     secret = new_secret()
-    clients[client_id] = replace(client, secret_hash=hash_secret(secret))
-    _write(path, list(clients.values()))
+    _edit(path, lambda text: set_secret_hash(text, client_id, hash_secret(secret), str(path)))
     print(f"client_secret: {secret}")
     out.print("This secret is shown once; restart signin to use it.")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -218,37 +217,3 @@ def _client(table: Any) -> Client:
         id_token_signed_response_alg=alg,
         backchannel_logout_uri=backchannel,
     )
-
-
-def dump_clients(clients: list[Client]) -> str:
-    """The file's text for `clients` (the CLI rewrites it; comments are not kept)."""
-    blocks = []
-    for client in clients:
-        lines = ["[[client]]", f"id = {_toml(client.id)}", f"name = {_toml(client.name)}"]
-        lines.append(f"redirect_uris = {_toml(list(client.redirect_uris))}")
-        if client.post_logout_redirect_uris:
-            lines.append(
-                f"post_logout_redirect_uris = {_toml(list(client.post_logout_redirect_uris))}"
-            )
-        if client.secret_hash:
-            lines.append(f"secret_hash = {_toml(client.secret_hash)}")
-        lines.append(f"token_endpoint_auth_method = {_toml(client.token_endpoint_auth_method)}")
-        lines.append(f"scopes = {_toml(list(client.scopes))}")
-        if client.groups is not None:
-            lines.append(f"groups = {_toml(sorted(client.groups))}")
-        lines.append(f"require_two_factor = {_toml(client.require_two_factor)}")
-        lines.append(f"consent = {_toml(client.consent)}")
-        lines.append(f"offline_access = {_toml(client.offline_access)}")
-        if client.id_token_signed_response_alg != "RS256":  # noqa: S105
-            lines.append(
-                f"id_token_signed_response_alg = {_toml(client.id_token_signed_response_alg)}"
-            )
-        if client.backchannel_logout_uri:
-            lines.append(f"backchannel_logout_uri = {_toml(client.backchannel_logout_uri)}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
-
-
-def _toml(value: str | bool | list[str]) -> str:
-    # JSON strings are TOML basic strings (same escapes); booleans are spelled the same.
-    return json.dumps(value, ensure_ascii=False)
