@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from signin.stores.base import StoreUnavailable
-from signin.stores.sql.engine import write_engine
+from signin.stores.sql.engine import write_engine, write_turn
+from signin.stores.sql.lite import SQLITE_BUSY_MS
 
 _UNAVAILABLE = (
     sa.exc.OperationalError,
@@ -57,7 +59,11 @@ class SqlStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One short transaction; on SQLite it holds the write lock from its first statement."""
+        """One short transaction; on SQLite it holds the write lock from its first statement,
+        and the process's writers take their turns on `write_turn` (engine.py says why)."""
+        turn = write_turn(self.engine) if self.dialect == "sqlite" else None
+        if turn is not None:
+            await _take(turn)
         try:
             async with self._writer.begin() as conn:
                 yield conn
@@ -65,6 +71,20 @@ class SqlStore:
             if is_unavailable(exc):
                 raise StoreUnavailable(_first_line(exc)) from exc
             raise
+        finally:
+            if turn is not None:
+                turn.release()
+
+
+async def _take(turn: asyncio.Lock) -> None:
+    """Wait for the turn as long as SQLite's busy timeout would have waited for the lock."""
+    if not turn.locked():
+        await turn.acquire()  # free: no waiting, no timer
+        return
+    try:
+        await asyncio.wait_for(turn.acquire(), SQLITE_BUSY_MS / 1000)
+    except TimeoutError:
+        raise StoreUnavailable("database is locked (writers queued too long)") from None
 
 
 def _first_line(exc: BaseException) -> str:
