@@ -182,6 +182,9 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an absolute http(s) URL")
+        if "?" in value or "#" in value or "@" in parts.netloc:
+            # It is the OIDC issuer too, which may carry neither (OIDC Discovery 4.3).
+            raise ValueError("must be a plain URL, without a query, a fragment or a user name")
         return value.rstrip("/")
 
     @field_validator("database_url")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -133,3 +134,40 @@ def test_clients_commands_keep_a_hand_written_file(tmp_path: Path) -> None:
     assert "cannot edit this layout" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "[{id" in inline.read_text()  # left alone
+
+
+def test_an_edit_keeps_the_file_mode(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    path = tmp_path / "clients.toml"
+    path.write_text("# read by the service user\n")
+    path.chmod(0o640)
+    added = run_signin(env, "oidc", "clients", "add", "spa", "--public", "--redirect-uri", CALLBACK)
+    assert added.returncode == 0, added.stderr
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], text: str) -> None:
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert text in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_mistakes_are_one_line(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    add = ("oidc", "clients", "add", "x", "--redirect-uri", CALLBACK)
+    missing_dir = {**env, "SIGNIN_OIDC_CLIENTS": str(tmp_path / "no" / "such" / "c.toml")}
+    one_line_error(run_signin(missing_dir, *add, "--public"), "cannot write")
+    directory = {**env, "SIGNIN_OIDC_CLIENTS": str(tmp_path)}
+    one_line_error(run_signin(directory, *add, "--public"), "cannot read")
+    public_with_method = run_signin(env, *add, "--public", "--auth-method", "client_secret_post")
+    one_line_error(public_with_method, "leave out --auth-method")
+    assert not (tmp_path / "clients.toml").exists()
+    keys_file = tmp_path / "typo" / "keys.json"
+    keys = {**env, "SIGNIN_OIDC_KEYS_FILE": str(keys_file)}
+    one_line_error(run_signin(keys, "oidc", "keys", "list"), "no signing keys at")
+    assert not keys_file.parent.exists()  # listing made nothing
+    not_a_file = {**env, "SIGNIN_OIDC_KEYS_FILE": str(tmp_path)}
+    one_line_error(run_signin(not_a_file, "oidc", "keys", "list"), "not a file")

@@ -8,6 +8,7 @@ restart it afterwards. A new secret is printed once; the file keeps only its SHA
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -57,11 +58,34 @@ def _edit(path: Path, edit: Callable[[str], str]) -> None:
         parse_clients(tomllib.loads(new), str(path))  # never write a file serve would refuse
     except ClientsError as exc:
         fail(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        _replace(path, new)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` at once (a temporary file renamed over it), keeping the file's mode
+    and owner: the file holds only hashes, and the server (often another user, as with
+    `DynamicUser=` in signin.service) must still read it after root edits it."""
+    import contextlib
+
+    old = path.stat() if path.exists() else None
     temp = path.with_name(f".{path.name}.new")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(new)
-    os.replace(temp, path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            if old is not None:
+                os.fchmod(file.fileno(), stat.S_IMODE(old.st_mode))
+                with contextlib.suppress(PermissionError):  # only root may give it away
+                    os.fchown(file.fileno(), old.st_uid, old.st_gid)
+            file.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 @clients_app.command("add")
@@ -76,9 +100,11 @@ def clients_add(
     ] = None,
     public: Annotated[bool, typer.Option(help="No secret (PKCE instead): SPAs, apps.")] = False,
     auth_method: Annotated[
-        Literal["client_secret_basic", "client_secret_post"],
-        typer.Option(help="How a confidential client sends its secret."),
-    ] = "client_secret_basic",
+        Literal["client_secret_basic", "client_secret_post"] | None,
+        typer.Option(
+            help="How a confidential client sends its secret [default: client_secret_basic]."
+        ),
+    ] = None,
     group: Annotated[
         list[str] | None, typer.Option("--group", help="Only members of these groups.")
     ] = None,
@@ -97,6 +123,8 @@ def clients_add(
     """Register a client; a confidential client's secret is printed once."""
     from signin.accounts.oidc.clients import SCOPES, Client, hash_secret, new_secret
 
+    if public and auth_method is not None:
+        fail("a --public client sends no secret: leave out --auth-method")
     path = _path()
     clients = _read(path)
     if client_id in clients:
@@ -113,7 +141,7 @@ def clients_add(
         require_two_factor=require_two_factor,
         consent=consent,
         offline_access=offline_access,
-        token_endpoint_auth_method="none" if public else auth_method,
+        token_endpoint_auth_method="none" if public else auth_method or "client_secret_basic",
         backchannel_logout_uri=backchannel_logout_uri or None,
     )
     from signin.accounts.oidc.clients_file import add_client
@@ -203,6 +231,11 @@ def keys_list() -> None:
     from signin.accounts.oidc.keys import KeysError
 
     provider = _keys()
+    if not provider.path.exists():  # listing makes nothing: a mistyped path is not a new key set
+        fail(
+            f"no signing keys at {provider.path} yet: signin serve makes them on first start "
+            "(or run signin oidc keys rotate)"
+        )
     try:
         keys = provider.load()
     except KeysError as exc:

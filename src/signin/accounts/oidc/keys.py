@@ -79,6 +79,8 @@ class ProviderKeys:
         except OSError as exc:
             raise KeysError(f"{self.path}: cannot read: {exc.strerror}") from None
         if info.st_mtime_ns != self._mtime:
+            if not stat.S_ISREG(info.st_mode):
+                raise KeysError(f"{self.path}: not a file")
             if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise KeysError(f"{self.path}: readable by others; run chmod 600 {self.path}")
             self._keys = self._read()
@@ -117,7 +119,7 @@ class ProviderKeys:
         return json.dumps({"keys": entries}, indent=1)
 
     def _write_temp(self, keys: list[SigningKey]) -> Path:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, exist_ok=True)  # the data dir; not a mistyped tree
         temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
