@@ -16,7 +16,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-PositiveSeconds = Annotated[int, Field(gt=0)]
+# Ten years at most: longer is a typo, and dates that far out overflow datetime on the way.
+MAX_SECONDS = 10 * 366 * 86400
+PositiveSeconds = Annotated[int, Field(gt=0, le=MAX_SECONDS)]
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 _HOST_RE = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:\d{{1,5}})?$")
 

@@ -197,6 +197,10 @@ def test_cli_invites_and_groups(tmp_path: Path) -> None:
     gone = run_signin(env, "invites", "revoke", "nope")
     assert gone.returncode == 1
     assert gone.stderr == "error: No open invite with id 'nope'.\n"
+    huge = run_signin(env, "invites", "create", "--expires", "99999999999999999999")
+    assert huge.returncode == 1
+    assert huge.stderr == "error: Expiry must be from 1 to 31622400 seconds.\n"
+    assert run_signin(env, "invites", "list").stdout.count("open") == 0  # nothing was made
     bad = run_signin(env, "invites", "create", "--group", "Bad Name")
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: Group name 'Bad Name' is not valid")
@@ -230,6 +234,8 @@ async def test_bad_invite_options_are_refused(invite_only: httpx.AsyncClient) ->
     for options, field in [
         ({"uses": 0}, "uses"),
         ({"expires_seconds": 0}, "expires"),
+        ({"expires_seconds": 366 * 86400 + 1}, "expires"),
+        ({"expires_seconds": 10**20}, "expires"),
         ({"email": "not an address"}, "email"),
         ({"groups": ("Staff",)}, "groups"),
     ]:

@@ -26,6 +26,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("SIGNIN_LOCK_MAX_FAILURES", "three"),
         ("SIGNIN_LOCK_SECONDS", "-5"),
         ("SIGNIN_LOCK_SECONDS", "1.5"),
+        ("SIGNIN_LOCK_SECONDS", "99999999999999999999999"),
+        ("SIGNIN_OIDC_REFRESH_TOKEN_SECONDS", str(10 * 366 * 86400 + 1)),
         ("SIGNIN_IP_LOCK_MAX_FAILURES", "0"),
         ("SIGNIN_SESSION_IDLE_SECONDS", "0"),
         ("SIGNIN_REMEMBER_SECONDS", "soon"),

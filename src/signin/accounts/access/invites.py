@@ -21,6 +21,7 @@ from signin.stores.base import InviteRecord, InviteStore, NewUser, UserRecord
 MODES = ("open", "invite", "closed")
 DEFAULT_SECONDS = 7 * 86400
 MAX_USES = 10_000
+MAX_SECONDS = 366 * 86400  # a year: an invite is for someone expected soon, not a standing door
 TOKEN_MAX = 128
 
 
@@ -48,8 +49,15 @@ class Invites:
             problems.append(
                 Problem("uses", "uses", N_("Uses must be 1 to %(max)d."), {"max": MAX_USES})
             )
-        if expires_seconds <= 0:
-            problems.append(Problem("expires", "expires", N_("Expiry must be a positive number.")))
+        if not 1 <= expires_seconds <= MAX_SECONDS:
+            problems.append(
+                Problem(
+                    "expires",
+                    "expires",
+                    N_("Expiry must be from 1 to %(max)d seconds."),
+                    {"max": MAX_SECONDS},
+                )
+            )
         if problems:
             raise InvalidInput(problems)
         names = check_groups(groups)
