@@ -313,3 +313,22 @@ async def test_long_username_at_sign_in_fits_the_lock_table(
         engine.dispose()
     assert longest is not None
     assert longest <= 128
+
+
+async def test_an_empty_username_is_a_422_and_locks_nothing(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Nothing typed is a mistake to point at, not a sign-in on the name "" (it locked "")."""
+    for _ in range(4):
+        page = await sign_in(client, "  ", "whatever")
+        assert page.status_code == 422
+        assert "Enter your username." in page.text
+    api = await client.post("/api/v1/session", json={"username": "", "password": "whatever"})
+    assert api.status_code == 422
+    engine = sa.create_engine(f"sqlite:///{settings.data_dir / 'signin.db'}")
+    try:
+        with engine.connect() as conn:
+            keys = conn.execute(sa.text("SELECT key FROM fail_locks")).scalars().all()
+    finally:
+        engine.dispose()
+    assert [key for key in keys if not key.startswith("ip:")] == []

@@ -10,7 +10,13 @@ from collections.abc import Iterable
 
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.devices import Devices
-from signin.accounts.errors import AccountLocked, Busy, InvalidCredentials
+from signin.accounts.errors import (
+    AccountLocked,
+    Busy,
+    InvalidCredentials,
+    InvalidInput,
+    Problem,
+)
 from signin.accounts.legacy import is_marked, verify_legacy
 from signin.accounts.lockout import Attempt, Lockout
 from signin.accounts.policy import MAX_LENGTH
@@ -18,6 +24,7 @@ from signin.accounts.unlock import UnlockLinks
 from signin.accounts.usernames import canon
 from signin.crypto.passwords import HasherBusy, PasswordHasher
 from signin.crypto.prehash import to_prehash
+from signin.i18n import N_
 from signin.stores.base import UserRecord, UserStore
 
 # Lock keys are stored (fail_locks.key is VARCHAR(200) on PostgreSQL, where a longer value is an
@@ -79,6 +86,8 @@ class Authenticator:
         """As `sign_in`, but a right password leaves its attempt for the caller to settle
         (`Lockout.succeeded`, or `abandoned` while a second step is still due)."""
         key = canon(username.strip())[:MAX_USERNAME_INPUT]
+        if not key:  # nothing typed: a mistake to point at, not an attempt on a name (no lock)
+            raise InvalidInput([Problem("required", "username", N_("Enter your username."))])
         context = {"during": during} if during else {}
         try:
             attempt = await self.lockout.reserve(key, ip, self.device_key(key, proofs))
