@@ -60,6 +60,8 @@ def test_access_check_prints_rule_and_decision(tmp_path: Path) -> None:
     bad = run_signin(env, "access", "check", "wiki.example.com/x")
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: not an absolute http(s) URL")
+    method = run_signin(env, "access", "check", url, "--method", "FOO BAR")
+    assert (method.returncode, method.stderr) == (1, "error: not an HTTP method: 'FOO BAR'\n")
 
 
 def test_bad_rules_file_stops_serve_in_one_line(tmp_path: Path) -> None:

@@ -85,6 +85,22 @@ def test_help_has_no_type_noise_anywhere(env: dict[str, str]) -> None:
         assert "Usage: " in out, path
 
 
+def test_a_mistyped_command_line_is_one_line(env: dict[str, str]) -> None:
+    """click's own answer was four lines (usage, hint, blank, error)."""
+    for args, needle in [
+        (("audit", "--limit", "-5"), "--limit"),
+        (("nosuch",), "No such command 'nosuch'"),
+        (("users", "delete"), "Missing argument"),
+        (("locks", "list", "--bogus"), "--bogus"),
+    ]:
+        done = signin_process(env, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert_one_line_error(done.stderr, needle, "--help")
+    grouped = signin_process(env, "users")  # a group alone still shows its commands
+    assert "Commands:" in grouped.stdout + grouped.stderr
+    assert "error:" not in grouped.stderr
+
+
 def test_bad_setting_is_one_line_without_traceback(env: dict[str, str]) -> None:
     done = signin_process({**env, "SIGNIN_LOCK_MAX_FAILURES": "0"}, "serve", "--port", "1")
     assert done.returncode != 0
@@ -272,6 +288,14 @@ def test_users_commands_while_the_server_runs(env: dict[str, str], live: ServerP
 
     assert run(env, "users", "disable", "alice", "--enable")[0] == 0
     token = sign_in(live, "alice")
+    missing = signin_process(env, "users", "delete", "nobody")  # no question about no one
+    assert missing.returncode == 1
+    assert "Delete" not in missing.stdout
+    assert_one_line_error(missing.stderr, "No account named 'nobody'")
+    kept = run(env, "users", "delete", "alice", input="n\n")
+    assert kept[0] == 1
+    assert "Delete Alice?" in kept[1]
+    assert "Alice" in run(env, "users", "list")[1]
     assert run(env, "users", "delete", "alice", "--yes")[0] == 0
     assert not signed_in(live, token)
     assert "Alice" not in run(env, "users", "list")[1]

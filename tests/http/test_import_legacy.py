@@ -106,6 +106,7 @@ def test_bad_files_give_one_line_and_change_nothing(tmp_path: Path) -> None:
         tmp_path / "missing.database": "no such file",
         text_file: "not an SQLite database",
         other_db: "no table 'users'",
+        tmp_path: "a directory",
     }
     first = signin(env, "import-legacy", str(text_file), cwd=tmp_path)
     assert first.returncode == 1

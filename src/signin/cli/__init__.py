@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,6 +33,7 @@ from signin.cli.audit import audit
 from signin.cli.common import (
     command_group,
     err,
+    error_line,
     fail,
     migrate_schema,
     out,
@@ -187,4 +188,23 @@ app.command("prehash")(prehash)
 
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
+    # click (typer's own copy of it, in recent typer) prints usage, a hint and the error on
+    # four lines for a mistyped command line; the contract is one line, as for every error.
+    click_error: type[Exception] = next(
+        c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+    )
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(1)
+    except click_error as exc:
+        error: Any = exc
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `signin users`: its help, as before
+            error.show()
+        else:
+            context = getattr(exc, "ctx", None)
+            hint = f" (see {context.command_path} --help)" if context is not None else ""
+            error_line(error.format_message() + hint)
+        sys.exit(int(error.exit_code))
+    sys.exit(code if isinstance(code, int) else 0)

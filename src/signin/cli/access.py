@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
@@ -36,6 +37,8 @@ def access_check(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fail(f"not an absolute http(s) URL: {url!r}")
+    if not re.fullmatch(r"[A-Za-z]{1,20}", method):  # a method is one word (RFC 9110 token)
+        fail(f"not an HTTP method: {method!r}")
 
     async def work(services: Services) -> None:
         found: UserRecord | None = None

@@ -104,12 +104,16 @@ def command_group(help: str) -> typer.Typer:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
+    error_line(message)
+    raise typer.Exit(code)
+
+
+def error_line(message: str) -> None:
     # Plain write, not rich: rich wraps at the terminal width (80 columns when piped), and the
     # contract is ONE line that scripts and log collectors can match.
     text = " ".join(escape_text(message).split())
     sys.stderr.write(f"error: {text}\n")
     sys.stderr.flush()
-    raise typer.Exit(code)
 
 
 def settings_or_exit() -> Settings:

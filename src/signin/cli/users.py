@@ -94,10 +94,11 @@ def users_delete(
     username: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
 ) -> None:
     """Delete an account and end its sessions."""
-    if not yes and not typer.confirm(f"Delete {username}?"):
-        fail("not deleted")
 
     async def work(services: Services) -> None:
+        found = await services.registration.find(username)  # no question about a missing one
+        if not yes and not typer.confirm(f"Delete {found.username}?"):
+            fail("not deleted")
         user = await services.registration.delete(username)
         out.print(f"deleted {shown(user.username)}")
 

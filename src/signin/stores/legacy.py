@@ -27,6 +27,8 @@ class DemoFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if path.is_dir():
+            raise DemoFileError(f"{path}: a directory (name the demo's users.database in it)")
         if not path.is_file():
             raise DemoFileError(f"{path}: no such file")
         try:
