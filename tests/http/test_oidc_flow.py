@@ -3,9 +3,12 @@ through signin's own sign-in page, then the ID token, UserInfo, refresh, revocat
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -303,3 +306,26 @@ async def test_a_native_app_gets_its_code_on_its_own_scheme(tmp_path: Path) -> N
         )
         assert wrong.status_code == 400
         assert "location" not in wrong.headers
+
+
+@pytest.mark.parametrize(
+    ("alg", "digest"), [("RS256", "sha256"), ("ES256", "sha256"), ("Ed25519", "sha512")]
+)
+async def test_at_hash_uses_the_hash_of_the_signing_algorithm(
+    tmp_path: Path, alg: str, digest: str
+) -> None:
+    """OIDC Core 3.1.3.6: the left half of the access token's hash; Ed25519 hashes with SHA-512."""
+    first = 'consent = "skip"\n'  # the "first" client's last line
+    signed = tmp_path / "signed.toml"
+    signed.write_text(
+        CLIENTS.replace(first, f'{first}id_token_signed_response_alg = "{alg}"\n', 1), "utf-8"
+    )
+    async with oidc_app(tmp_path, oidc_clients=signed) as (client, _):
+        await sign_up(client, "alice")
+        tokens = await exchange(client, await code_for(client, "first"), "first")
+        assert tokens.status_code == 200, tokens.text
+        body = tokens.json()
+        claims = verify_id_token(body["id_token"], (await client.get("/oidc/jwks")).json(), alg)
+        full = hashlib.new(digest, body["access_token"].encode("ascii")).digest()
+        expected = base64.urlsafe_b64encode(full[: len(full) // 2]).rstrip(b"=").decode()
+        assert claims["at_hash"] == expected

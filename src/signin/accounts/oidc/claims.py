@@ -41,10 +41,13 @@ def claims_for(person: Person, scope: str) -> dict[str, Any]:
     return claims
 
 
-def at_hash(access_token: str) -> str:
-    """OIDC Core 3.1.3.6 for SHA-256 algorithms (RS256, ES256; Ed25519 uses it too here)."""
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+def at_hash(access_token: str, alg: str) -> str:
+    """OIDC Core 3.1.3.6: the left half of the token's hash with the hash of the ID token's
+    `alg`: SHA-256 for RS256 and ES256, SHA-512 for Ed25519 (EdDSA on Ed25519, RFC 9864's name),
+    as the OpenID Foundation's token hash registry and the certified RP libraries have it."""
+    data = access_token.encode("ascii")
+    digest = hashlib.sha512(data).digest() if alg == "Ed25519" else hashlib.sha256(data).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def id_token(
         auth_time=int(facts.auth_time),
         amr=facts.amr.split(),
         acr=acr_of(facts.amr),
-        at_hash=at_hash(access_token),
+        at_hash=at_hash(access_token, facts.alg),
     )
     if facts.nonce is not None:
         claims["nonce"] = facts.nonce
