@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from signin.accounts.clock import FrozenClock
 from tests.http.oidcflows import (
     CALLBACK,
     CLIENTS,
@@ -17,11 +18,13 @@ from tests.http.oidcflows import (
     SECRET,
     answer_of,
     auth_params,
+    authorize_counting_sign_ins,
     code_for,
     exchange,
     oidc_app,
     pkce,
     sign_in_at,
+    sign_out,
     sign_up,
     write_clients,
 )
@@ -303,3 +306,33 @@ async def test_a_native_app_gets_its_code_on_its_own_scheme(tmp_path: Path) -> N
         )
         assert wrong.status_code == 400
         assert "location" not in wrong.headers
+
+
+async def test_one_sign_in_satisfies_prompt_login_and_max_age_from_a_fresh_browser(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        for extra in ({"prompt": "login"}, {"max_age": "0"}, {"prompt": "login", "max_age": "0"}):
+            await sign_out(client)
+            sign_ins, answer = await authorize_counting_sign_ins(
+                client, auth_params("first", **extra)
+            )
+            assert sign_ins == 1, extra
+            assert "code" in answer_of(answer), extra
+
+
+async def test_prompt_login_when_signed_in_takes_one_new_sign_in_and_reports_it(
+    tmp_path: Path,
+) -> None:
+    clock = FrozenClock()
+    async with oidc_app(tmp_path, clock=clock) as (client, _):
+        await sign_up(client)
+        clock.advance(120)
+        sign_ins, answer = await authorize_counting_sign_ins(
+            client, auth_params("first", prompt="login")
+        )
+        assert sign_ins == 1
+        body = (await exchange(client, answer_of(answer)["code"])).json()
+        claims = verify_id_token(body["id_token"], (await client.get("/oidc/jwks")).json())
+        assert claims["auth_time"] == int(clock())  # the new sign-in's, not the first one's
