@@ -49,6 +49,7 @@ async def test_discovery_names_every_endpoint_and_refuses_request_objects(tmp_pa
         assert doc["code_challenge_methods_supported"] == ["S256"]
         assert set(doc["scopes_supported"]) >= {"openid", "profile", "email", "groups"}
         assert "none" not in doc["id_token_signing_alg_values_supported"]
+        assert doc["prompt_values_supported"] == ["none", "login", "consent"]
         keys = (await client.get("/oidc/jwks")).json()["keys"]
         assert {key["alg"] for key in keys} == {"RS256", "ES256", "Ed25519"}
         assert all("d" not in key for key in keys)  # never a private part
@@ -336,3 +337,12 @@ async def test_prompt_login_when_signed_in_takes_one_new_sign_in_and_reports_it(
         body = (await exchange(client, answer_of(answer)["code"])).json()
         claims = verify_id_token(body["id_token"], (await client.get("/oidc/jwks")).json())
         assert claims["auth_time"] == int(clock())  # the new sign-in's, not the first one's
+
+
+async def test_prompt_select_account_is_accepted_and_keeps_the_signed_in_account(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        params = auth_params("first", prompt="select_account")
+        assert "code" in answer_of(await client.get("/oidc/authorize", params=params))

@@ -177,7 +177,7 @@ def discovery(issuer: str) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(CLAIMS),
         "acr_values_supported": [ACR_PASSWORD, ACR_TWO_FACTOR],
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "prompt_values_supported": ["none", "login", "consent"],  # select_account: ignored
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

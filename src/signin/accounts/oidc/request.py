@@ -15,6 +15,7 @@ from signin.accounts.oidc.clients import SCOPES, Client
 from signin.accounts.oidc.errors import ClientUnknown, OAuthError, _, invalid_request
 from signin.escape import has_control
 
+# select_account is accepted and means nothing here: a browser has one session, one account.
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PKCE_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 MAX_PARAM = 2048
