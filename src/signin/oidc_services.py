@@ -46,6 +46,7 @@ def build_oidc(
 ) -> OidcProvider:
     """The provider; `ClientsError` or `KeysError` (one line) for a bad clients or key file."""
     from signin.accounts.oidc import OidcProvider, read_clients
+    from signin.accounts.oidc.fresh import MARK_SECONDS
     from signin.accounts.oidc.tokens import Lifetimes
     from signin.crypto.signing import StateSigner
     from signin.stores.sql.oidc import SqlOidcStore
@@ -66,6 +67,7 @@ def build_oidc(
         audit=audit,
         on_token=metrics.oidc_token,
         consent_signer=StateSigner(ring, "oidc-consent", CONSENT_SECONDS),
+        sign_in_signer=StateSigner(ring, "oidc-sign-in", MARK_SECONDS, clock),
     )
 
 

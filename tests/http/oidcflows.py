@@ -161,3 +161,33 @@ async def exchange(
 ) -> httpx.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, **extra}
     return await client.post("/oidc/token", data=data, auth=(client_id, SECRET))
+
+
+async def sign_out(client: httpx.AsyncClient) -> None:
+    """Sign the browser out, through the real sign-out form."""
+    page = await client.get("/sign-out")
+    await client.post("/sign-out", data={"csrf_token": csrf_of(page.text)})
+
+
+async def authorize_counting_sign_ins(
+    client: httpx.AsyncClient, params: dict[str, str], username: str = "alice", most: int = 3
+) -> tuple[int, httpx.Response]:
+    """Follow /oidc/authorize as a browser would, signing in on the real page each time it is
+    sent there (at most `most` times); the sign-ins made and the last answer."""
+    response = await client.get("/oidc/authorize", params=params)
+    sign_ins = 0
+    while response.status_code == 303 and "/sign-in?" in response.headers["location"]:
+        if sign_ins == most:
+            break
+        sign_ins += 1
+        signed_in = await sign_in_at(client, response.headers["location"], username)
+        assert signed_in.status_code == 303, signed_in.text
+        response = await client.get(signed_in.headers["location"])
+    return sign_ins, response
+
+
+async def id_token_of(client: httpx.AsyncClient, username: str) -> str:
+    """An ID token for `username` (signed up now, and left signed in) from client "first"."""
+    await sign_up(client, username)
+    body = (await exchange(client, await code_for(client, "first"))).json()
+    return str(body["id_token"])

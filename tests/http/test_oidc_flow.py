@@ -12,6 +12,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from signin.accounts.clock import FrozenClock
 from tests.http.oidcflows import (
     CALLBACK,
     CLIENTS,
@@ -20,11 +21,13 @@ from tests.http.oidcflows import (
     SECRET,
     answer_of,
     auth_params,
+    authorize_counting_sign_ins,
     code_for,
     exchange,
     oidc_app,
     pkce,
     sign_in_at,
+    sign_out,
     sign_up,
     write_clients,
 )
@@ -49,6 +52,7 @@ async def test_discovery_names_every_endpoint_and_refuses_request_objects(tmp_pa
         assert doc["code_challenge_methods_supported"] == ["S256"]
         assert set(doc["scopes_supported"]) >= {"openid", "profile", "email", "groups"}
         assert "none" not in doc["id_token_signing_alg_values_supported"]
+        assert doc["prompt_values_supported"] == ["none", "login", "consent"]
         keys = (await client.get("/oidc/jwks")).json()["keys"]
         assert {key["alg"] for key in keys} == {"RS256", "ES256", "Ed25519"}
         assert all("d" not in key for key in keys)  # never a private part
@@ -329,3 +333,42 @@ async def test_at_hash_uses_the_hash_of_the_signing_algorithm(
         full = hashlib.new(digest, body["access_token"].encode("ascii")).digest()
         expected = base64.urlsafe_b64encode(full[: len(full) // 2]).rstrip(b"=").decode()
         assert claims["at_hash"] == expected
+
+
+async def test_one_sign_in_satisfies_prompt_login_and_max_age_from_a_fresh_browser(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        for extra in ({"prompt": "login"}, {"max_age": "0"}, {"prompt": "login", "max_age": "0"}):
+            await sign_out(client)
+            sign_ins, answer = await authorize_counting_sign_ins(
+                client, auth_params("first", **extra)
+            )
+            assert sign_ins == 1, extra
+            assert "code" in answer_of(answer), extra
+
+
+async def test_prompt_login_when_signed_in_takes_one_new_sign_in_and_reports_it(
+    tmp_path: Path,
+) -> None:
+    clock = FrozenClock()
+    async with oidc_app(tmp_path, clock=clock) as (client, _):
+        await sign_up(client)
+        clock.advance(120)
+        sign_ins, answer = await authorize_counting_sign_ins(
+            client, auth_params("first", prompt="login")
+        )
+        assert sign_ins == 1
+        body = (await exchange(client, answer_of(answer)["code"])).json()
+        claims = verify_id_token(body["id_token"], (await client.get("/oidc/jwks")).json())
+        assert claims["auth_time"] == int(clock())  # the new sign-in's, not the first one's
+
+
+async def test_prompt_select_account_is_accepted_and_keeps_the_signed_in_account(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        params = auth_params("first", prompt="select_account")
+        assert "code" in answer_of(await client.get("/oidc/authorize", params=params))

@@ -4,10 +4,13 @@ never a token."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
-from tests.http.oidcflows import CALLBACK, auth_params, oidc_app, sign_up
+from signin.accounts.clock import FrozenClock
+from tests.http.oidcflows import CALLBACK, ISSUER, auth_params, oidc_app, sign_in_at, sign_up
 
 JUNK_AUTH = [
     "Basic",
@@ -106,3 +109,57 @@ async def test_cors_only_for_public_clients_origins(tmp_path: Path) -> None:
         assert "access-control-allow-origin" not in evil.headers
         jwks = await client.get("/oidc/jwks", headers={"Origin": "https://evil.example"})
         assert jwks.headers["access-control-allow-origin"] == "*"
+
+
+def resumed_of(sign_in_link: str) -> str:
+    """The authorization request a sign-in link leads back to."""
+    assert sign_in_link.startswith(f"{ISSUER}/sign-in?next="), sign_in_link
+    return parse_qs(urlsplit(sign_in_link).query)["next"][0]
+
+
+def marker_of(sign_in_link: str) -> str:
+    return parse_qs(urlsplit(resumed_of(sign_in_link)).query)["auth_after"][0]
+
+
+def sent_to_sign_in(response: httpx.Response) -> bool:
+    return response.status_code == 303 and response.headers["location"].startswith(
+        f"{ISSUER}/sign-in?"
+    )
+
+
+async def test_a_marker_the_server_did_not_make_for_this_request_does_not_skip_sign_in(
+    tmp_path: Path,
+) -> None:
+    clock = FrozenClock()
+    async with oidc_app(tmp_path, clock=clock) as (client, _):
+        await sign_up(client)
+        clock.advance(30)
+        for forged in ("1", str(int(clock()) - 5), "x" * 40, "eyJ0IjoxfQ.abc.def"):
+            for demand in ({"prompt": "login"}, {"max_age": "10"}):
+                params = auth_params("first", auth_after=forged, **demand)
+                assert sent_to_sign_in(await client.get("/oidc/authorize", params=params)), (
+                    forged,
+                    demand,
+                )
+        # A real marker, made for another request (state st-A), then a sign-in after it:
+        made = await client.get("/oidc/authorize", params=auth_params("first", prompt="login"))
+        marker = marker_of(made.headers["location"])
+        assert (await sign_in_at(client, made.headers["location"])).status_code == 303
+        clock.advance(30)
+        other = auth_params("first", prompt="login", state="st-B", auth_after=marker)
+        assert sent_to_sign_in(await client.get("/oidc/authorize", params=other))
+        tampered = auth_params("first", prompt="login", auth_after=marker[:-2] + "AA")
+        assert sent_to_sign_in(await client.get("/oidc/authorize", params=tampered))
+
+
+async def test_an_old_marker_is_ignored(tmp_path: Path) -> None:
+    clock = FrozenClock()
+    async with oidc_app(tmp_path, clock=clock) as (client, _):
+        await sign_up(client)
+        clock.advance(30)
+        made = await client.get("/oidc/authorize", params=auth_params("first", prompt="login"))
+        signed_in = await sign_in_at(client, made.headers["location"])
+        resumed = signed_in.headers["location"]
+        assert resumed == resumed_of(made.headers["location"])
+        clock.advance(301)
+        assert sent_to_sign_in(await client.get(resumed))

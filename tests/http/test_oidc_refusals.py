@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from signin.accounts.audit import AuditQuery
 from signin.accounts.clock import FrozenClock
@@ -15,8 +17,10 @@ from tests.http.oidcflows import (
     SECRET,
     answer_of,
     auth_params,
+    authorize_counting_sign_ins,
     code_for,
     exchange,
+    id_token_of,
     oidc_app,
     pkce,
     sign_up,
@@ -298,3 +302,74 @@ async def test_client_secret_post_es256_and_offline_access_by_setting(tmp_path: 
         decoded = jwt.decode(body["id_token"], jwks, algorithms=["ES256"])
         assert decoded.header["alg"] == "ES256"
         assert "email" not in decoded.claims  # scope openid only: no profile or email claims
+
+
+async def test_id_token_hint_naming_another_user_gives_no_code_for_the_signed_in_one(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        bob = await id_token_of(client, "bob")
+        await sign_up(client, "alice")  # alice is signed in now
+        silent = auth_params("first", prompt="none", id_token_hint=bob)
+        answer = answer_of(await client.get("/oidc/authorize", params=silent))
+        assert answer["error"] == "login_required"
+        assert answer["state"] == "st-1"
+        # Interactive: sign in again; alice once more is still not the user the hint names.
+        sign_ins, again = await authorize_counting_sign_ins(
+            client, auth_params("first", id_token_hint=bob), "alice"
+        )
+        assert sign_ins == 1
+        assert answer_of(again)["error"] == "login_required"
+        # Signing in as bob answers the hint: a code, for bob.
+        sign_ins, as_bob = await authorize_counting_sign_ins(
+            client, auth_params("first", id_token_hint=bob), "bob"
+        )
+        assert sign_ins == 1
+        body = (await exchange(client, answer_of(as_bob)["code"])).json()
+        claims = services.oidc.keys.verify(body["id_token"])
+        assert claims is not None
+        assert claims["preferred_username"] == "bob"
+
+
+async def test_id_token_hint_of_the_signed_in_user_expired_or_not_is_accepted(
+    tmp_path: Path,
+) -> None:
+    clock = FrozenClock()
+    async with oidc_app(tmp_path, clock=clock) as (client, _):
+        alice = await id_token_of(client, "alice")
+        assert "code" in answer_of(
+            await client.get(
+                "/oidc/authorize", params=auth_params("first", prompt="none", id_token_hint=alice)
+            )
+        )
+        clock.advance(3700)  # past the ID token's exp, within the session's life
+        later = auth_params("first", prompt="none", id_token_hint=alice)
+        assert "code" in answer_of(await client.get("/oidc/authorize", params=later))
+
+
+async def test_an_id_token_hint_this_service_did_not_issue_is_invalid_request(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        alice = await id_token_of(client, "alice")
+        claims = services.oidc.keys.verify(alice)
+        assert claims is not None
+        sub = claims["sub"]
+        stranger = RSAKey.generate_key(2048, parameters={"alg": "RS256"})
+        foreign = jwt.encode(
+            {"alg": "RS256"},
+            {"iss": "https://id.example.test", "sub": sub, "aud": "first", "exp": 4_000_000_000},
+            stranger,
+        )
+        other_issuer = services.oidc.keys.sign(
+            {"iss": "https://other.example", "sub": sub, "aud": "first"}, "RS256"
+        )
+        logout_token = services.oidc.backchannel.logout_token(
+            services.oidc.clients["first"], sub, None
+        )
+        for hint in ("not-a-jwt", "a.b.c", foreign, other_issuer, logout_token, "x" * 3000):
+            for prompt in ("none", ""):
+                params = auth_params("first", prompt=prompt, id_token_hint=hint)
+                answer = answer_of(await client.get("/oidc/authorize", params=params))
+                assert answer["error"] == "invalid_request", (hint[:20], prompt)
+                assert answer["state"] == "st-1"

@@ -30,6 +30,7 @@ Purpose = Literal[
     "passkey",
     "device",
     "oidc-consent",
+    "oidc-sign-in",
 ]
 KEY_FILE = "secret.key"
 

@@ -18,6 +18,22 @@ from itsdangerous.exc import BadData
 from signin.crypto.keys import KeyRing, Purpose
 
 
+def _timed(keys: KeyRing, purpose: Purpose, clock: Callable[[], float]) -> URLSafeTimedSerializer:
+    """A time-stamped serializer under the key of `purpose`, stamps and ages measured on `clock`
+    (the services' clock, frozen in tests)."""
+
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return URLSafeTimedSerializer(
+        keys.derive_all(purpose),
+        salt=purpose,
+        signer=ClockedSigner,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
 class RedirectSigner:
     """`sig = base64url(HMAC-SHA256(redirect key, next))`, unpadded (SPEC section 6)."""
 
@@ -64,17 +80,7 @@ class DeviceSigner:
     """
 
     def __init__(self, keys: KeyRing, max_age: int, clock: Callable[[], float] = time.time) -> None:
-        class ClockedSigner(TimestampSigner):
-            # Stamps and ages measured on the services' clock (frozen in tests).
-            def get_timestamp(self) -> int:
-                return int(clock())
-
-        self._serializer = URLSafeTimedSerializer(
-            keys.derive_all("device"),
-            salt="device",
-            signer=ClockedSigner,
-            signer_kwargs={"digest_method": hashlib.sha256},
-        )
+        self._serializer = _timed(keys, "device", clock)
         self._max_age = max_age
 
     def sign(self, username_canon: str, nonce: str) -> str:
@@ -101,10 +107,14 @@ class StateSigner:
     For short-lived state kept by the client, e.g. the pending second sign-in step (SPEC 13).
     """
 
-    def __init__(self, keys: KeyRing, purpose: Purpose, max_age: int) -> None:
-        self._serializer = URLSafeTimedSerializer(
-            keys.derive_all(purpose), salt=purpose, signer_kwargs={"digest_method": hashlib.sha256}
-        )
+    def __init__(
+        self,
+        keys: KeyRing,
+        purpose: Purpose,
+        max_age: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._serializer = _timed(keys, purpose, clock)
         self.max_age = max_age
 
     def dumps(self, value: dict[str, Any]) -> str:

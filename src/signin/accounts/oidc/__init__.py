@@ -29,6 +29,7 @@ from signin.accounts.clock import Clock
 from signin.accounts.oidc.backchannel import BackChannel
 from signin.accounts.oidc.claims import ACR_PASSWORD, ACR_TWO_FACTOR
 from signin.accounts.oidc.clients import SCOPES, Client, load_clients
+from signin.accounts.oidc.fresh import SignInMarks
 from signin.accounts.oidc.keys import ALGS, ProviderKeys
 from signin.accounts.oidc.provider import Authorizer
 from signin.accounts.oidc.resource import Resources
@@ -58,6 +59,7 @@ class OidcProvider:
         audit: Recorder = NO_AUDIT,
         on_token: Callable[[str], None] | None = None,
         consent_signer: StateSigner,
+        sign_in_signer: StateSigner,
     ) -> None:
         self.store = store
         self.consent_signer = consent_signer  # the consent form's copy of the request
@@ -66,7 +68,13 @@ class OidcProvider:
         self.issuer = issuer
         self.clock = clock
         self.authorizer = Authorizer(
-            store, issuer=issuer, code_seconds=lifetimes.code, clock=clock, audit=audit
+            store,
+            keys,
+            SignInMarks(sign_in_signer),
+            issuer=issuer,
+            code_seconds=lifetimes.code,
+            clock=clock,
+            audit=audit,
         )
         self.tokens = TokenIssuer(
             store,
@@ -169,7 +177,7 @@ def discovery(issuer: str) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(CLAIMS),
         "acr_values_supported": [ACR_PASSWORD, ACR_TWO_FACTOR],
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "prompt_values_supported": ["none", "login", "consent"],  # select_account: ignored
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

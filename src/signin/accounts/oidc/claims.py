@@ -16,6 +16,7 @@ from signin.stores.oidc import Subject as Person
 
 ACR_PASSWORD = "pwd"  # noqa: S105 (an acr value)
 ACR_TWO_FACTOR = "mfa"
+MAX_HINT = 8192
 
 
 def amr_of(two_factor: bool) -> str:
@@ -83,3 +84,13 @@ def id_token(
     if facts.session_id is not None:
         claims["sid"] = facts.session_id
     return keys.sign(claims, facts.alg)
+
+
+def issued_id_token(token: str, keys: ProviderKeys, issuer: str) -> dict[str, Any] | None:
+    """The claims of an ID token this provider issued (expired or not), else None: an
+    `id_token_hint`, at the authorization endpoint or at logout. A logout token, signed by the
+    same keys, is no ID token."""
+    claims = keys.verify(token) if len(token) <= MAX_HINT else None
+    if claims is None or claims.get("iss") != issuer or "events" in claims:
+        return None
+    return claims

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from signin.accounts.oidc.claims import issued_id_token
 from signin.accounts.oidc.clients import Client
 from signin.accounts.oidc.errors import ClientUnknown, _
 from signin.accounts.oidc.keys import ProviderKeys
-
-MAX_HINT = 8192
 
 
 @dataclass(frozen=True)
@@ -34,8 +33,8 @@ def plan_logout(
     hint = params.get("id_token_hint") or ""
     claims = None
     if hint:
-        claims = keys.verify(hint) if len(hint) <= MAX_HINT else None
-        if claims is None or claims.get("iss") != issuer:
+        claims = issued_id_token(hint, keys, issuer)
+        if claims is None:
             message = _("The sign-out request carries a token this service did not issue.")
             raise ClientUnknown(message)
     audience = claims.get("aud") if claims else None

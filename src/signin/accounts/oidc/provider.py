@@ -1,8 +1,11 @@
 """The authorization endpoint's policy: given a checked request and the browser's session, what
 happens next, in one place.
 
+    id_token_hint not ours ............. invalid_request
     no session ......................... sign in (prompt=none: login_required)
-    prompt=login, max_age passed ....... sign in again          (prompt=none: login_required)
+    prompt=login, max_age passed, ...... sign in again          (prompt=none: login_required)
+      id_token_hint names another user
+    still another user than the hint ... login_required (after the sign-in made for the request)
     client's groups not matched ........ access_denied, audited
     second factor required, not used .. step-up through /sign-in/two-factor
                                          (prompt=none: interaction_required)
@@ -11,7 +14,8 @@ happens next, in one place.
 
 Sign-in, second step, passkeys and device proofs are signin's own pages, used as they are: the
 browser goes there with a signed `next` leading back to this request, and comes back with a
-session.
+session. A sign-in made for the request comes back with its mark (fresh.py), which satisfies
+`prompt=login` and `max_age`: one sign-in is enough.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from dataclasses import dataclass
 
 from signin.accounts.audit import NO_AUDIT, Recorder
 from signin.accounts.clock import Clock
-from signin.accounts.oidc.claims import amr_of
+from signin.accounts.oidc.claims import amr_of, issued_id_token
 from signin.accounts.oidc.clients import Client
-from signin.accounts.oidc.errors import OAuthError
+from signin.accounts.oidc.errors import OAuthError, invalid_request
+from signin.accounts.oidc.fresh import SignInMarks
+from signin.accounts.oidc.keys import ProviderKeys
 from signin.accounts.oidc.request import AuthRequest, RedirectError
 from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
@@ -60,6 +66,8 @@ class Authorizer:
     def __init__(
         self,
         store: OidcStore,
+        keys: ProviderKeys,
+        marks: SignInMarks,
         *,
         issuer: str,
         code_seconds: int,
@@ -67,6 +75,8 @@ class Authorizer:
         audit: Recorder = NO_AUDIT,
     ) -> None:
         self.store = store
+        self.keys = keys
+        self.marks = marks
         self.issuer = issuer
         self.code_seconds = code_seconds
         self.clock = clock
@@ -96,22 +106,36 @@ class Authorizer:
     ) -> Decision:
         now = self.clock()
         interactive = "none" not in request.prompt
+        hinted = None
+        if request.id_token_hint is not None:
+            claims = issued_id_token(request.id_token_hint, self.keys, self.issuer)
+            hinted = claims.get("sub") if claims else None
+            if not isinstance(hinted, str):
+                error = invalid_request("id_token_hint is not an ID token this service issued.")
+                return self.refusal(request, error, canon(found.username) if found else None)
         if found is None:
             if not interactive:
                 return self.refusal(request, OAuthError("login_required", "Not signed in."), None)
-            return SignIn(request.resume_url())
+            marked = request.wants_fresh_sign_in or request.id_token_hint is not None
+            return self._sign_in(request, now, marked=marked)
         user = canon(found.username)
         session = found.session
-        stale = (
-            ("login" in request.prompt and request.auth_after is None)
+        after = self.marks.after(request)
+        fresh = after is not None and session.created_at >= after
+        other = hinted is not None and hinted != await self.store.subject(session.user_id)
+        stale = not fresh and (
+            "login" in request.prompt
             or (request.max_age is not None and now - session.created_at > request.max_age)
-            or (request.auth_after is not None and session.created_at < request.auth_after)
+            or other
         )
         if stale:
             if not interactive:
                 error = OAuthError("login_required", "A new sign-in is needed.")
                 return self.refusal(request, error, user)
-            return SignIn(request.resume_url(force_login_at=now))
+            return self._sign_in(request, now, marked=True)
+        if other:  # signed in for this request, and still not the user the hint names
+            error = OAuthError("login_required", "The signed-in user is not the hinted one.")
+            return self.refusal(request, error, user)
         client = request.client
         if not client.admits(found.groups):
             error = OAuthError("access_denied", "This account may not use this application.")
@@ -127,6 +151,11 @@ class Authorizer:
                 return self.refusal(request, error, user)
             return AskConsent(request)
         return self.respond(request, {"code": await self._code(request, found, now)})
+
+    def _sign_in(self, request: AuthRequest, now: float, *, marked: bool) -> SignIn:
+        """To the sign-in page and back; `marked` when the request wants a sign-in of its own
+        (`prompt=login`, `max_age`, `id_token_hint`), so the one about to happen counts."""
+        return SignIn(request.resume_url(mark=self.marks.make(request, now) if marked else None))
 
     async def _needs_consent(self, request: AuthRequest, user_id: int) -> bool:
         if request.client.consent == "skip":

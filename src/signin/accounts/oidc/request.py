@@ -15,11 +15,12 @@ from signin.accounts.oidc.clients import SCOPES, Client
 from signin.accounts.oidc.errors import ClientUnknown, OAuthError, _, invalid_request
 from signin.escape import has_control
 
+# select_account is accepted and means nothing here: a browser has one session, one account.
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PKCE_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 MAX_PARAM = 2048
 MAX_NONCE = 512
-AUTH_AFTER = "auth_after"  # ours: the time a forced sign-in must be newer than
+AUTH_AFTER = "auth_after"  # ours: the signed mark of a sign-in made for the request (fresh.py)
 
 
 @dataclass(frozen=True)
@@ -34,23 +35,23 @@ class AuthRequest:
     code_challenge_method: str | None = None
     prompt: frozenset[str] = frozenset()
     max_age: int | None = None
-    auth_after: float | None = None
+    auth_after: str | None = None  # as sent: only fresh.SignInMarks says whether it counts
+    id_token_hint: str | None = None
     wants_two_factor: bool = False
     params: dict[str, str] = field(default_factory=dict)
 
-    def resume_url(self, *, force_login_at: float | None = None) -> str:
-        """This request again (where a sign-in leads back to); with `force_login_at`, one that
-        needs a sign-in newer than that time instead of `prompt=login` or `max_age`, so the
-        request after the sign-in is satisfied rather than sending the browser round again."""
+    @property
+    def wants_fresh_sign_in(self) -> bool:
+        """Does the request ask for a sign-in newer than the session may be?"""
+        return "login" in self.prompt or self.max_age is not None
+
+    def resume_url(self, *, mark: str | None = None) -> str:
+        """This request again (where a sign-in leads back to); with `mark`, carrying that
+        mark of the sign-in made for it (fresh.py), so the request after the sign-in is
+        satisfied rather than sending the browser round again."""
         params = dict(self.params)
-        if force_login_at is not None:
-            params.pop("max_age", None)
-            prompt = " ".join(sorted(self.prompt - {"login"}))
-            if prompt:
-                params["prompt"] = prompt
-            else:
-                params.pop("prompt", None)
-            params[AUTH_AFTER] = str(int(force_login_at))
+        if mark is not None:
+            params[AUTH_AFTER] = mark
         return "/oidc/authorize?" + urlencode(params)
 
 
@@ -160,7 +161,8 @@ def _checked(params: dict[str, str], base: AuthRequest) -> AuthRequest:
         code_challenge_method="S256" if challenge else None,
         prompt=prompt,
         max_age=_number(params, "max_age"),
-        auth_after=_number(params, AUTH_AFTER),
+        auth_after=_one(params, AUTH_AFTER),
+        id_token_hint=params.get("id_token_hint") or None,  # ours? the provider checks
         wants_two_factor="mfa" in (_one(params, "acr_values") or "").split(),
         params={key: value for key, value in params.items() if value != ""},
     )
