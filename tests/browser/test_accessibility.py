@@ -285,3 +285,32 @@ def test_pages_fit_a_phone_and_tables_scroll_in_their_own_box(
             assert box.get_attribute("aria-label"), path
             assert box.locator("table").count() == 1, path
         assert page.locator("table").count() == boxes.count(), path
+
+
+CHART_GEOMETRY = """() => {
+  const chart = document.querySelector('svg[data-chart]');
+  const box = el => { const b = el.getBBox(); return {left: b.x, right: b.x + b.width}; };
+  return {
+    width: chart.viewBox.baseVal.width,
+    texts: [...chart.querySelectorAll('text')].map(box),
+    swatches: [...chart.querySelectorAll('rect')].map(box),
+  };
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_the_admin_chart_keeps_its_labels_inside_and_beside_their_swatches(
+    page: Page, server: ServerProcess, lang: str
+) -> None:
+    page.set_viewport_size(WIDTHS["desktop"])
+    _ = speak(page, server, lang)
+    assert sign_in(page, server.url, ADMIN, PASSWORD, button=_("Sign in")).status == 303
+    visit(page, server.url + "/admin", 200)
+    drawn = page.evaluate(CHART_GEOMETRY)
+    for text in drawn["texts"]:
+        assert 0 <= text["left"] <= text["right"] <= drawn["width"], (lang, text)
+    legends, swatches = drawn["texts"][-3:], drawn["swatches"]
+    for n, (legend, swatch) in enumerate(zip(legends, swatches, strict=True)):
+        assert legend["left"] >= swatch["right"], (lang, n)
+        if n + 1 < len(swatches):
+            assert legend["right"] <= swatches[n + 1]["left"], (lang, n)
