@@ -69,6 +69,7 @@ DETAIL = {
     "invite": N_("Invite"),
     "key": N_("Key"),
     "left": N_("Recovery codes left"),
+    "link": N_("Reset link"),
     "mailed": N_("Email sent"),
     "name": N_("Name"),
     "passkey": N_("Passkey"),
