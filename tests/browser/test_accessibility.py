@@ -148,6 +148,12 @@ def test_every_page_has_no_wcag_violation(
     # Forms shown again with their error message: a taken username (409), a wrong password (401).
     assert sign_up(page, server.url, ADMIN, PASSWORD, button=_("Sign up")).status == 409
     problems += violations_on(page, axe_source, "/sign-up (username taken)")
+    page.goto(server.url + "/sign-up?basic=1")
+    page.locator("#username").fill("x y")
+    page.locator("#password-new").fill("short")
+    page.locator("#password-retype").fill("short")
+    assert submit_and_wait(page, _("Sign up"), "/sign-up").status == 422
+    problems += violations_on(page, axe_source, "/sign-up (refused fields)")
     wrong = sign_in(page, server.url, ADMIN, "not the password", button=_("Sign in"))
     assert wrong.status == 401
     problems += violations_on(page, axe_source, "/sign-in (wrong password)")
@@ -244,3 +250,67 @@ def test_oidc_pages_have_no_wcag_violation(
     assert not problems, f"{len(problems)} axe violation(s) at {width} width:\n" + "\n".join(
         problems
     )
+
+
+LONG_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_pages_fit_a_phone_and_tables_scroll_in_their_own_box(
+    page: Page, server: ServerProcess, lang: str
+) -> None:
+    """At 375 px the page is never wider than the screen: a wide table scrolls inside a named
+    region that the keyboard can reach, not the whole page sideways."""
+    page.set_viewport_size(WIDTHS["phone"])
+    _ = speak(page, server, lang)
+    for _round in range(2):  # sessions, sign-ins and failures to fill the tables
+        body = {"username": ADMIN, "password": PASSWORD}
+        headers = {"User-Agent": LONG_AGENT}
+        httpx.post(server.url + "/api/v1/session", json=body, headers=headers, timeout=10)
+        wrong = {"username": ADMIN, "password": "not the password"}
+        httpx.post(server.url + "/api/v1/session", json=wrong, headers=headers, timeout=10)
+    assert sign_in(page, server.url, ADMIN, PASSWORD, button=_("Sign in")).status == 303
+    for path in SIGNED_IN_PAGES:
+        visit(page, server.url + path, 200)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{path} ({lang}) is {width} px wide"
+        boxes = page.locator(".table-scroll")
+        for i in range(boxes.count()):
+            box = boxes.nth(i)
+            assert box.get_attribute("role") == "region", path
+            assert box.get_attribute("tabindex") == "0", path
+            assert box.get_attribute("aria-label"), path
+            assert box.locator("table").count() == 1, path
+        assert page.locator("table").count() == boxes.count(), path
+
+
+CHART_GEOMETRY = """() => {
+  const chart = document.querySelector('svg[data-chart]');
+  const box = el => { const b = el.getBBox(); return {left: b.x, right: b.x + b.width}; };
+  return {
+    width: chart.viewBox.baseVal.width,
+    texts: [...chart.querySelectorAll('text')].map(box),
+    swatches: [...chart.querySelectorAll('rect')].map(box),
+  };
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_the_admin_chart_keeps_its_labels_inside_and_beside_their_swatches(
+    page: Page, server: ServerProcess, lang: str
+) -> None:
+    page.set_viewport_size(WIDTHS["desktop"])
+    _ = speak(page, server, lang)
+    assert sign_in(page, server.url, ADMIN, PASSWORD, button=_("Sign in")).status == 303
+    visit(page, server.url + "/admin", 200)
+    drawn = page.evaluate(CHART_GEOMETRY)
+    for text in drawn["texts"]:
+        assert 0 <= text["left"] <= text["right"] <= drawn["width"], (lang, text)
+    legends, swatches = drawn["texts"][-3:], drawn["swatches"]
+    for n, (legend, swatch) in enumerate(zip(legends, swatches, strict=True)):
+        assert legend["left"] >= swatch["right"], (lang, n)
+        if n + 1 < len(swatches):
+            assert legend["right"] <= swatches[n + 1]["left"], (lang, n)

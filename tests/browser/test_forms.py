@@ -108,3 +108,29 @@ def test_without_javascript_the_basic_form_signs_up(
         assert fields["basic"] == ["1"]
     finally:
         context.close()
+
+
+def test_a_refused_basic_sign_up_focuses_and_announces_its_problems(
+    page: Page, signin_server: ServerProcess
+) -> None:
+    """The server's 422: the first refused input has the focus, and the alert region (shown
+    at load, so screen readers announce it) says every problem, each a link to its input."""
+    page.goto(signin_server.url + "/sign-up?basic=1")
+    page.locator("#username").fill("x y")
+    page.locator("#password-new").fill("short")
+    page.locator("#password-retype").fill("short")
+    assert submit_and_wait(page, "Sign up", "/sign-up").status == 422
+    assert page.evaluate("document.activeElement.id") == "username"
+    alert = page.get_by_role("alert")
+    assert alert.is_visible()
+    assert "Username may contain only" in alert.inner_text()
+    assert "Password must be at least 8 characters." in alert.inner_text()
+    focused = page.locator("#username")
+    assert focused.get_attribute("aria-invalid") == "true"
+    # The accessible description a screen reader reads with the focused input.
+    described = focused.evaluate(
+        "el => document.getElementById(el.getAttribute('aria-describedby')).textContent"
+    )
+    assert "Username may contain only" in described
+    alert.get_by_role("link", name="Password must be at least 8 characters.").click()
+    assert page.evaluate("document.activeElement.id") == "password-new"

@@ -19,6 +19,7 @@ from tests.http.mailflows import (
     sign_up_verified,
     verify_from_mail,
 )
+from tests.http.markup import assert_field_problem, attributes
 from tests.mailcatcher import MailCatcher, mail_catcher
 from tests.support import csrf_of
 
@@ -187,6 +188,9 @@ async def test_change_password(tmp_path: Path, catcher: MailCatcher) -> None:
             )
             assert refused.status_code == 422
             assert "too common" in refused.text
+            assert_field_problem(refused.text, "password-new", "password", "too common")
+            assert "autofocus" in attributes(refused.text, "password-new")
+            assert "aria-invalid" not in attributes(refused.text, "password-current")
             assert await is_signed_in(laptop)
             before = catcher.count()
             done = await post_account(

@@ -292,3 +292,47 @@ async def test_sessions_and_disable_with_redis(tmp_path: Path) -> None:
             assert done.status_code == 303
             assert (await bob_client.get("/api/v1/session")).status_code == 401
     await drop_keys(url)
+
+
+async def test_audit_says_events_and_details_in_words(
+    site: tuple[httpx.AsyncClient, Services],
+) -> None:
+    client, services = site
+    await two_factor_session(client, services, "root")
+    async with other_client(client, ip="192.0.2.70") as attacker:
+        await sign_in(attacker, "bob", "guess guess guess")
+    services.audit.record("oidc_request_refused", None, client=None, error="invalid_client")
+    services.audit.record("password_reset_requested", "bob", mailed=True)
+    await services.audit.flush()
+    for language in ("en", "ar"):
+        html = (await client.get("/admin/audit", headers={"Accept-Language": language})).text
+        assert html.count("<tr data-event=") >= 3
+        for code in ("sign_in_failed", "oidc_request_refused", "password_reset_requested"):
+            assert f">{code}<" not in html, (language, code)  # neither an option nor a cell
+        assert "client=" not in html
+        assert "None" not in html
+    html = (await client.get("/admin/audit")).text
+    assert '<option value="sign_in_failed">Failed sign-in attempt</option>' in html
+    assert "<td>Failed sign-in attempt</td>" in html
+    assert "sign-in request was refused</td>" in html
+    assert '<dt>Error</dt><dd dir="auto">invalid_client</dd>' in html
+    assert '<dt>Email sent</dt><dd dir="auto">yes</dd>' in html
+    assert "<dt>App</dt>" not in html  # no app was named: the detail is left out
+
+
+async def test_admin_pages_keep_the_signed_in_header(
+    site: tuple[httpx.AsyncClient, Services],
+) -> None:
+    """A filter left empty, or a refused date, is not taken for the signed-in user."""
+    client, services = site
+    await two_factor_session(client, services, "root")
+    for url, status in (
+        ("/admin/audit?since=garbage", 422),
+        ("/admin/audit", 200),
+        ("/admin/sessions", 200),
+    ):
+        response = await client.get(url)
+        assert response.status_code == status, url
+        header = response.text.split("</header>", 1)[0]
+        assert 'href="/sign-out"' in header, url
+        assert 'href="/sign-in"' not in header, url

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from signin.crypto.prehash import prehash_v1
 from signin.settings import Settings
+from tests.http.markup import alert_box, assert_field_problem, attributes
 from tests.support import csrf_of, form_post, make_settings, running_app
 
 PASSWORD = "correct horse battery"
@@ -332,3 +333,34 @@ async def test_an_empty_username_is_a_422_and_locks_nothing(
     finally:
         engine.dispose()
     assert [key for key in keys if not key.startswith("ip:")] == []
+
+
+async def test_refused_fields_are_tied_to_their_inputs_and_announced(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.get("/sign-up?basic=1")
+    response = await form_post(
+        client, "/sign-up", {"username": "x y", "password": "short", "basic": "1"}
+    )
+    assert response.status_code == 422
+    html = response.text
+    assert_field_problem(html, "username", "username", "Username may contain only")
+    assert_field_problem(html, "password-new", "password", "at least 8 characters")
+    # The first problem's input takes the focus; the others are left alone.
+    assert "autofocus" in attributes(html, "username")
+    assert "autofocus" not in attributes(html, "password-new")
+    assert "aria-invalid" not in attributes(html, "email")
+    # A first visit says nothing and marks nothing.
+    fresh = (await client.get("/sign-up?basic=1")).text
+    assert alert_box(fresh) is None
+    assert "aria-invalid" not in attributes(fresh, "username")
+
+
+async def test_a_refused_email_alone_takes_the_focus(client: httpx.AsyncClient) -> None:
+    response = await form_post(
+        client, "/sign-up", {"username": "zoe", "email": "not-an-email", "password": PASSWORD}
+    )
+    assert response.status_code == 422
+    assert_field_problem(response.text, "email", "email", "Email address is not valid")
+    assert "autofocus" in attributes(response.text, "email")
+    assert "aria-invalid" not in attributes(response.text, "username")

@@ -27,6 +27,7 @@ from tests.http.mailflows import (
     verify_from_mail,
     without_csrf,
 )
+from tests.http.markup import assert_field_problem
 from tests.mailcatcher import MailCatcher, mail_catcher
 from tests.support import csrf_of, free_port
 
@@ -165,6 +166,7 @@ async def test_refused_password_keeps_the_link_usable(tmp_path: Path, catcher: M
             response = await submit_reset(client, form.text, refused)
             assert response.status_code == 422, refused
             assert 'name="token"' in response.text
+            assert_field_problem(response.text, "password-new", "password", "assword")
         assert (await submit_reset(client, form.text, NEW_PASSWORD)).status_code == 303
 
 
@@ -331,3 +333,10 @@ async def test_basic_form_without_javascript(tmp_path: Path, catcher: MailCatche
         assert 'type="password" id="password-new" name="password"' in form.text
         assert "data-prehash" not in form.text
         assert (await submit_reset(client, form.text, NEW_PASSWORD)).status_code == 303
+
+
+async def test_an_empty_login_is_tied_to_its_input_and_announced(tmp_path: Path) -> None:
+    async with mail_app(tmp_path, None) as (client, _):
+        response = await forgot(client, "")
+        assert response.status_code == 422
+        assert_field_problem(response.text, "login", "login", "Enter your username or email")

@@ -4,10 +4,13 @@ the week chart drawn as SVG without script."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from babel.lists import format_list
+from markupsafe import escape
 
 from signin.accounts.audit import AuditQuery
 from signin.accounts.errors import InvalidInput, NotFound
@@ -115,3 +118,32 @@ async def test_week_chart_counts_and_draws_without_script(services: Services) ->
     assert "<script" not in drawn
     assert "href" not in drawn
     assert " style=" not in drawn
+
+
+@pytest.mark.parametrize("language", ["en", "ar", "ja", "zh_CN", "de"])
+async def test_week_chart_reads_left_to_right_and_lists_totals_in_the_language(
+    services: Services, language: str
+) -> None:
+    services.audit.record("sign_in", "a")
+    services.audit.record("sign_in_failed", "a")
+    speak = Catalogs().get(language)
+    drawn = str(svg(await services.admin.hourly(), speak))
+    # A right-to-left page does not turn the chart's text around its anchors.
+    assert drawn.startswith(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 760 240" direction="ltr"'
+    )
+    texts = re.findall(r"<text [^>]*>", drawn)
+    assert len(texts) == 5 + 7 + 3  # axis levels, days, legends
+    assert all("text-anchor=" in tag for tag in texts), texts
+    # The summary joins its parts as the language does (not with an English ", ").
+    desc = re.search(r'<desc id="chart-desc">(.*)</desc>', drawn)
+    assert desc is not None
+    parts = [
+        f"1 {speak.gettext('sign-ins')}",
+        f"1 {speak.gettext('failures')}",
+        f"0 {speak.gettext('refused while locked')}",
+    ]
+    listed = str(escape(format_list(parts, locale=speak.locale)))
+    assert listed in desc.group(1)
+    if language in ("ar", "ja", "zh_CN"):
+        assert ", " not in desc.group(1)

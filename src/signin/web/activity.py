@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signin.accounts.audit import AuditEvent, AuditQuery
+from signin.accounts.audit import AuditEvent, AuditQuery, Detail
 from signin.accounts.usernames import canon
 from signin.i18n import N_
 from signin.i18n.catalogs import Translator
@@ -57,9 +57,53 @@ WHAT = {
 }
 
 
-def describe(speak: Translator, event: AuditEvent) -> str:
-    known = WHAT.get(event.type)
-    return speak.gettext(known) if known else event.type.replace("_", " ").capitalize()
+# What each detail of an event is called; a key not named here is shown as words.
+DETAIL = {
+    "by": N_("By"),
+    "client": N_("App"),
+    "during": N_("Step"),
+    "error": N_("Error"),
+    "grant": N_("Grant type"),
+    "groups": N_("Groups"),
+    "host": N_("Host"),
+    "invite": N_("Invite"),
+    "key": N_("Key"),
+    "left": N_("Recovery codes left"),
+    "link": N_("Reset link"),
+    "mailed": N_("Email sent"),
+    "name": N_("Name"),
+    "passkey": N_("Passkey"),
+    "path": N_("Path"),
+    "scope": N_("May see"),
+    "session": N_("Session"),
+    "sessions": N_("Sessions ended"),
+    "sessions_ended": N_("Sessions ended"),
+    "step": N_("Step"),
+    "step_up": N_("Second factor asked again"),
+    "two_factor": N_("Second factor"),
+}
+
+
+def describe(speak: Translator, kind: str) -> str:
+    """An event type in words ("Failed sign-in attempt"), never its code (`sign_in_failed`)."""
+    known = WHAT.get(kind)
+    return speak.gettext(known) if known else kind.replace("_", " ").capitalize()
+
+
+def detail_pairs(speak: Translator, details: dict[str, Detail]) -> list[tuple[str, str]]:
+    """An event's details as (label, value) in the reader's language; an empty one left out."""
+    pairs = []
+    for key, value in details.items():
+        if value is None or value == "":
+            continue
+        label = DETAIL.get(key)
+        said = speak.gettext(label) if label else key.replace("_", " ").capitalize()
+        if isinstance(value, bool):
+            shown = speak.gettext(N_("yes") if value else N_("no"))
+        else:
+            shown = str(value)
+        pairs.append((said, shown))
+    return pairs
 
 
 def event_rows(speak: Translator, events: list[AuditEvent]) -> list[dict[str, Any]]:
@@ -67,12 +111,12 @@ def event_rows(speak: Translator, events: list[AuditEvent]) -> list[dict[str, An
         {
             "when": speak.datetime(event.at),
             "type": event.type,
-            "what": describe(speak, event),
+            "what": describe(speak, event.type),
             "ip": event.ip or "",
             "browser": describe_user_agent(event.user_agent, speak) if event.user_agent else "",
             "user_agent": event.user_agent or "",
             "username": event.username or "",
-            "details": ", ".join(f"{key}={value}" for key, value in event.details.items()),
+            "details": detail_pairs(speak, event.details),
         }
         for event in events
     ]

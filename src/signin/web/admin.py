@@ -21,7 +21,7 @@ from signin.accounts.errors import SigninError
 from signin.accounts.usernames import canon
 from signin.i18n import N_
 from signin.services import services_of
-from signin.web.activity import event_rows
+from signin.web.activity import describe, event_rows
 from signin.web.auth import current_session
 from signin.web.chart import svg
 from signin.web.errors import status_for
@@ -173,7 +173,7 @@ async def sessions(request: Request) -> Response:
         }
         for row in found
     ]
-    return page(request, "sessions.html", {"rows": rows, "user": username})
+    return page(request, "sessions.html", {"rows": rows, "filter_user": username})
 
 
 @router.post("/sessions/end")
@@ -209,12 +209,13 @@ async def audit(request: Request) -> Response:
             )
     types = (kind,) if kind in EVENT_TYPES else ()
     events = await admin.events(username, types, moment)
+    speak = translator(request)
     context = {
-        "rows": event_rows(translator(request), events),
-        "user": username,
+        "rows": event_rows(speak, events),
+        "filter_user": username,
         "type": kind if types else "",
         "since": since,
-        "types": EVENT_TYPES,
+        "types": sorted(((t, describe(speak, t)) for t in EVENT_TYPES), key=lambda p: p[1]),
         "message": message,
     }
     return page(request, "audit.html", context, 422 if message else 200)

@@ -2,11 +2,14 @@
 
 No script and no style attribute (the CSP allows neither inline): presentation attributes only.
 Every text in it is made here from numbers and fixed words (translated from the catalogue,
-and escaped all the same), never from client input.
+and escaped all the same), never from client input. The chart reads left to right in every
+language (time runs that way on its axis): `direction="ltr"` keeps a right-to-left page from
+anchoring its labels at their right end, over the legend's swatches and past the left edge.
 """
 
 from __future__ import annotations
 
+from babel.lists import format_list
 from markupsafe import Markup, escape
 
 from signin.accounts.admin import Hourly
@@ -43,13 +46,17 @@ def svg(hourly: Hourly, speak: Translator) -> Markup:
         return TOP + plot_h - plot_h * value / top
 
     totals = {kind: sum(values) for kind, values in hourly.counts.items()}
-    legends = {kind: escape(speak.gettext(legend)) for kind, legend, _, _ in SERIES}
-    summary = ", ".join(f"{totals.get(kind, 0)} {legends[kind]}" for kind, _, _, _ in SERIES)
+    said = {kind: speak.gettext(legend) for kind, legend, _, _ in SERIES}
+    legends = {kind: escape(text) for kind, text in said.items()}
+    summary = format_list(
+        [f"{totals.get(kind, 0)} {said[kind]}" for kind, _, _, _ in SERIES], locale=speak.locale
+    )
     title = escape(speak.gettext(N_("Sign-ins and failures per hour, last 7 days")))
     desc = escape(speak.text(N_("Totals over the 7 days: %(summary)s."), {"summary": summary}))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        'role="img" aria-labelledby="chart-title chart-desc" class="chart" data-chart>',
+        'direction="ltr" role="img" aria-labelledby="chart-title chart-desc" class="chart" '
+        "data-chart>",
         f'<title id="chart-title">{title}</title>',
         f'<desc id="chart-desc">{desc}</desc>',
     ]
@@ -66,8 +73,8 @@ def svg(hourly: Hourly, speak: Translator) -> Markup:
         parts.append(
             f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{TOP}" y2="{TOP + plot_h}" '
             'stroke="#e6e6e6" stroke-width="1"/>'
-            f'<text x="{x(i) + 3:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" '
-            f'fill="#333">{day}</text>'
+            f'<text x="{x(i) + 3:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="start" '
+            f'font-size="11" fill="#333">{day}</text>'
         )
     for kind, _legend, colour, dash in SERIES:
         values = hourly.counts.get(kind, [])
@@ -81,8 +88,8 @@ def svg(hourly: Hourly, speak: Translator) -> Markup:
         lx = LEFT + 8 + n * 190
         parts.append(
             f'<rect x="{lx}" y="{HEIGHT - 14}" width="12" height="4" fill="{colour}"/>'
-            f'<text x="{lx + 16}" y="{HEIGHT - 9}" font-size="11" fill="#333">'
-            f"{legends[kind]}</text>"
+            f'<text x="{lx + 16}" y="{HEIGHT - 9}" text-anchor="start" font-size="11" '
+            f'fill="#333">{legends[kind]}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers and fixed words only
