@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,3 +221,32 @@ async def test_api_sign_up_stores_a_named_language_only(
     assert named.status_code == plain.status_code == 201
     assert stored_language(settings, "ana") == "pt_BR"
     assert stored_language(settings, "bea") is None  # mails then use SIGNIN_DEFAULT_LANGUAGE
+
+
+@pytest.mark.parametrize(
+    ("minimum", "arabic", "english"),
+    [
+        (8, "يجب ألا تقل كلمة المرور عن 8 أحرف.", "Password must be at least 8 characters."),
+        (12, "يجب ألا تقل كلمة المرور عن 12 حرفًا.", "Password must be at least 12 characters."),
+        (2, "يجب ألا تقل كلمة المرور عن حرفين.", "Password must be at least 2 characters."),
+        (100, "يجب ألا تقل كلمة المرور عن 100 حرف.", "Password must be at least 100 characters."),
+    ],
+)
+async def test_password_minimum_takes_the_plural_form_of_its_number(
+    tmp_path: Path, minimum: int, arabic: str, english: str
+) -> None:
+    settings = make_settings(tmp_path / "data", password_min_length=minimum)
+    async with running_app(settings) as client:
+        client.headers["Accept-Language"] = "ar"
+        page = await form_post(client, "/sign-up", {"username": "alice", "password": "x"})
+        assert page.status_code == 422
+        assert arabic in page.text
+        block = page.text.split('id="signin-messages">')[1].split("</script>")[0]
+        assert json.loads(block)["too_short"] % {"min": minimum} == arabic  # the script's copy
+        api = await client.post(
+            "/api/v1/users",
+            json={"username": "alice", "password": "x" * (minimum - 1)},
+            headers={"Accept-Language": "en"},
+        )
+        short = [e for e in api.json()["errors"] if e["code"] == "password_too_short"]
+        assert short[0]["detail"] == english

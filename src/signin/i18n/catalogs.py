@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signin.accounts.errors import Seconds
-from signin.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE_DIR, html_lang, text_direction
+from signin.i18n import (
+    DEFAULT_LANGUAGE,
+    DOMAIN,
+    LANGUAGES,
+    LOCALE_DIR,
+    Plural,
+    html_lang,
+    text_direction,
+)
 
 if TYPE_CHECKING:
     from babel import Locale
@@ -52,9 +60,16 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return str(self.translations.ngettext(singular, plural, n))
 
-    def text(self, message: str, params: Mapping[str, Any] | None = None) -> str:
-        """`message` translated, its `%(name)s` placeholders filled with `params` said here."""
-        translated = self.gettext(message)
+    def text(
+        self, message: str | Plural, params: Mapping[str, Any] | None = None, count: str = ""
+    ) -> str:
+        """`message` translated, its `%(name)s` placeholders filled with `params` said here;
+        a `Plural` in the form its language uses for the number `params[count]`."""
+        if isinstance(message, Plural):
+            n = int((params or {})[count])
+            translated = self.ngettext(message.singular, message.plural, n)
+        else:
+            translated = self.gettext(message)
         if not params:
             return translated
         return translated % {name: self.value(value) for name, value in params.items()}
