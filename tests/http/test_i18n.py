@@ -128,10 +128,10 @@ async def test_locked_message_says_the_wait_in_the_language(tmp_path: Path) -> N
             answer = await form_post(client, "/sign-in", {"username": "bob", "password": "x" * 9})
         assert answer.status_code == 429
         assert answer.headers["retry-after"] == "600"
-        assert "Versuchen Sie es in 10 Minuten erneut." in answer.text
+        assert "Wartezeit bis zum nächsten Versuch: 10 Minuten." in answer.text
         client.headers["Accept-Language"] = "ar"
         arabic = await form_post(client, "/sign-in", {"username": "bob", "password": "x" * 9})
-        assert "حاول مرة أخرى بعد 10 دقائق." in arabic.text
+        assert "مدة الانتظار قبل المحاولة التالية: 10 دقائق." in arabic.text
 
 
 async def test_problem_json_translates_title_and_detail_not_type(
@@ -202,7 +202,7 @@ async def test_reset_mail_comes_in_the_language_last_used(
         assert mail.message["Content-Language"] == "de"
         text = mail.text()
         assert text.startswith("Hallo jonas,")
-        assert "innerhalb von 30 Minuten" in text
+        assert "(er ist 30 Minuten gültig)" in text
         assert "Diese Nachricht wurde automatisch von" in text
         html = mail.html()
         assert '<html lang="de" dir="ltr">' in html

@@ -8,11 +8,12 @@ methods, so the command line (which never translates) starts without it.
 from __future__ import annotations
 
 import io
+import math
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from signin.accounts.errors import Seconds
 from signin.i18n import (
@@ -28,6 +29,15 @@ from signin.i18n import (
 if TYPE_CHECKING:
     from babel import Locale
     from babel.support import Translations
+
+# The units a duration may be said in, largest first (months and years never divide exactly).
+Unit = Literal["week", "day", "hour", "minute", "second"]
+UNITS: tuple[tuple[Unit, int], ...] = (
+    ("week", 7 * 86400),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+)
 
 
 def compile_catalogue(po_path: Path) -> Translations:
@@ -80,12 +90,21 @@ class Translator:
         return value
 
     def duration(self, seconds: int) -> str:
-        """`600` -> "10 minutes" / "10 Minuten" / "10 دقائق"; under 90 seconds in seconds."""
+        """`600` -> "10 minutes" / "10 Minuten" / "10 دقائق", in the largest unit that divides
+        `seconds` exactly (5400 is "90 minutes", 30 days "30 days"): never rounded, so a wait
+        or a link's lifetime is said as it is, not longer or shorter."""
         from babel.dates import format_timedelta
 
+        unit: Unit = next(
+            (name for name, size in UNITS if seconds and seconds % size == 0), "second"
+        )
         return str(
             format_timedelta(
-                timedelta(seconds=seconds), threshold=1.5, format="long", locale=self.locale
+                timedelta(seconds=seconds),
+                granularity=unit,
+                threshold=math.inf,  # no larger unit: the granularity unit is the one said
+                format="long",
+                locale=self.locale,
             )
         )
 
