@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -250,3 +250,45 @@ async def test_password_minimum_takes_the_plural_form_of_its_number(
         )
         short = [e for e in api.json()["errors"] if e["code"] == "password_too_short"]
         assert short[0]["detail"] == english
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+async def test_a_body_over_64_kib_gets_the_translated_error_page(
+    client: httpx.AsyncClient, chunked: bool
+) -> None:
+    client.headers["Accept-Language"] = "de"
+    body = b"username=a&password=" + b"x" * 70_000
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    page = await client.post(
+        "/sign-in",
+        content=pieces() if chunked else body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert page.status_code == 413
+    assert '<html lang="de" dir="ltr">' in page.text
+    assert "Der Inhalt der Anfrage ist größer als 64 KiB." in page.text
+    assert "Sprache ändern" in page.text  # the site's layout, with its footer
+    assert "too large" not in page.text
+    api = await client.post(
+        "/api/v1/users", content=body, headers={"content-type": "application/json"}
+    )
+    assert api.status_code == 413
+    assert api.json()["detail"] == "Der Inhalt der Anfrage ist größer als 64 KiB."
+
+
+async def test_a_form_the_server_cannot_parse_gets_a_translated_page(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.post(
+        "/sign-in",
+        content=b"--x\r\n",
+        headers={"content-type": "multipart/form-data", "Accept-Language": "de"},
+    )
+    assert page.status_code == 400
+    assert '<html lang="de" dir="ltr">' in page.text
+    assert "Die Anfrage konnte nicht gelesen werden." in page.text
+    assert "multipart" not in page.text

@@ -40,8 +40,9 @@ UNITS: tuple[tuple[Unit, int], ...] = (
 )
 
 
-def compile_catalogue(po_path: Path) -> Translations:
-    """A `.po` file read and compiled to a gettext catalogue in memory (no `.mo` on disk)."""
+def compile_catalogue(po_path: Path) -> tuple[Translations, frozenset[str]]:
+    """A `.po` file read and compiled to a gettext catalogue in memory (no `.mo` on disk), and
+    the set of its messages (singular msgids)."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
     from babel.support import Translations
@@ -51,15 +52,23 @@ def compile_catalogue(po_path: Path) -> Translations:
     buffer = io.BytesIO()
     write_mo(buffer, catalogue, use_fuzzy=False)
     buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    ids = frozenset(m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.id)
+    return Translations(buffer, domain=DOMAIN), ids
 
 
 class Translator:
     """One language: gettext, and numbers, dates and durations the way its readers write them."""
 
-    def __init__(self, language: str, translations: Translations, locale: Locale) -> None:
+    def __init__(
+        self,
+        language: str,
+        translations: Translations,
+        locale: Locale,
+        known: frozenset[str] = frozenset(),
+    ) -> None:
         self.language = language
         self.translations = translations
+        self.known = known  # every message of the catalogue, translated or not
         self.locale = locale
         self.html_lang = html_lang(language)
         self.direction = text_direction(language)
@@ -150,5 +159,7 @@ class Catalogs:
         from babel.support import NullTranslations
 
         po = self.directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-        translations = compile_catalogue(po) if po.is_file() else NullTranslations()
-        return Translator(code, translations, Locale.parse(code))  # type: ignore[arg-type]
+        if not po.is_file():
+            return Translator(code, NullTranslations(), Locale.parse(code))  # type: ignore[arg-type]
+        translations, known = compile_catalogue(po)
+        return Translator(code, translations, Locale.parse(code), known)
