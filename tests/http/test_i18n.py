@@ -292,3 +292,15 @@ async def test_a_form_the_server_cannot_parse_gets_a_translated_page(
     assert '<html lang="de" dir="ltr">' in page.text
     assert "Die Anfrage konnte nicht gelesen werden." in page.text
     assert "multipart" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("minimum", "hint"), [(8, "8 أحرف على الأقل."), (12, "12 حرفًا على الأقل.")]
+)
+async def test_password_hints_take_the_plural_form_of_the_minimum(
+    tmp_path: Path, minimum: int, hint: str
+) -> None:
+    settings = make_settings(tmp_path / "data", password_min_length=minimum)
+    async with running_app(settings) as client:
+        page = await client.get("/sign-up", headers={"Accept-Language": "ar"})
+        assert hint in page.text
