@@ -13,7 +13,7 @@ LOCALE=src/signin/locale
 POT="$LOCALE/messages.pot"
 
 "$PYBABEL" extract -F babel.cfg --no-default-keywords \
-    -k N_ -k _ -k gettext -k ngettext:1,2 \
+    -k N_ -k Nn_:1,2 -k _ -k gettext -k ngettext:1,2 \
     --sort-by-file --add-location=file --width=100 \
     --project=signin --copyright-holder="the signin authors" \
     -o "$POT" src/signin

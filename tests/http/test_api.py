@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import httpx
+import pytest
 
 from signin.crypto.passwords import PasswordHasher
 from signin.crypto.prehash import prehash_v1
@@ -77,10 +78,47 @@ async def test_create_user_schema_errors_are_problems(client: httpx.AsyncClient)
         ),
         422,
     )
-    bad_json = await client.post(
-        "/api/v1/users", content=b"{not json", headers={"content-type": "application/json"}
-    )
-    assert_problem(bad_json, 422)
+
+
+@pytest.mark.parametrize(
+    "body", [b"{bad", b"[" * 20_000 + b"]" * 20_000], ids=["malformed", "too-deep"]
+)
+async def test_a_body_that_is_not_json_is_a_translated_400(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    headers = {"content-type": "application/json", "Accept-Language": "de"}
+    answer = assert_problem(await client.post("/api/v1/users", content=body, headers=headers), 400)
+    assert answer["type"] == "https://signin.invalid/problems/bad_request"
+    assert answer["detail"] == "Der Inhalt der Anfrage ist kein gültiges JSON."
+    assert "errors" not in answer
+
+
+async def test_schema_errors_say_each_field_in_the_readers_language(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"username": 5, "email": "a\x00b@example.org", "invite": "x" * 200, "admin": True}
+    for language in ("de", "ar", "ja"):
+        answer = assert_problem(
+            await client.post("/api/v1/users", json=body, headers={"Accept-Language": language}),
+            422,
+        )
+        errors = {e["field"]: e for e in answer["errors"]}  # type: ignore[attr-defined]
+        codes = {field: e["code"] for field, e in errors.items()}
+        assert codes == {
+            "username": "string_type",
+            "password": "missing",
+            "email": "string_pattern_mismatch",
+            "invite": "string_too_long",
+            "admin": "extra_forbidden",
+        }
+        details = [e["detail"] for e in errors.values()]
+        assert len(set(details)) == len(details)
+        for detail in details:
+            assert not any(english in detail for english in ("Field", "Input", "String", "^"))
+        assert "128" in errors["invite"]["detail"]
+        if language == "de":
+            assert errors["password"]["detail"] == "Dieses Feld fehlt."
+            assert errors["invite"]["detail"] == "Höchstens 128 Zeichen."
 
 
 async def test_415_for_non_json_bodies(client: httpx.AsyncClient) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -127,10 +128,10 @@ async def test_locked_message_says_the_wait_in_the_language(tmp_path: Path) -> N
             answer = await form_post(client, "/sign-in", {"username": "bob", "password": "x" * 9})
         assert answer.status_code == 429
         assert answer.headers["retry-after"] == "600"
-        assert "Versuchen Sie es in 10 Minuten erneut." in answer.text
+        assert "Wartezeit bis zum nächsten Versuch: 10 Minuten." in answer.text
         client.headers["Accept-Language"] = "ar"
         arabic = await form_post(client, "/sign-in", {"username": "bob", "password": "x" * 9})
-        assert "حاول مرة أخرى بعد 10 دقائق." in arabic.text
+        assert "مدة الانتظار قبل المحاولة التالية: 10 دقائق." in arabic.text
 
 
 async def test_problem_json_translates_title_and_detail_not_type(
@@ -201,7 +202,7 @@ async def test_reset_mail_comes_in_the_language_last_used(
         assert mail.message["Content-Language"] == "de"
         text = mail.text()
         assert text.startswith("Hallo jonas,")
-        assert "innerhalb von 30 Minuten" in text
+        assert "(er ist 30 Minuten gültig)" in text
         assert "Diese Nachricht wurde automatisch von" in text
         html = mail.html()
         assert '<html lang="de" dir="ltr">' in html
@@ -220,3 +221,86 @@ async def test_api_sign_up_stores_a_named_language_only(
     assert named.status_code == plain.status_code == 201
     assert stored_language(settings, "ana") == "pt_BR"
     assert stored_language(settings, "bea") is None  # mails then use SIGNIN_DEFAULT_LANGUAGE
+
+
+@pytest.mark.parametrize(
+    ("minimum", "arabic", "english"),
+    [
+        (8, "يجب ألا تقل كلمة المرور عن 8 أحرف.", "Password must be at least 8 characters."),
+        (12, "يجب ألا تقل كلمة المرور عن 12 حرفًا.", "Password must be at least 12 characters."),
+        (2, "يجب ألا تقل كلمة المرور عن حرفين.", "Password must be at least 2 characters."),
+        (100, "يجب ألا تقل كلمة المرور عن 100 حرف.", "Password must be at least 100 characters."),
+    ],
+)
+async def test_password_minimum_takes_the_plural_form_of_its_number(
+    tmp_path: Path, minimum: int, arabic: str, english: str
+) -> None:
+    settings = make_settings(tmp_path / "data", password_min_length=minimum)
+    async with running_app(settings) as client:
+        client.headers["Accept-Language"] = "ar"
+        page = await form_post(client, "/sign-up", {"username": "alice", "password": "x"})
+        assert page.status_code == 422
+        assert arabic in page.text
+        block = page.text.split('id="signin-messages">')[1].split("</script>")[0]
+        assert json.loads(block)["too_short"] % {"min": minimum} == arabic  # the script's copy
+        api = await client.post(
+            "/api/v1/users",
+            json={"username": "alice", "password": "x" * (minimum - 1)},
+            headers={"Accept-Language": "en"},
+        )
+        short = [e for e in api.json()["errors"] if e["code"] == "password_too_short"]
+        assert short[0]["detail"] == english
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+async def test_a_body_over_64_kib_gets_the_translated_error_page(
+    client: httpx.AsyncClient, chunked: bool
+) -> None:
+    client.headers["Accept-Language"] = "de"
+    body = b"username=a&password=" + b"x" * 70_000
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    page = await client.post(
+        "/sign-in",
+        content=pieces() if chunked else body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert page.status_code == 413
+    assert '<html lang="de" dir="ltr">' in page.text
+    assert "Der Inhalt der Anfrage ist größer als 64 KiB." in page.text
+    assert "Sprache ändern" in page.text  # the site's layout, with its footer
+    assert "too large" not in page.text
+    api = await client.post(
+        "/api/v1/users", content=body, headers={"content-type": "application/json"}
+    )
+    assert api.status_code == 413
+    assert api.json()["detail"] == "Der Inhalt der Anfrage ist größer als 64 KiB."
+
+
+async def test_a_form_the_server_cannot_parse_gets_a_translated_page(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.post(
+        "/sign-in",
+        content=b"--x\r\n",
+        headers={"content-type": "multipart/form-data", "Accept-Language": "de"},
+    )
+    assert page.status_code == 400
+    assert '<html lang="de" dir="ltr">' in page.text
+    assert "Die Anfrage konnte nicht gelesen werden." in page.text
+    assert "multipart" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("minimum", "hint"), [(8, "8 أحرف على الأقل."), (12, "12 حرفًا على الأقل.")]
+)
+async def test_password_hints_take_the_plural_form_of_the_minimum(
+    tmp_path: Path, minimum: int, hint: str
+) -> None:
+    settings = make_settings(tmp_path / "data", password_min_length=minimum)
+    async with running_app(settings) as client:
+        page = await client.get("/sign-up", headers={"Accept-Language": "ar"})
+        assert hint in page.text

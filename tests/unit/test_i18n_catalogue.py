@@ -48,7 +48,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     out = tmp_path_factory.mktemp("pot") / "messages.pot"
     command = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg"]
     command += ["--no-default-keywords", "-k", "N_", "-k", "_", "-k", "gettext"]
-    command += ["-k", "ngettext:1,2", "-o", str(out), "src/signin"]
+    command += ["-k", "Nn_:1,2", "-k", "ngettext:1,2", "-o", str(out), "src/signin"]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
     return read(out)
 

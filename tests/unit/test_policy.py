@@ -79,6 +79,13 @@ def test_messages_say_why() -> None:
     assert "common" in common.message
 
 
+def test_the_length_message_agrees_with_its_number() -> None:
+    (one,) = PasswordPolicy(1).plain_problems("alice", "")
+    assert one.message == "Password must be at least 1 character."
+    (eight,) = POLICY.plain_problems("alice", "kq7-zv")
+    assert eight.message == "Password must be at least 8 characters."
+
+
 def test_custom_list_and_min_length() -> None:
     policy = PasswordPolicy(4, CommonPasswords(frozenset({"hunter22"})))
     assert codes(policy.plain_problems("bob", "abcd")) == []

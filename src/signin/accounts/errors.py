@@ -13,21 +13,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from signin.i18n import N_
+from signin.i18n import N_, Plural
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason an input was refused: a machine code, a field and a readable message."""
+    """One reason an input was refused: a machine code, a field and a readable message.
+
+    A `Plural` text takes the form its number asks for: `count` names that parameter."""
 
     code: str
     field: str
-    text: str
+    text: str | Plural
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
+    count: str = ""
 
     @property
     def message(self) -> str:
-        return self.text % self.params if self.params else self.text
+        text = self.text
+        if isinstance(text, Plural):
+            text = text.english(int(self.params[self.count]))
+        return text % self.params if self.params else text
 
 
 class SigninError(Exception):

@@ -15,9 +15,12 @@ from signin.accounts.errors import Busy, Problem
 from signin.crypto.common_passwords import CommonPasswords
 from signin.crypto.passwords import HasherBusy
 from signin.crypto.prehash import canon, is_prehash, normalize_password, prehash_v1, to_prehash
-from signin.i18n import N_
+from signin.i18n import N_, Nn_
 
 MAX_LENGTH = 1024
+TOO_SHORT = Nn_(
+    "Password must be at least %(min)d character.", "Password must be at least %(min)d characters."
+)
 
 
 Offload = Callable[..., Awaitable[Any]]
@@ -45,8 +48,9 @@ class PasswordPolicy:
                 Problem(
                     "password_too_short",
                     "password",
-                    N_("Password must be at least %(min)d characters."),
+                    TOO_SHORT,
                     {"min": self.min_length},
+                    count="min",
                 )
             )
         if len(text) > MAX_LENGTH:

@@ -8,6 +8,7 @@ How to add a language: docs/i18n.md.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
@@ -33,6 +34,21 @@ NAMES: dict[str, str] = {
 def N_(text: str) -> str:
     """Mark `text` for the catalogue without translating it (gettext_noop)."""
     return text
+
+
+class Plural(NamedTuple):
+    """A message whose words follow a number: English singular and plural msgids (ngettext)."""
+
+    singular: str
+    plural: str
+
+    def english(self, n: int) -> str:
+        return self.singular if n == 1 else self.plural
+
+
+def Nn_(singular: str, plural: str) -> Plural:
+    """Mark a plural message for the catalogue (ngettext_noop): each language has its forms."""
+    return Plural(singular, plural)
 
 
 def html_lang(code: str) -> str:

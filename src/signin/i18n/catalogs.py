@@ -8,22 +8,41 @@ methods, so the command line (which never translates) starts without it.
 from __future__ import annotations
 
 import io
+import math
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from signin.accounts.errors import Seconds
-from signin.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE_DIR, html_lang, text_direction
+from signin.i18n import (
+    DEFAULT_LANGUAGE,
+    DOMAIN,
+    LANGUAGES,
+    LOCALE_DIR,
+    Plural,
+    html_lang,
+    text_direction,
+)
 
 if TYPE_CHECKING:
     from babel import Locale
     from babel.support import Translations
 
+# The units a duration may be said in, largest first (months and years never divide exactly).
+Unit = Literal["week", "day", "hour", "minute", "second"]
+UNITS: tuple[tuple[Unit, int], ...] = (
+    ("week", 7 * 86400),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+)
 
-def compile_catalogue(po_path: Path) -> Translations:
-    """A `.po` file read and compiled to a gettext catalogue in memory (no `.mo` on disk)."""
+
+def compile_catalogue(po_path: Path) -> tuple[Translations, frozenset[str]]:
+    """A `.po` file read and compiled to a gettext catalogue in memory (no `.mo` on disk), and
+    the set of its messages (singular msgids)."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
     from babel.support import Translations
@@ -33,15 +52,23 @@ def compile_catalogue(po_path: Path) -> Translations:
     buffer = io.BytesIO()
     write_mo(buffer, catalogue, use_fuzzy=False)
     buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    ids = frozenset(m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.id)
+    return Translations(buffer, domain=DOMAIN), ids
 
 
 class Translator:
     """One language: gettext, and numbers, dates and durations the way its readers write them."""
 
-    def __init__(self, language: str, translations: Translations, locale: Locale) -> None:
+    def __init__(
+        self,
+        language: str,
+        translations: Translations,
+        locale: Locale,
+        known: frozenset[str] = frozenset(),
+    ) -> None:
         self.language = language
         self.translations = translations
+        self.known = known  # every message of the catalogue, translated or not
         self.locale = locale
         self.html_lang = html_lang(language)
         self.direction = text_direction(language)
@@ -52,9 +79,16 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return str(self.translations.ngettext(singular, plural, n))
 
-    def text(self, message: str, params: Mapping[str, Any] | None = None) -> str:
-        """`message` translated, its `%(name)s` placeholders filled with `params` said here."""
-        translated = self.gettext(message)
+    def text(
+        self, message: str | Plural, params: Mapping[str, Any] | None = None, count: str = ""
+    ) -> str:
+        """`message` translated, its `%(name)s` placeholders filled with `params` said here;
+        a `Plural` in the form its language uses for the number `params[count]`."""
+        if isinstance(message, Plural):
+            n = int((params or {})[count])
+            translated = self.ngettext(message.singular, message.plural, n)
+        else:
+            translated = self.gettext(message)
         if not params:
             return translated
         return translated % {name: self.value(value) for name, value in params.items()}
@@ -65,12 +99,21 @@ class Translator:
         return value
 
     def duration(self, seconds: int) -> str:
-        """`600` -> "10 minutes" / "10 Minuten" / "10 دقائق"; under 90 seconds in seconds."""
+        """`600` -> "10 minutes" / "10 Minuten" / "10 دقائق", in the largest unit that divides
+        `seconds` exactly (5400 is "90 minutes", 30 days "30 days"): never rounded, so a wait
+        or a link's lifetime is said as it is, not longer or shorter."""
         from babel.dates import format_timedelta
 
+        unit: Unit = next(
+            (name for name, size in UNITS if seconds and seconds % size == 0), "second"
+        )
         return str(
             format_timedelta(
-                timedelta(seconds=seconds), threshold=1.5, format="long", locale=self.locale
+                timedelta(seconds=seconds),
+                granularity=unit,
+                threshold=math.inf,  # no larger unit: the granularity unit is the one said
+                format="long",
+                locale=self.locale,
             )
         )
 
@@ -116,5 +159,7 @@ class Catalogs:
         from babel.support import NullTranslations
 
         po = self.directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-        translations = compile_catalogue(po) if po.is_file() else NullTranslations()
-        return Translator(code, translations, Locale.parse(code))  # type: ignore[arg-type]
+        if not po.is_file():
+            return Translator(code, NullTranslations(), Locale.parse(code))  # type: ignore[arg-type]
+        translations, known = compile_catalogue(po)
+        return Translator(code, translations, Locale.parse(code), known)

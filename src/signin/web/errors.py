@@ -22,6 +22,7 @@ from starlette.types import Scope
 from signin.accounts import errors as e
 from signin.i18n import N_
 from signin.stores.base import StoreUnavailable
+from signin.web.schema_errors import schema_errors
 
 log = logging.getLogger("signin.web")
 PROBLEM_TYPE = "https://signin.invalid/problems/"
@@ -69,6 +70,11 @@ TITLES = {
     500: N_("Internal Server Error"),
     503: N_("Service Unavailable"),
 }
+
+
+NOT_JSON = N_("The request body is not valid JSON.")
+# FastAPI's and Starlette's own English details, said in the reader's language instead.
+FRAMEWORK_DETAILS = {"There was an error parsing the body": NOT_JSON}
 
 
 def title_of(status: int, request: Request | None = None) -> str:
@@ -206,22 +212,22 @@ async def error_response(request: Request, exc: Exception) -> Response | None:
             headers={"Retry-After": "5"},
         )
     if isinstance(exc, RequestValidationError):
-        errors = [
-            {
-                "code": err.get("type", "invalid"),
-                "field": ".".join(str(part) for part in err.get("loc", ())[1:]),
-                "detail": err.get("msg", "invalid"),
-            }
-            for err in exc.errors()
-        ]
+        problems = list(exc.errors())
+        if any(error.get("type") == "json_invalid" for error in problems):
+            return respond(request, 400, gettext(request, NOT_JSON))
+        errors = schema_errors(translator(request), problems)
         detail = gettext(request, N_("The request is not valid."))
         return respond(request, 422, detail, code="invalid_input", errors=errors)
     if isinstance(exc, HTTPException):
+        known = translator(request).known
         if exc.status_code == 404:
             detail = gettext(request, N_("There is no page at this address."))
-        elif isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase:
-            # Our own details are catalogue entries (N_); any other text passes through as is.
-            detail = gettext(request, exc.detail)
+        elif isinstance(exc.detail, str) and exc.detail in known:
+            detail = gettext(request, exc.detail)  # our own details are catalogue entries (N_)
+        elif isinstance(exc.detail, str) and exc.detail in FRAMEWORK_DETAILS:
+            detail = gettext(request, FRAMEWORK_DETAILS[exc.detail])
+        elif exc.status_code == 400:  # Starlette's English (a form it could not parse)
+            detail = gettext(request, N_("The request could not be read."))
         else:
             detail = title_of(exc.status_code, request)
         return respond(request, exc.status_code, detail, headers=exc.headers)

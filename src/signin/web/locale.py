@@ -108,7 +108,7 @@ def error_text(request: Request, exc: SigninError) -> str:
 
 
 def problem_text(speak: Translator, problem: Problem) -> str:
-    return speak.text(problem.text, problem.params)
+    return speak.text(problem.text, problem.params, problem.count)
 
 
 def gettext(request: Request, message: str, **params: object) -> str:

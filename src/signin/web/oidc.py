@@ -15,13 +15,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from signin.accounts.factors.flow import STEP_UP_PATH
-from signin.accounts.oidc.errors import ClientUnknown, _
+from signin.accounts.oidc.errors import ClientUnknown
 from signin.accounts.oidc.provider import AskConsent, Decision, Respond
 from signin.accounts.oidc.request import AuthRequest, RedirectError, read_request
+from signin.i18n import N_
 from signin.services import services_of
 from signin.web.auth import current_session
 from signin.web.errors import error_page
 from signin.web.forms import read_form, see_other
+from signin.web.locale import error_text, gettext
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -78,7 +80,7 @@ async def _authorize(
         auth = read_request(params, oidc.clients, repeated)
     except ClientUnknown as exc:
         oidc.authorizer.unknown_client(params)
-        return error_page(request, 400, exc.message, NO_STORE)
+        return error_page(request, 400, error_text(request, exc), NO_STORE)
     except RedirectError as exc:
         return respond(request, oidc.authorizer.redirect_error(exc))
     found = await current_session(request)
@@ -93,12 +95,10 @@ async def act(request: Request, decision: Decision) -> Response:
         return await consent_page(request, decision.request)
     redirects = services_of(request).redirects
     if not redirects.is_safe(decision.resume):
-        return error_page(
-            request,
-            400,
-            _("This sign-in request is too long or holds characters a sign-in link cannot carry."),
-            NO_STORE,
+        detail = N_(
+            "This sign-in request is too long or holds characters a sign-in link cannot carry."
         )
+        return error_page(request, 400, gettext(request, detail), NO_STORE)
     path = STEP_UP_PATH if decision.step_up else "/sign-in"
     return see_other(redirects.sign_in_link(decision.resume, path))
 
@@ -135,15 +135,15 @@ async def consent(request: Request) -> Response:
     found = await current_session(request)
     saved = oidc.consent_signer.loads(fields.get("request", ""))
     if saved is None or not isinstance(saved.get("p"), dict):
-        detail = _("This consent page has expired. Go back to the application and start again.")
-        return error_page(request, 400, detail, NO_STORE)
+        detail = N_("This consent page has expired. Go back to the application and start again.")
+        return error_page(request, 400, gettext(request, detail), NO_STORE)
     if found is not None and saved.get("u") != found.session.user_id:
         found = None  # answered by another account than the one asked: ask that one again
     params = {str(key): str(value) for key, value in saved["p"].items()}
     try:
         auth = read_request(params, oidc.clients)
     except ClientUnknown as exc:
-        return error_page(request, 400, exc.message, NO_STORE)
+        return error_page(request, 400, error_text(request, exc), NO_STORE)
     except RedirectError as exc:
         return respond(request, oidc.authorizer.redirect_error(exc))
     approved = fields.get("answer") == "allow"

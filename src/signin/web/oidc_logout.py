@@ -17,6 +17,7 @@ from signin.services import services_of
 from signin.web.auth import clear_session_cookie, current_session, presented_token
 from signin.web.errors import error_page
 from signin.web.forms import read_form, require_session, see_other
+from signin.web.locale import error_text
 from signin.web.oidc import NO_STORE, collect
 from signin.web.templating import render
 
@@ -46,7 +47,7 @@ async def _logout(request: Request, params: dict[str, str], *, confirmed: bool) 
     try:
         plan = plan_logout(params, oidc.keys, oidc.clients, oidc.issuer)
     except ClientUnknown as exc:
-        return error_page(request, 400, exc.message, NO_STORE)
+        return error_page(request, 400, error_text(request, exc), NO_STORE)
     found = await current_session(request)
     if found is not None and not confirmed:
         sub = await oidc.subject(found.session.user_id)

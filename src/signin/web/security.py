@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -64,6 +65,9 @@ class SecurityMiddleware:
 
     def __init__(self, app: ASGIApp, *, csp: str, max_body: int = MAX_BODY) -> None:
         self.app = app
+        # The application an error answered here renders with (its services, templates): the
+        # edge's dispatcher holds it, a plain app is it.
+        self.owner: Any = getattr(app, "app", app)
         self.csp = (b"content-security-policy", csp.encode("latin-1"))
         self.max_body = max_body
 
@@ -84,6 +88,10 @@ class SecurityMiddleware:
             headers.append(NO_STORE)
         return headers
 
+    def _answering(self, scope: Scope) -> Scope:
+        """The scope an error answered here renders in: with the app, even before the router."""
+        return scope if "app" in scope else {**scope, "app": self.owner}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -101,7 +109,7 @@ class SecurityMiddleware:
 
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
-            await _too_large(scope, send_with_headers)
+            await _too_large(self._answering(scope), send_with_headers)
             return
         received = 0
 
@@ -120,7 +128,7 @@ class SecurityMiddleware:
             # Reached only when no handler turned it into a response already.
             if started:
                 raise
-            await _too_large(scope, send_with_headers)
+            await _too_large(self._answering(scope), send_with_headers)
         except ClientDisconnect:
             return  # the client went away mid-body: nobody to answer, nothing went wrong here
         except Exception as exc:
@@ -128,7 +136,7 @@ class SecurityMiddleware:
             # here, where the headers are added.
             if started:
                 raise
-            await _server_error(scope, exc, send_with_headers)
+            await _server_error(self._answering(scope), exc, send_with_headers)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -142,12 +150,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(scope: Scope, send: Send) -> None:
-    from signin.web.errors import plain_error_response
-
-    response = plain_error_response(
-        scope, 413, "Request too large", "The request body is larger than 64 KiB."
-    )
-    await response(scope, _no_receive, send)
+    await _answer(scope, 413, N_("The request body is larger than 64 KiB."), send)
 
 
 def log_unhandled(scope: Scope, exc: Exception) -> None:
@@ -161,19 +164,25 @@ def log_unhandled(scope: Scope, exc: Exception) -> None:
 
 
 async def _server_error(scope: Scope, exc: Exception, send: Send) -> None:
-    from starlette.requests import Request
-
-    from signin.web.errors import respond
-    from signin.web.locale import gettext
 
     log_unhandled(scope, exc)
+    await _answer(scope, 500, N_("Something went wrong on our side. Please try again."), send)
+
+
+async def _answer(scope: Scope, status: int, detail: str, send: Send) -> None:
+    """The usual error page or problem+json in the reader's language, answered here (below
+    the router); English plain text only if that fails (the answer to a fault must not fault)."""
+    from starlette.requests import Request
+
+    from signin.web.errors import plain_error_response, respond
+    from signin.web.locale import gettext
+
     request = Request(scope, _no_receive)
-    detail = N_("Something went wrong on our side. Please try again.")
     try:
-        detail = gettext(request, detail)
-    except Exception:  # the answer to a fault must not fault: English then
-        log.exception("translating the error answer failed")
-    response = respond(request, 500, detail)
+        response = respond(request, status, gettext(request, detail))
+    except Exception:
+        log.exception("the error answer failed")
+        response = plain_error_response(scope, status, HTTPStatus(status).phrase, detail)
     await response(scope, _no_receive, send)
 
 

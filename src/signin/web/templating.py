@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from signin.i18n import LANGUAGES, N_, NAMES
+from signin.accounts.policy import TOO_SHORT
+from signin.i18n import LANGUAGES, N_, NAMES, Plural
+from signin.i18n.catalogs import Translator
 from signin.i18n.jinja import install, rendering
 from signin.services import services_of
 from signin.web.cookies import read_cookie, set_cookie
@@ -22,10 +24,11 @@ CSRF_COOKIE = "csrf"
 CSRF_FIELD = "csrf_token"
 SKIPPED = frozenset({"token", "next", "sig"})
 # The messages static/js/*.js show, sent translated with every page (base.html, a JSON block).
-JS_MESSAGES = {
+# A `Plural` there is sent in the form for the password's minimum length.
+JS_MESSAGES: dict[str, str | Plural] = {
     "enter_username": N_("Enter your username."),
     "fill_in": N_("Please fill in: %(field)s."),
-    "too_short": N_("Password must be at least %(min)d characters."),
+    "too_short": TOO_SHORT,  # the scripts' one number: the minimum length, known here
     "too_long": N_("Password must be at most %(max)d characters."),
     "is_username": N_("Password must not be the username."),
     "mismatch": N_("The two passwords do not match."),
@@ -40,6 +43,15 @@ JS_MESSAGES = {
     "passkey_failed": N_("The passkey did not work. Please try again."),
     "passkey_name": N_("Give the passkey a name, such as the device it lives on."),
 }
+
+
+def js_messages(speak: Translator, min_length: int) -> dict[str, str]:
+    return {
+        key: speak.ngettext(text.singular, text.plural, min_length)
+        if isinstance(text, Plural)
+        else speak.gettext(text)
+        for key, text in JS_MESSAGES.items()
+    }
 
 
 def make_templates() -> Jinja2Templates:
@@ -101,7 +113,7 @@ def render(
         "lang_tag": speak.html_lang,
         "lang_dir": speak.direction,
         "languages": [(code, NAMES[code]) for code in LANGUAGES],
-        "js_messages": {key: speak.gettext(text) for key, text in JS_MESSAGES.items()},
+        "js_messages": js_messages(speak, services.settings.password_min_length),
         "here": _here(request, status_code),
         "csrf_token": services.csrf.token_for(secret),
         "settings": services.settings,

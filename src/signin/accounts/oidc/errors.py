@@ -12,8 +12,8 @@ from signin.accounts.errors import SigninError
 
 
 def _(text: str) -> str:
-    """Marks a message people read (pages, not OAuth `error_description`) for translation;
-    gettext extraction finds it, and a catalogue, once installed, translates it."""
+    """Marks a message people read (pages, not OAuth `error_description`) for the catalogue
+    without translating it (like `N_`): the web edge translates it when it renders the page."""
     return text
 
 
