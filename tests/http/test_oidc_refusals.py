@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from signin.accounts.audit import AuditQuery
 from signin.accounts.clock import FrozenClock
+from signin.services import Services
 from tests.http.oidcflows import (
     CALLBACK,
     SECRET,
@@ -298,3 +300,78 @@ async def test_client_secret_post_es256_and_offline_access_by_setting(tmp_path: 
         decoded = jwt.decode(body["id_token"], jwks, algorithms=["ES256"])
         assert decoded.header["alg"] == "ES256"
         assert "email" not in decoded.claims  # scope openid only: no profile or email claims
+
+
+async def _staff_member(client: httpx.AsyncClient, services: Services) -> int:
+    """alice, signed up and signed in, in the group the client "staff" admits."""
+    await sign_up(client)
+    user = await services.users.by_canon("alice")
+    assert user is not None
+    await services.users.change_groups(user.id, ["staff"], [])
+    return user.id
+
+
+async def test_a_user_the_client_no_longer_admits_loses_refresh_userinfo_and_introspection(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        user_id = await _staff_member(client, services)
+        code = await code_for(client, "staff", scope="openid groups offline_access")
+        tokens = (await exchange(client, code, "staff")).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await client.get("/oidc/userinfo", headers=bearer)).status_code == 200
+        await services.users.change_groups(user_id, [], ["staff"])
+        info = await client.get("/oidc/userinfo", headers=bearer)
+        assert info.status_code == 401
+        assert info.json()["error"] == "invalid_token"
+        assert 'error="invalid_token"' in info.headers["www-authenticate"]
+        for token in (tokens["access_token"], tokens["refresh_token"]):
+            seen = await client.post(
+                "/oidc/introspect", data={"token": token}, auth=("staff", SECRET)
+            )
+            assert seen.json() == {"active": False}
+        refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        refused = await client.post("/oidc/token", data=refresh, auth=("staff", SECRET))
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+        # The family is revoked: back in the group, its tokens stay dead.
+        await services.users.change_groups(user_id, ["staff"], [])
+        assert (await client.get("/oidc/userinfo", headers=bearer)).status_code == 401
+        again = await client.post("/oidc/token", data=refresh, auth=("staff", SECRET))
+        assert again.json()["error"] == "invalid_grant"
+        await services.audit.flush()
+        events = await services.audit.query(AuditQuery(types=("oidc_request_refused",)))
+        assert [(e.username, e.details) for e in events] == [
+            ("alice", {"client": "staff", "error": "access_denied"})
+        ]
+
+
+async def test_a_code_is_refused_when_the_user_left_the_clients_groups_meanwhile(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        user_id = await _staff_member(client, services)
+        code = await code_for(client, "staff")
+        await services.users.change_groups(user_id, [], ["staff"])
+        refused = await exchange(client, code, "staff")
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+
+
+async def test_a_refresh_of_a_disabled_account_revokes_its_family(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        await sign_up(client)
+        user = await services.users.by_canon("alice")
+        assert user is not None
+        code = await code_for(client, "first", scope="openid offline_access")
+        tokens = (await exchange(client, code)).json()
+        await services.users.set_disabled(user.id, True)
+        refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        refused = await client.post("/oidc/token", data=refresh, auth=("first", SECRET))
+        assert refused.json()["error"] == "invalid_grant"
+        await services.users.set_disabled(user.id, False)
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await client.get("/oidc/userinfo", headers=bearer)).status_code == 401
+        await services.audit.flush()
+        events = await services.audit.query(AuditQuery(types=("oidc_request_refused",)))
+        assert [e.details for e in events] == [{"client": "first", "error": "account_disabled"}]

@@ -186,10 +186,20 @@ class TokenIssuer:
             await self.store.revoke_grant(rotated.reused_grant, now)
             self._refused(client.id, "refresh_reused")
             raise invalid_grant("The refresh token was used before; its family is revoked.")
+        if rotated.grant is not None and live is None:
+            # Live by itself, yet `active` did not find it: its account is disabled or gone.
+            await self._end(client, rotated.grant.id, now, "account_disabled", None)
         if rotated.grant is None or live is None:
             raise invalid_grant("The refresh token is unknown, expired or revoked.")
         grant = rotated.grant
         return await self._answer(client, grant, issued, "refresh_token", None, live)
+
+    async def _end(
+        self, client: Client, grant_id: str, now: float, error: str, username: str | None
+    ) -> None:
+        """Revoke a family its user may no longer hold, and say so in the audit log."""
+        await self.store.revoke_grant(grant_id, now)
+        self._refused(client.id, error, canon(username) if username else None)
 
     def _tokens(
         self, grant_id: str, now: float, offline: bool
@@ -223,6 +233,11 @@ class TokenIssuer:
     ) -> dict[str, Any]:
         now = self.clock()
         person = await self.person(grant.user_id, live)
+        if not client.admits(person.groups):
+            # Groups change: checked at /oidc/authorize, and again at every code exchange and
+            # refresh, on the account just read for the ID token (no query of its own).
+            await self._end(client, grant.id, now, "access_denied", person.username)
+            raise invalid_grant("This account may no longer use this application.")
         facts = IdTokenFacts(
             issuer=self.issuer,
             client_id=client.id,
