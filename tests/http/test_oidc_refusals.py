@@ -11,9 +11,11 @@ import pytest
 
 from signin.accounts.audit import AuditQuery
 from signin.accounts.clock import FrozenClock
+from signin.accounts.oidc.clients import hash_secret
 from signin.services import Services
 from tests.http.oidcflows import (
     CALLBACK,
+    CLIENTS,
     SECRET,
     answer_of,
     auth_params,
@@ -22,6 +24,7 @@ from tests.http.oidcflows import (
     oidc_app,
     pkce,
     sign_up,
+    write_clients,
 )
 
 
@@ -197,13 +200,47 @@ async def test_client_authentication(tmp_path: Path) -> None:
         assert basic_for_post.status_code == 401  # registered for client_secret_post
         as_json = await client.post("/oidc/token", json=data, auth=("first", SECRET))
         assert as_json.json()["error"] == "invalid_request"
-        kinds = {"client_credentials": "unauthorized_client", "magic": "unsupported_grant_type"}
-        for kind, error in kinds.items():
-            answer = await client.post(
-                "/oidc/token", data={"grant_type": kind}, auth=("first", SECRET)
-            )
-            assert answer.status_code == 400
-            assert answer.json()["error"] == error
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "password",
+        "client_credentials",
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "magic",
+    ],
+)
+async def test_grant_types_the_server_does_not_support(tmp_path: Path, kind: str) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        data = {"grant_type": kind, "username": "alice", "password": "x"}
+        answer = await client.post("/oidc/token", data=data, auth=("first", SECRET))
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "unsupported_grant_type"
+
+
+async def test_refresh_grant_of_a_client_that_gets_no_refresh_tokens(tmp_path: Path) -> None:
+    clients = (
+        CLIENTS
+        + f"""
+[[client]]
+id = "online"
+redirect_uris = ["{CALLBACK}"]
+secret_hash = "{hash_secret(SECRET)}"
+scopes = ["openid", "profile"]
+"""
+    )
+    (tmp_path / "online").mkdir()
+    path = write_clients(tmp_path / "online", clients)  # oidc_app writes its own in tmp_path
+    async with oidc_app(tmp_path, oidc_clients=path) as (client, _):
+        data = {"grant_type": "refresh_token", "refresh_token": "x" * 43}
+        online = await client.post("/oidc/token", data=data, auth=("online", SECRET))
+        assert online.status_code == 400
+        assert online.json()["error"] == "unauthorized_client"
+        first = await client.post("/oidc/token", data=data, auth=("first", SECRET))
+        assert first.json()["error"] == "invalid_grant"  # may refresh; this token is unknown
 
 
 async def test_pkce_mismatch_and_downgrade(tmp_path: Path) -> None:

@@ -35,9 +35,6 @@ from signin.stores.oidc import ActiveToken, CodeRecord, GrantRecord, OidcStore, 
 from signin.stores.oidc import Subject as Person
 
 MAX_TOKEN = 512
-KNOWN_GRANTS = frozenset(
-    {"client_credentials", "password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"}
-)
 
 
 @dataclass(frozen=True)
@@ -118,9 +115,12 @@ class TokenIssuer:
         if kind == "authorization_code":
             return await self._code(client, form)
         if kind == "refresh_token":
+            if not client.offline_access and "offline_access" not in client.scopes:
+                # Supported, but never this client's (RFC 6749 5.2): it gets no refresh tokens.
+                raise OAuthError("unauthorized_client", "This client gets no refresh tokens.")
             return await self._refresh(client, form)
-        if kind in KNOWN_GRANTS:
-            raise OAuthError("unauthorized_client", f"This client may not use {kind}.")
+        # Every other type, however well known (password, client_credentials, device_code...),
+        # is one this server does not support at all: RFC 6749 5.2 unsupported_grant_type.
         raise OAuthError("unsupported_grant_type", "Only authorization_code and refresh_token.")
 
     async def _code(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
