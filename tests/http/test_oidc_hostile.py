@@ -106,3 +106,30 @@ async def test_cors_only_for_public_clients_origins(tmp_path: Path) -> None:
         assert "access-control-allow-origin" not in evil.headers
         jwks = await client.get("/oidc/jwks", headers={"Origin": "https://evil.example"})
         assert jwks.headers["access-control-allow-origin"] == "*"
+
+
+async def test_userinfo_tells_a_missing_token_from_a_bad_one(tmp_path: Path) -> None:
+    """RFC 6750 3.1: no credentials (or another scheme) is a bare challenge; a presented token
+    that fails is `invalid_token`."""
+    async with oidc_app(tmp_path) as (client, _):
+        bare = [
+            await client.get("/oidc/userinfo"),
+            await client.get("/oidc/userinfo", headers={"Authorization": "Basic YTpi"}),
+            await client.post("/oidc/userinfo"),
+        ]
+        for response in bare:
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == 'Bearer realm="signin"'
+            assert response.headers["cache-control"] == "no-store"
+        bad = [
+            await client.get("/oidc/userinfo", headers={"Authorization": "Bearer nope"}),
+            await client.post(
+                "/oidc/userinfo",
+                content=b"access_token=nope",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+        ]
+        for response in bad:
+            assert response.status_code == 401
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]
+            assert response.json()["error"] == "invalid_token"

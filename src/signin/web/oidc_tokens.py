@@ -156,6 +156,11 @@ async def _userinfo(request: Request, form_token: str | None) -> Response:
     bearer = value.strip() if scheme.lower() == "bearer" else None
     if bearer and form_token:
         return _bearer_error("invalid_request", "Send the token once.", 400)
+    if bearer is None and form_token is None:
+        # RFC 6750 3.1: a request with no token at all (or another scheme) gets the challenge
+        # alone, without an error code; that is for a token that was presented and failed.
+        challenge = {"WWW-Authenticate": 'Bearer realm="signin"'}
+        return Response(status_code=401, headers={**NO_STORE, **challenge})
     presented = bearer or form_token
     if not presented:
         return _bearer_error("invalid_token", "An access token is needed.")
