@@ -23,6 +23,7 @@ from tests.http.oidcflows import (
     exchange,
     oidc_app,
     pkce,
+    s256,
     sign_up,
     write_clients,
 )
@@ -412,3 +413,34 @@ async def test_a_refresh_of_a_disabled_account_revokes_its_family(tmp_path: Path
         await services.audit.flush()
         events = await services.audit.query(AuditQuery(types=("oidc_request_refused",)))
         assert [e.details for e in events] == [{"client": "first", "error": "account_disabled"}]
+
+
+@pytest.mark.parametrize(
+    "verifier", ["abc", "a" * 42, "a" * 129, "a" * 42 + "+", "a" * 42 + "é"], ids=str
+)
+async def test_a_malformed_code_verifier_is_refused_even_when_it_matches(
+    tmp_path: Path, verifier: str
+) -> None:
+    """RFC 7636 4.1: 43-128 characters of A-Z a-z 0-9 - . _ ~."""
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        code = await code_for(client, "first", code_challenge=s256(verifier))
+        refused = await exchange(client, code, code_verifier=verifier)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    "challenge", ["a" * 42, "a" * 129, "a" * 42 + "+", "a" * 42 + "=", "a" * 42 + "é"], ids=str
+)
+async def test_a_malformed_code_challenge_goes_back_as_invalid_request(
+    tmp_path: Path, challenge: str
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        params = auth_params("first", code_challenge=challenge)
+        answer = answer_of(await client.get("/oidc/authorize", params=params))
+        assert answer["error"] == "invalid_request"
+        assert answer["state"] == "st-1"
+        edge = auth_params("first", code_challenge="a" * 128)
+        assert "code" in answer_of(await client.get("/oidc/authorize", params=edge))

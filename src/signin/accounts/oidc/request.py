@@ -16,7 +16,7 @@ from signin.accounts.oidc.errors import ClientUnknown, OAuthError, _, invalid_re
 from signin.escape import has_control
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
-PKCE_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+PKCE_RE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 4.1 and 4.2; use with fullmatch
 MAX_PARAM = 2048
 MAX_NONCE = 512
 AUTH_AFTER = "auth_after"  # ours: the time a forced sign-in must be newer than
@@ -139,7 +139,7 @@ def _checked(params: dict[str, str], base: AuthRequest) -> AuthRequest:
     else:
         if (method or "plain") != "S256":
             raise invalid_request("code_challenge_method must be S256.")
-        if not PKCE_RE.match(challenge):
+        if not PKCE_RE.fullmatch(challenge):
             raise invalid_request("code_challenge is not a valid S256 challenge.")
     nonce = _one(params, "nonce")
     if nonce is not None and len(nonce) > MAX_NONCE:

@@ -5,7 +5,8 @@ revocation and introspection are exact. A code is used once: a second use revoke
 its first use made. A refresh token is used once too (rotation): presenting a used one again
 revokes its whole family (OAuth 2.0 Security BCP, refresh token reuse detection).
 
-PKCE is checked with authlib's RFC 7636 implementation; the ID token is signed by joserfc
+PKCE is checked with authlib's RFC 7636 implementation, after the verifier's own syntax (RFC 7636
+4.1: 43-128 unreserved characters, which authlib does not check); the ID token is signed by joserfc
 (accounts/oidc/keys.py).
 """
 
@@ -29,6 +30,7 @@ from signin.accounts.oidc.errors import (
     invalid_request,
 )
 from signin.accounts.oidc.keys import ProviderKeys
+from signin.accounts.oidc.request import PKCE_RE
 from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
 from signin.stores.oidc import ActiveToken, CodeRecord, GrantRecord, OidcStore, OidcToken
@@ -147,6 +149,9 @@ class TokenIssuer:
             raise invalid_grant("redirect_uri does not match the authorization request.")
         verifier = form.get("code_verifier")
         if found.code_challenge is not None:
+            if verifier and not PKCE_RE.fullmatch(verifier):
+                self._refused(client.id, "pkce_mismatch")
+                raise invalid_grant("code_verifier must be 43-128 of A-Z a-z 0-9 - . _ ~.")
             if not verifier or not compare_s256_code_challenge(verifier, found.code_challenge):
                 self._refused(client.id, "pkce_mismatch")
                 raise invalid_grant("code_verifier does not match the code_challenge.")
