@@ -66,7 +66,7 @@ class Resources:
         live = await self._live(token, "access")
         if live is None or not self._admitted(live):
             return None
-        return claims_for(live.person, live.grant.scope)
+        return claims_for(live.person, live.scope)
 
     async def _find(self, token: str, hint: str | None) -> ActiveToken | None:
         order = ["refresh", "access"] if hint == "refresh_token" else ["access", "refresh"]
@@ -98,7 +98,7 @@ class Resources:
             return {"active": False}
         return {
             "active": True,
-            "scope": live.grant.scope,
+            "scope": live.scope,
             "client_id": live.grant.client_id,
             "username": live.person.username,
             "token_type": "Bearer" if live.token.kind == "access" else "refresh_token",

@@ -73,6 +73,16 @@ def _family(
     )
 
 
+def _narrowed(granted: str, asked: list[str]) -> str | None:
+    """The scope a refresh asked for, when it is less than `granted` (None: all of it).
+
+    RFC 6749 section 6: a refresh may ask for part of the grant's scope, never more."""
+    if not set(asked) <= set(granted.split()):
+        raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
+    kept = " ".join(scope for scope in granted.split() if scope in asked)
+    return kept if asked and kept != granted else None
+
+
 class TokenIssuer:
     def __init__(
         self,
@@ -175,11 +185,10 @@ class TokenIssuer:
         if live is not None and live.grant.client_id != client.id:
             self._refused(client.id, "invalid_grant")
             raise invalid_grant("The refresh token was not issued to this client.")
+        scope = None
         if live is not None:
-            asked = (form.get("scope") or "").split()
-            if not set(asked) <= set(live.grant.scope.split()):
-                raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
-        issued, tokens = self._tokens("", now, True)
+            scope = _narrowed(live.scope, (form.get("scope") or "").split())
+        issued, tokens = self._tokens("", now, True, scope)
         rotated = await self.store.rotate_refresh(
             hashed,
             now,
@@ -197,7 +206,7 @@ class TokenIssuer:
         if rotated.grant is None or live is None:
             raise invalid_grant("The refresh token is unknown, expired or revoked.")
         grant = rotated.grant
-        return await self._answer(client, grant, issued, "refresh_token", None, live)
+        return await self._answer(client, grant, issued, "refresh_token", None, live, scope)
 
     async def _end(
         self, client: Client, grant_id: str, now: float, error: str, username: str | None
@@ -207,14 +216,17 @@ class TokenIssuer:
         self._refused(client.id, error, canon(username) if username else None)
 
     def _tokens(
-        self, grant_id: str, now: float, offline: bool
+        self, grant_id: str, now: float, offline: bool, access_scope: str | None = None
     ) -> tuple[dict[str, str], list[OidcToken]]:
+        """New tokens; the access token with `access_scope` when it is narrower than the
+        grant's (the refresh token always keeps the grant's scope, RFC 6749 section 6)."""
         issued = {"access": secrets.token_urlsafe(32)}
         if offline:
             issued["refresh"] = secrets.token_urlsafe(32)
         lives = {"access": self.lifetimes.access, "refresh": self.lifetimes.refresh}
+        scopes = {"access": access_scope, "refresh": None}
         tokens = [
-            OidcToken(digest(value), kind, grant_id, now, now + lives[kind])  # type: ignore[arg-type]
+            OidcToken(digest(value), kind, grant_id, now, now + lives[kind], scopes[kind])  # type: ignore[arg-type]
             for kind, value in issued.items()
         ]
         return issued, tokens
@@ -235,8 +247,10 @@ class TokenIssuer:
         kind: str,
         nonce: str | None,
         live: ActiveToken | None = None,
+        narrowed: str | None = None,
     ) -> dict[str, Any]:
         now = self.clock()
+        scope = narrowed or grant.scope
         person = await self.person(grant.user_id, live)
         if not client.admits(person.groups):
             # Groups change: checked at /oidc/authorize, and again at every code exchange and
@@ -258,10 +272,10 @@ class TokenIssuer:
             "access_token": issued["access"],
             "token_type": "Bearer",
             "expires_in": self.lifetimes.access,
-            "scope": grant.scope,
+            "scope": scope,
         }
-        if "openid" in grant.scope.split():
-            body["id_token"] = id_token(self.keys, facts, person, grant.scope, issued["access"])
+        if "openid" in scope.split():
+            body["id_token"] = id_token(self.keys, facts, person, scope, issued["access"])
         if "refresh" in issued:
             body["refresh_token"] = issued["refresh"]
         event: EventType = (
