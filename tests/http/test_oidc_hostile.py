@@ -133,3 +133,51 @@ async def test_userinfo_tells_a_missing_token_from_a_bad_one(tmp_path: Path) -> 
             assert response.status_code == 401
             assert 'error="invalid_token"' in response.headers["www-authenticate"]
             assert response.json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow", "as_json"),
+    [
+        ("GET", "/oidc/token", "OPTIONS, POST", True),
+        ("PUT", "/oidc/token", "OPTIONS, POST", True),
+        ("GET", "/oidc/revoke", "OPTIONS, POST", True),
+        ("GET", "/oidc/introspect", "POST", True),
+        ("PUT", "/oidc/userinfo", "GET, OPTIONS, POST", True),
+        ("DELETE", "/oidc/userinfo", "GET, OPTIONS, POST", True),
+        ("PUT", "/oidc/authorize", "GET, POST", False),
+        ("PUT", "/oidc/logout", "GET, POST", False),
+        ("GET", "/oidc/consent", "POST", False),
+        ("POST", "/.well-known/openid-configuration", "GET, HEAD", False),
+        ("PUT", "/oidc/jwks", "GET, HEAD", False),
+    ],
+)
+async def test_a_wrong_method_names_the_methods_the_endpoint_takes(
+    tmp_path: Path, method: str, path: str, allow: str, as_json: bool
+) -> None:
+    """RFC 9110 15.5.6: `Allow` lists the resource's methods (the CORS preflight's OPTIONS
+    included); the endpoints for programs answer in JSON like their other errors."""
+    async with oidc_app(tmp_path) as (client, _):
+        response = await client.request(method, path)
+        assert response.status_code == 405
+        assert response.headers["allow"] == allow
+        if as_json:
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["error"] == "invalid_request"
+        else:
+            assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_head_answers_where_get_does_for_discovery_and_keys(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        for path in ("/.well-known/openid-configuration", "/oidc/jwks"):
+            got = await client.get(path)
+            head = await client.head(path)
+            assert head.status_code == 200
+            assert head.headers["content-type"] == got.headers["content-type"]
+            assert head.headers["cache-control"] == got.headers["cache-control"]
+        spa = "https://app.example.test"
+        pre = await client.options(
+            "/oidc/userinfo", headers={"Origin": spa, "Access-Control-Request-Method": "GET"}
+        )
+        assert pre.status_code == 204
+        assert pre.headers["access-control-allow-origin"] == spa
