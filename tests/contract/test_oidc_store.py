@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -97,6 +98,39 @@ class TestOidcStoreContract:
         assert await store.active(h(f"a2{won}"), "access", T0 + 3) is None
         again = await store.rotate_refresh(h(f"r2{won}"), T0 + 3, [], T0)
         assert again.grant is None
+
+    async def test_an_access_token_keeps_its_own_narrower_scope(
+        self, sql_engine: AsyncEngine
+    ) -> None:
+        """Stored by the fast rotation (`grant=`) and the full one alike; None is the grant's."""
+        store, user_id = await setup(sql_engine)
+        wide = replace(grant(user_id), scope="openid email offline_access")
+        assert await store.add_grant(wide, tokens("g1", "a1", "r1"))
+        first = await store.active(h("a1"), "access", T0 + 1)
+        assert first is not None
+        assert first.token.scope is None
+        assert first.scope == "openid email offline_access"
+        live = await store.active(h("r1"), "refresh", T0 + 1)
+        assert live is not None
+        narrow = [
+            replace(t, scope="openid" if t.kind == "access" else None)
+            for t in tokens("", "a2", "r2")
+        ]
+        fast = await store.rotate_refresh(h("r1"), T0 + 2, narrow, T0 + 7200, grant=live.grant)
+        assert fast.grant is not None
+        narrow = [
+            replace(t, scope="openid email" if t.kind == "access" else None)
+            for t in tokens("", "a3", "r3")
+        ]
+        full = await store.rotate_refresh(h("r2"), T0 + 3, narrow, T0 + 7200)
+        assert full.grant is not None
+        for name, scope in (("a2", "openid"), ("a3", "openid email")):
+            found = await store.active(h(name), "access", T0 + 4)
+            assert found is not None
+            assert (found.token.scope, found.scope) == (scope, scope)
+        refresh = await store.active(h("r3"), "refresh", T0 + 4)
+        assert refresh is not None
+        assert refresh.scope == "openid email offline_access"
 
     async def test_a_tombstone_stops_a_family_not_yet_stored(self, sql_engine: AsyncEngine) -> None:
         store, user_id = await setup(sql_engine)

@@ -71,10 +71,15 @@ consent = "skip"
 """
 
 
+def s256(verifier: str) -> str:
+    """The S256 code_challenge of a verifier (RFC 7636 4.2)."""
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return verifier, s256(verifier)
 
 
 def write_clients(tmp_path: Path, text: str = CLIENTS) -> Path:

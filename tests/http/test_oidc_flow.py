@@ -372,3 +372,45 @@ async def test_prompt_select_account_is_accepted_and_keeps_the_signed_in_account
         await sign_up(client)
         params = auth_params("first", prompt="select_account")
         assert "code" in answer_of(await client.get("/oidc/authorize", params=params))
+
+
+async def test_a_refresh_asking_for_less_gets_an_access_token_for_less(tmp_path: Path) -> None:
+    """RFC 6749 section 6: the new access token has the narrower scope; the refresh token keeps
+    the grant's, so a later refresh may ask for all of it again."""
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        code = await code_for(client, "first", scope="openid profile email offline_access")
+        first = (await exchange(client, code)).json()
+        assert first["scope"] == "openid profile email offline_access"
+        jwks = (await client.get("/oidc/jwks")).json()
+
+        async def refresh(token: str, **scope: str) -> dict[str, str]:
+            data = {"grant_type": "refresh_token", "refresh_token": token, **scope}
+            answer = await client.post("/oidc/token", data=data, auth=("first", SECRET))
+            assert answer.status_code == 200, answer.text
+            return dict(answer.json())
+
+        narrow = await refresh(first["refresh_token"], scope="openid")
+        assert narrow["scope"] == "openid"
+        claims = verify_id_token(narrow["id_token"], jwks)
+        assert "preferred_username" not in claims
+        bearer = {"Authorization": f"Bearer {narrow['access_token']}"}
+        info = (await client.get("/oidc/userinfo", headers=bearer)).json()
+        assert set(info) == {"sub"}
+        seen = await client.post(
+            "/oidc/introspect", data={"token": narrow["access_token"]}, auth=("first", SECRET)
+        )
+        assert seen.json()["scope"] == "openid"
+        no_openid = await refresh(narrow["refresh_token"], scope="profile")
+        assert no_openid["scope"] == "profile"
+        assert "id_token" not in no_openid
+        wider = {"grant_type": "refresh_token", "refresh_token": no_openid["refresh_token"]}
+        widened = await client.post(
+            "/oidc/token", data={**wider, "scope": "openid groups"}, auth=("first", SECRET)
+        )
+        assert widened.json()["error"] == "invalid_scope"
+        whole = await refresh(no_openid["refresh_token"])
+        assert whole["scope"] == "openid profile email offline_access"
+        bearer = {"Authorization": f"Bearer {whole['access_token']}"}
+        info = (await client.get("/oidc/userinfo", headers=bearer)).json()
+        assert info["preferred_username"] == "alice"

@@ -163,3 +163,78 @@ async def test_an_old_marker_is_ignored(tmp_path: Path) -> None:
         assert resumed == resumed_of(made.headers["location"])
         clock.advance(301)
         assert sent_to_sign_in(await client.get(resumed))
+
+
+async def test_userinfo_tells_a_missing_token_from_a_bad_one(tmp_path: Path) -> None:
+    """RFC 6750 3.1: no credentials (or another scheme) is a bare challenge; a presented token
+    that fails is `invalid_token`."""
+    async with oidc_app(tmp_path) as (client, _):
+        bare = [
+            await client.get("/oidc/userinfo"),
+            await client.get("/oidc/userinfo", headers={"Authorization": "Basic YTpi"}),
+            await client.post("/oidc/userinfo"),
+        ]
+        for response in bare:
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == 'Bearer realm="signin"'
+            assert response.headers["cache-control"] == "no-store"
+        bad = [
+            await client.get("/oidc/userinfo", headers={"Authorization": "Bearer nope"}),
+            await client.post(
+                "/oidc/userinfo",
+                content=b"access_token=nope",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+        ]
+        for response in bad:
+            assert response.status_code == 401
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]
+            assert response.json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow", "as_json"),
+    [
+        ("GET", "/oidc/token", "OPTIONS, POST", True),
+        ("PUT", "/oidc/token", "OPTIONS, POST", True),
+        ("GET", "/oidc/revoke", "OPTIONS, POST", True),
+        ("GET", "/oidc/introspect", "POST", True),
+        ("PUT", "/oidc/userinfo", "GET, OPTIONS, POST", True),
+        ("DELETE", "/oidc/userinfo", "GET, OPTIONS, POST", True),
+        ("PUT", "/oidc/authorize", "GET, POST", False),
+        ("PUT", "/oidc/logout", "GET, POST", False),
+        ("GET", "/oidc/consent", "POST", False),
+        ("POST", "/.well-known/openid-configuration", "GET, HEAD", False),
+        ("PUT", "/oidc/jwks", "GET, HEAD", False),
+    ],
+)
+async def test_a_wrong_method_names_the_methods_the_endpoint_takes(
+    tmp_path: Path, method: str, path: str, allow: str, as_json: bool
+) -> None:
+    """RFC 9110 15.5.6: `Allow` lists the resource's methods (the CORS preflight's OPTIONS
+    included); the endpoints for programs answer in JSON like their other errors."""
+    async with oidc_app(tmp_path) as (client, _):
+        response = await client.request(method, path)
+        assert response.status_code == 405
+        assert response.headers["allow"] == allow
+        if as_json:
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["error"] == "invalid_request"
+        else:
+            assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_head_answers_where_get_does_for_discovery_and_keys(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        for path in ("/.well-known/openid-configuration", "/oidc/jwks"):
+            got = await client.get(path)
+            head = await client.head(path)
+            assert head.status_code == 200
+            assert head.headers["content-type"] == got.headers["content-type"]
+            assert head.headers["cache-control"] == got.headers["cache-control"]
+        spa = "https://app.example.test"
+        pre = await client.options(
+            "/oidc/userinfo", headers={"Origin": spa, "Access-Control-Request-Method": "GET"}
+        )
+        assert pre.status_code == 204
+        assert pre.headers["access-control-allow-origin"] == spa

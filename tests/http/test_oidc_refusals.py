@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from signin.accounts.audit import AuditQuery
 from signin.accounts.clock import FrozenClock
+from signin.accounts.oidc.clients import hash_secret
+from signin.services import Services
 from tests.http.oidcflows import (
     CALLBACK,
+    CLIENTS,
     SECRET,
     answer_of,
     auth_params,
@@ -23,7 +27,9 @@ from tests.http.oidcflows import (
     id_token_of,
     oidc_app,
     pkce,
+    s256,
     sign_up,
+    write_clients,
 )
 
 
@@ -199,13 +205,47 @@ async def test_client_authentication(tmp_path: Path) -> None:
         assert basic_for_post.status_code == 401  # registered for client_secret_post
         as_json = await client.post("/oidc/token", json=data, auth=("first", SECRET))
         assert as_json.json()["error"] == "invalid_request"
-        kinds = {"client_credentials": "unauthorized_client", "magic": "unsupported_grant_type"}
-        for kind, error in kinds.items():
-            answer = await client.post(
-                "/oidc/token", data={"grant_type": kind}, auth=("first", SECRET)
-            )
-            assert answer.status_code == 400
-            assert answer.json()["error"] == error
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "password",
+        "client_credentials",
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "magic",
+    ],
+)
+async def test_grant_types_the_server_does_not_support(tmp_path: Path, kind: str) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        data = {"grant_type": kind, "username": "alice", "password": "x"}
+        answer = await client.post("/oidc/token", data=data, auth=("first", SECRET))
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "unsupported_grant_type"
+
+
+async def test_refresh_grant_of_a_client_that_gets_no_refresh_tokens(tmp_path: Path) -> None:
+    clients = (
+        CLIENTS
+        + f"""
+[[client]]
+id = "online"
+redirect_uris = ["{CALLBACK}"]
+secret_hash = "{hash_secret(SECRET)}"
+scopes = ["openid", "profile"]
+"""
+    )
+    (tmp_path / "online").mkdir()
+    path = write_clients(tmp_path / "online", clients)  # oidc_app writes its own in tmp_path
+    async with oidc_app(tmp_path, oidc_clients=path) as (client, _):
+        data = {"grant_type": "refresh_token", "refresh_token": "x" * 43}
+        online = await client.post("/oidc/token", data=data, auth=("online", SECRET))
+        assert online.status_code == 400
+        assert online.json()["error"] == "unauthorized_client"
+        first = await client.post("/oidc/token", data=data, auth=("first", SECRET))
+        assert first.json()["error"] == "invalid_grant"  # may refresh; this token is unknown
 
 
 async def test_pkce_mismatch_and_downgrade(tmp_path: Path) -> None:
@@ -373,3 +413,109 @@ async def test_an_id_token_hint_this_service_did_not_issue_is_invalid_request(
                 answer = answer_of(await client.get("/oidc/authorize", params=params))
                 assert answer["error"] == "invalid_request", (hint[:20], prompt)
                 assert answer["state"] == "st-1"
+
+
+async def _staff_member(client: httpx.AsyncClient, services: Services) -> int:
+    """alice, signed up and signed in, in the group the client "staff" admits."""
+    await sign_up(client)
+    user = await services.users.by_canon("alice")
+    assert user is not None
+    await services.users.change_groups(user.id, ["staff"], [])
+    return user.id
+
+
+async def test_a_user_the_client_no_longer_admits_loses_refresh_userinfo_and_introspection(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        user_id = await _staff_member(client, services)
+        code = await code_for(client, "staff", scope="openid groups offline_access")
+        tokens = (await exchange(client, code, "staff")).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await client.get("/oidc/userinfo", headers=bearer)).status_code == 200
+        await services.users.change_groups(user_id, [], ["staff"])
+        info = await client.get("/oidc/userinfo", headers=bearer)
+        assert info.status_code == 401
+        assert info.json()["error"] == "invalid_token"
+        assert 'error="invalid_token"' in info.headers["www-authenticate"]
+        for token in (tokens["access_token"], tokens["refresh_token"]):
+            seen = await client.post(
+                "/oidc/introspect", data={"token": token}, auth=("staff", SECRET)
+            )
+            assert seen.json() == {"active": False}
+        refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        refused = await client.post("/oidc/token", data=refresh, auth=("staff", SECRET))
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+        # The family is revoked: back in the group, its tokens stay dead.
+        await services.users.change_groups(user_id, ["staff"], [])
+        assert (await client.get("/oidc/userinfo", headers=bearer)).status_code == 401
+        again = await client.post("/oidc/token", data=refresh, auth=("staff", SECRET))
+        assert again.json()["error"] == "invalid_grant"
+        await services.audit.flush()
+        events = await services.audit.query(AuditQuery(types=("oidc_request_refused",)))
+        assert [(e.username, e.details) for e in events] == [
+            ("alice", {"client": "staff", "error": "access_denied"})
+        ]
+
+
+async def test_a_code_is_refused_when_the_user_left_the_clients_groups_meanwhile(
+    tmp_path: Path,
+) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        user_id = await _staff_member(client, services)
+        code = await code_for(client, "staff")
+        await services.users.change_groups(user_id, [], ["staff"])
+        refused = await exchange(client, code, "staff")
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+
+
+async def test_a_refresh_of_a_disabled_account_revokes_its_family(tmp_path: Path) -> None:
+    async with oidc_app(tmp_path) as (client, services):
+        await sign_up(client)
+        user = await services.users.by_canon("alice")
+        assert user is not None
+        code = await code_for(client, "first", scope="openid offline_access")
+        tokens = (await exchange(client, code)).json()
+        await services.users.set_disabled(user.id, True)
+        refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        refused = await client.post("/oidc/token", data=refresh, auth=("first", SECRET))
+        assert refused.json()["error"] == "invalid_grant"
+        await services.users.set_disabled(user.id, False)
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await client.get("/oidc/userinfo", headers=bearer)).status_code == 401
+        await services.audit.flush()
+        events = await services.audit.query(AuditQuery(types=("oidc_request_refused",)))
+        assert [e.details for e in events] == [{"client": "first", "error": "account_disabled"}]
+
+
+@pytest.mark.parametrize(
+    "verifier", ["abc", "a" * 42, "a" * 129, "a" * 42 + "+", "a" * 42 + "é"], ids=str
+)
+async def test_a_malformed_code_verifier_is_refused_even_when_it_matches(
+    tmp_path: Path, verifier: str
+) -> None:
+    """RFC 7636 4.1: 43-128 characters of A-Z a-z 0-9 - . _ ~."""
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        code = await code_for(client, "first", code_challenge=s256(verifier))
+        refused = await exchange(client, code, code_verifier=verifier)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    "challenge", ["a" * 42, "a" * 129, "a" * 42 + "+", "a" * 42 + "=", "a" * 42 + "é"], ids=str
+)
+async def test_a_malformed_code_challenge_goes_back_as_invalid_request(
+    tmp_path: Path, challenge: str
+) -> None:
+    async with oidc_app(tmp_path) as (client, _):
+        await sign_up(client)
+        params = auth_params("first", code_challenge=challenge)
+        answer = answer_of(await client.get("/oidc/authorize", params=params))
+        assert answer["error"] == "invalid_request"
+        assert answer["state"] == "st-1"
+        edge = auth_params("first", code_challenge="a" * 128)
+        assert "code" in answer_of(await client.get("/oidc/authorize", params=edge))

@@ -51,6 +51,7 @@ class OidcToken:
     grant_id: str
     created_at: float
     expires_at: float
+    scope: str | None = None  # None: its grant's; an access token of a narrowed refresh: less
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,11 @@ class ActiveToken:
     token: OidcToken
     grant: GrantRecord
     person: Subject
+
+    @property
+    def scope(self) -> str:
+        """What this token may be used for: its own scope, else its grant's."""
+        return self.token.scope if self.token.scope is not None else self.grant.scope
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,12 @@ form (web/static/js/form-post.js; a button without JavaScript).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -30,6 +33,34 @@ router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PUBLIC = {"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
 MAX_GET_URL = 8000
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+Refusal = Callable[[str], Response]
+
+
+def page_refusal(allow: str) -> Response:
+    """A 405 as every page's error: the app's error handler answers it."""
+    raise HTTPException(405, headers={"Allow": allow})
+
+
+def refuse_other_methods(router: APIRouter, refusal: Refusal = page_refusal) -> None:
+    """One more route per path of `router`, for the methods its routes do not take: 405 with an
+    `Allow` that names the methods they do (RFC 9110 15.5.6). Call it once the routes are all
+    declared. Without it Starlette answers with the first route whose path matches, naming that
+    route's methods only (`Allow: OPTIONS` at the token endpoint, from the CORS preflight)."""
+    allowed: dict[str, set[str]] = {}
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            allowed.setdefault(route.path, set()).update(route.methods or ())
+    for path, methods in allowed.items():
+        others = [method for method in METHODS if method not in methods]
+        router.add_api_route(path, _refuse(", ".join(sorted(methods)), refusal), methods=others)
+
+
+def _refuse(allow: str, refusal: Refusal) -> Callable[[Request], Awaitable[Response]]:
+    async def not_allowed(request: Request) -> Response:
+        return refusal(allow)
+
+    return not_allowed
 
 
 def collect(items: list[tuple[str, str]]) -> tuple[dict[str, str], frozenset[str]]:
@@ -44,12 +75,12 @@ def collect(items: list[tuple[str, str]]) -> tuple[dict[str, str], frozenset[str
     return params, frozenset(repeated)
 
 
-@router.get("/.well-known/openid-configuration")
+@router.api_route("/.well-known/openid-configuration", methods=["GET", "HEAD"])
 async def configuration(request: Request) -> Response:
     return JSONResponse(services_of(request).oidc.metadata, headers=PUBLIC)
 
 
-@router.get("/oidc/jwks")
+@router.api_route("/oidc/jwks", methods=["GET", "HEAD"])
 async def jwks(request: Request) -> Response:
     return JSONResponse(services_of(request).oidc.keys.jwks(), headers=PUBLIC)
 
@@ -148,3 +179,6 @@ async def consent(request: Request) -> Response:
         return respond(request, oidc.authorizer.redirect_error(exc))
     approved = fields.get("answer") == "allow"
     return await act(request, await oidc.authorizer.answer_consent(auth, found, approved))
+
+
+refuse_other_methods(router)

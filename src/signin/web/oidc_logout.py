@@ -18,7 +18,7 @@ from signin.web.auth import clear_session_cookie, current_session, presented_tok
 from signin.web.errors import error_page
 from signin.web.forms import read_form, require_session, see_other
 from signin.web.locale import error_text
-from signin.web.oidc import NO_STORE, collect
+from signin.web.oidc import NO_STORE, collect, refuse_other_methods
 from signin.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -82,3 +82,6 @@ async def revoke_app(request: Request) -> Response:
             found.session.user_id, found.username, client_id
         )
     return see_other("/account#apps")
+
+
+refuse_other_methods(router)

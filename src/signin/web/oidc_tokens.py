@@ -21,7 +21,7 @@ from signin.accounts.oidc.clients import Client
 from signin.accounts.oidc.errors import OAuthError, invalid_client, invalid_request
 from signin.accounts.oidc.tokens import Credentials
 from signin.services import services_of
-from signin.web.oidc import NO_STORE
+from signin.web.oidc import NO_STORE, refuse_other_methods
 
 router = APIRouter(include_in_schema=False)
 FORM = "application/x-www-form-urlencoded"
@@ -46,6 +46,12 @@ async def preflight(request: Request) -> Response:
         "Access-Control-Max-Age": "600",
     }
     return cors(request, Response(status_code=204, headers=headers))
+
+
+def method_not_allowed(allow: str) -> Response:
+    """A 405 as the JSON error programs read here, not an HTML page."""
+    body = {"error": "invalid_request", "error_description": f"This endpoint answers {allow}."}
+    return JSONResponse(body, 405, headers={**NO_STORE, "Allow": allow})
 
 
 def oauth_error(exc: OAuthError, basic: bool = False) -> Response:
@@ -156,6 +162,11 @@ async def _userinfo(request: Request, form_token: str | None) -> Response:
     bearer = value.strip() if scheme.lower() == "bearer" else None
     if bearer and form_token:
         return _bearer_error("invalid_request", "Send the token once.", 400)
+    if bearer is None and form_token is None:
+        # RFC 6750 3.1: a request with no token at all (or another scheme) gets the challenge
+        # alone, without an error code; that is for a token that was presented and failed.
+        challenge = {"WWW-Authenticate": 'Bearer realm="signin"'}
+        return Response(status_code=401, headers={**NO_STORE, **challenge})
     presented = bearer or form_token
     if not presented:
         return _bearer_error("invalid_token", "An access token is needed.")
@@ -178,3 +189,6 @@ async def userinfo_post(request: Request) -> Response:
         value = form.get("access_token")
         form_token = value if isinstance(value, str) else None
     return cors(request, await _userinfo(request, form_token))
+
+
+refuse_other_methods(router, method_not_allowed)

@@ -17,7 +17,7 @@ from signin.escape import has_control
 
 # select_account is accepted and means nothing here: a browser has one session, one account.
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
-PKCE_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+PKCE_RE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 4.1 and 4.2; use with fullmatch
 MAX_PARAM = 2048
 MAX_NONCE = 512
 AUTH_AFTER = "auth_after"  # ours: the signed mark of a sign-in made for the request (fresh.py)
@@ -140,7 +140,7 @@ def _checked(params: dict[str, str], base: AuthRequest) -> AuthRequest:
     else:
         if (method or "plain") != "S256":
             raise invalid_request("code_challenge_method must be S256.")
-        if not PKCE_RE.match(challenge):
+        if not PKCE_RE.fullmatch(challenge):
             raise invalid_request("code_challenge is not a valid S256 challenge.")
     nonce = _one(params, "nonce")
     if nonce is not None and len(nonce) > MAX_NONCE:

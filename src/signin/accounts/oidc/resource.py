@@ -3,7 +3,8 @@
 
 A token answers only for the client it was issued to: introspection of another client's token
 says `active: false`, and revoking it does nothing (the answer is the same 200 either way, so
-neither endpoint tells a client whether someone else's token exists).
+neither endpoint tells a client whether someone else's token exists). A token whose user the
+client no longer admits (its `groups`) is not live for UserInfo and introspection either.
 """
 
 from __future__ import annotations
@@ -55,12 +56,17 @@ class Resources:
             return await self.store.active(digest(token), "refresh", self.clock())
         return await self.store.active(digest(token), "access", self.clock())
 
+    def _admitted(self, live: ActiveToken) -> bool:
+        """The token's client still admits its user (groups change after tokens are issued)."""
+        client = self.clients.get(live.grant.client_id)
+        return client is not None and client.admits(live.person.groups)
+
     async def userinfo(self, token: str) -> dict[str, Any] | None:
         """The claims the access token's scope allows; None for a token that is not live."""
         live = await self._live(token, "access")
-        if live is None:
+        if live is None or not self._admitted(live):
             return None
-        return claims_for(live.person, live.grant.scope)
+        return claims_for(live.person, live.scope)
 
     async def _find(self, token: str, hint: str | None) -> ActiveToken | None:
         order = ["refresh", "access"] if hint == "refresh_token" else ["access", "refresh"]
@@ -88,11 +94,11 @@ class Resources:
 
     async def introspect(self, client: Client, token: str, hint: str | None) -> dict[str, Any]:
         live = await self._find(token, hint)
-        if live is None or live.grant.client_id != client.id:
+        if live is None or live.grant.client_id != client.id or not self._admitted(live):
             return {"active": False}
         return {
             "active": True,
-            "scope": live.grant.scope,
+            "scope": live.scope,
             "client_id": live.grant.client_id,
             "username": live.person.username,
             "token_type": "Bearer" if live.token.kind == "access" else "refresh_token",

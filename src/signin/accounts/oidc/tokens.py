@@ -5,7 +5,8 @@ revocation and introspection are exact. A code is used once: a second use revoke
 its first use made. A refresh token is used once too (rotation): presenting a used one again
 revokes its whole family (OAuth 2.0 Security BCP, refresh token reuse detection).
 
-PKCE is checked with authlib's RFC 7636 implementation; the ID token is signed by joserfc
+PKCE is checked with authlib's RFC 7636 implementation, after the verifier's own syntax (RFC 7636
+4.1: 43-128 unreserved characters, which authlib does not check); the ID token is signed by joserfc
 (accounts/oidc/keys.py).
 """
 
@@ -29,15 +30,13 @@ from signin.accounts.oidc.errors import (
     invalid_request,
 )
 from signin.accounts.oidc.keys import ProviderKeys
+from signin.accounts.oidc.request import PKCE_RE
 from signin.accounts.sessions import token_hash as digest
 from signin.accounts.usernames import canon
 from signin.stores.oidc import ActiveToken, CodeRecord, GrantRecord, OidcStore, OidcToken
 from signin.stores.oidc import Subject as Person
 
 MAX_TOKEN = 512
-KNOWN_GRANTS = frozenset(
-    {"client_credentials", "password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"}
-)
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,16 @@ def _family(
         expires_at,
         revoked_at,
     )
+
+
+def _narrowed(granted: str, asked: list[str]) -> str | None:
+    """The scope a refresh asked for, when it is less than `granted` (None: all of it).
+
+    RFC 6749 section 6: a refresh may ask for part of the grant's scope, never more."""
+    if not set(asked) <= set(granted.split()):
+        raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
+    kept = " ".join(scope for scope in granted.split() if scope in asked)
+    return kept if asked and kept != granted else None
 
 
 class TokenIssuer:
@@ -118,9 +127,12 @@ class TokenIssuer:
         if kind == "authorization_code":
             return await self._code(client, form)
         if kind == "refresh_token":
+            if not client.offline_access and "offline_access" not in client.scopes:
+                # Supported, but never this client's (RFC 6749 5.2): it gets no refresh tokens.
+                raise OAuthError("unauthorized_client", "This client gets no refresh tokens.")
             return await self._refresh(client, form)
-        if kind in KNOWN_GRANTS:
-            raise OAuthError("unauthorized_client", f"This client may not use {kind}.")
+        # Every other type, however well known (password, client_credentials, device_code...),
+        # is one this server does not support at all: RFC 6749 5.2 unsupported_grant_type.
         raise OAuthError("unsupported_grant_type", "Only authorization_code and refresh_token.")
 
     async def _code(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
@@ -147,6 +159,9 @@ class TokenIssuer:
             raise invalid_grant("redirect_uri does not match the authorization request.")
         verifier = form.get("code_verifier")
         if found.code_challenge is not None:
+            if verifier and not PKCE_RE.fullmatch(verifier):
+                self._refused(client.id, "pkce_mismatch")
+                raise invalid_grant("code_verifier must be 43-128 of A-Z a-z 0-9 - . _ ~.")
             if not verifier or not compare_s256_code_challenge(verifier, found.code_challenge):
                 self._refused(client.id, "pkce_mismatch")
                 raise invalid_grant("code_verifier does not match the code_challenge.")
@@ -170,11 +185,10 @@ class TokenIssuer:
         if live is not None and live.grant.client_id != client.id:
             self._refused(client.id, "invalid_grant")
             raise invalid_grant("The refresh token was not issued to this client.")
+        scope = None
         if live is not None:
-            asked = (form.get("scope") or "").split()
-            if not set(asked) <= set(live.grant.scope.split()):
-                raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
-        issued, tokens = self._tokens("", now, True)
+            scope = _narrowed(live.scope, (form.get("scope") or "").split())
+        issued, tokens = self._tokens("", now, True, scope)
         rotated = await self.store.rotate_refresh(
             hashed,
             now,
@@ -186,20 +200,33 @@ class TokenIssuer:
             await self.store.revoke_grant(rotated.reused_grant, now)
             self._refused(client.id, "refresh_reused")
             raise invalid_grant("The refresh token was used before; its family is revoked.")
+        if rotated.grant is not None and live is None:
+            # Live by itself, yet `active` did not find it: its account is disabled or gone.
+            await self._end(client, rotated.grant.id, now, "account_disabled", None)
         if rotated.grant is None or live is None:
             raise invalid_grant("The refresh token is unknown, expired or revoked.")
         grant = rotated.grant
-        return await self._answer(client, grant, issued, "refresh_token", None, live)
+        return await self._answer(client, grant, issued, "refresh_token", None, live, scope)
+
+    async def _end(
+        self, client: Client, grant_id: str, now: float, error: str, username: str | None
+    ) -> None:
+        """Revoke a family its user may no longer hold, and say so in the audit log."""
+        await self.store.revoke_grant(grant_id, now)
+        self._refused(client.id, error, canon(username) if username else None)
 
     def _tokens(
-        self, grant_id: str, now: float, offline: bool
+        self, grant_id: str, now: float, offline: bool, access_scope: str | None = None
     ) -> tuple[dict[str, str], list[OidcToken]]:
+        """New tokens; the access token with `access_scope` when it is narrower than the
+        grant's (the refresh token always keeps the grant's scope, RFC 6749 section 6)."""
         issued = {"access": secrets.token_urlsafe(32)}
         if offline:
             issued["refresh"] = secrets.token_urlsafe(32)
         lives = {"access": self.lifetimes.access, "refresh": self.lifetimes.refresh}
+        scopes = {"access": access_scope, "refresh": None}
         tokens = [
-            OidcToken(digest(value), kind, grant_id, now, now + lives[kind])  # type: ignore[arg-type]
+            OidcToken(digest(value), kind, grant_id, now, now + lives[kind], scopes[kind])  # type: ignore[arg-type]
             for kind, value in issued.items()
         ]
         return issued, tokens
@@ -220,9 +247,16 @@ class TokenIssuer:
         kind: str,
         nonce: str | None,
         live: ActiveToken | None = None,
+        narrowed: str | None = None,
     ) -> dict[str, Any]:
         now = self.clock()
+        scope = narrowed or grant.scope
         person = await self.person(grant.user_id, live)
+        if not client.admits(person.groups):
+            # Groups change: checked at /oidc/authorize, and again at every code exchange and
+            # refresh, on the account just read for the ID token (no query of its own).
+            await self._end(client, grant.id, now, "access_denied", person.username)
+            raise invalid_grant("This account may no longer use this application.")
         facts = IdTokenFacts(
             issuer=self.issuer,
             client_id=client.id,
@@ -238,10 +272,10 @@ class TokenIssuer:
             "access_token": issued["access"],
             "token_type": "Bearer",
             "expires_in": self.lifetimes.access,
-            "scope": grant.scope,
+            "scope": scope,
         }
-        if "openid" in grant.scope.split():
-            body["id_token"] = id_token(self.keys, facts, person, grant.scope, issued["access"])
+        if "openid" in scope.split():
+            body["id_token"] = id_token(self.keys, facts, person, scope, issued["access"])
         if "refresh" in issued:
             body["refresh_token"] = issued["refresh"]
         event: EventType = (

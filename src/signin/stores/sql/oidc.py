@@ -86,6 +86,7 @@ def _token_values(grant_id: str, token: OidcToken) -> dict[str, Any]:
         "grant_id": grant_id,
         "created_at": token.created_at,
         "expires_at": token.expires_at,
+        "scope": token.scope,
     }
 
 

@@ -49,6 +49,7 @@ def active_query() -> sa.Select[Any]:
             users.c.email_verified_at,
             users.c.groups,
             subjects.c.sub,
+            tokens.c.scope,
         )
         .join(grants, grants.c.id == tokens.c.grant_id)
         .join(users, users.c.id == grants.c.user_id)
@@ -68,9 +69,9 @@ def active_row(row: Any) -> ActiveToken:
     """An `active_query` row (SQLAlchemy's, sqlite3's or asyncpg's) as an `ActiveToken`."""
     token_hash, kind, created_at, expires_at = row[:4]
     grant = GrantRecord(*row[4:14])
-    username, email, verified_at, groups, sub = row[14:19]
+    username, email, verified_at, groups, sub, scope = row[14:20]
     person = Subject(sub, username, email, verified_at is not None, groups_of(groups))
-    token = OidcToken(bytes(token_hash), kind, grant.id, created_at, expires_at)
+    token = OidcToken(bytes(token_hash), kind, grant.id, created_at, expires_at, scope)
     return ActiveToken(token, grant, person)
 
 
@@ -97,6 +98,7 @@ def _statements() -> dict[str, sa.UpdateBase]:
             grant_id=sa.bindparam("b_grant"),
             created_at=sa.bindparam("b_created"),
             expires_at=sa.bindparam("b_expires"),
+            scope=sa.bindparam("b_scope"),
         ),
         "extend": grants.update()
         .where(
@@ -111,15 +113,16 @@ def _postgres_statement(count: int) -> sa.TextClause:
     """The three writes as one PostgreSQL statement: the inserts and the extension read the
     `used` CTE, so they happen only when the token was used by this very statement."""
     # Only the row numbers are put into the text; every value is a bound parameter.
-    columns = "token_hash, kind, grant_id, created_at, expires_at"
+    columns = "token_hash, kind, grant_id, created_at, expires_at, scope"
     inserts = ",\n".join(
         f"added{i} AS (INSERT INTO oidc_tokens ({columns}) SELECT :b_new{i}, :b_kind{i},"  # noqa: S608
-        f" grant_id, :b_created{i}, :b_expires{i} FROM used RETURNING 1)"
+        f" grant_id, :b_created{i}, :b_expires{i}, :b_scope{i} FROM used RETURNING 1)"
         for i in range(count)
     )
     binds: list[sa.BindParameter[Any]] = [sa.bindparam("b_token", type_=sa.LargeBinary())]
     binds += [sa.bindparam(f"b_new{i}", type_=sa.LargeBinary()) for i in range(count)]
     binds += [sa.bindparam(f"b_kind{i}", type_=sa.String()) for i in range(count)]
+    binds += [sa.bindparam(f"b_scope{i}", type_=sa.String()) for i in range(count)]
     floats = [f"b_{name}{i}" for name in ("created", "expires") for i in range(count)]
     binds += [sa.bindparam(name, type_=sa.Float()) for name in [*floats, "b_now", "b_until"]]
     binds += [sa.bindparam("b_grant", type_=sa.String())]
@@ -168,6 +171,7 @@ class Rotation:
         steps: list[tuple[str, dict[str, Any]]] = [("use", base)]
         for token in replacements:
             added: dict[str, Any] = {"b_new": token.token_hash, "b_kind": token.kind}
+            added["b_scope"] = token.scope
             added |= {"b_created": token.created_at, "b_expires": token.expires_at}
             steps.append(("add", base | added))
         steps.append(("extend", base))
@@ -200,6 +204,7 @@ class Rotation:
         params = dict(base)
         for i, token in enumerate(replacements):
             params |= {f"b_new{i}": token.token_hash, f"b_kind{i}": token.kind}
+            params[f"b_scope{i}"] = token.scope
             params |= {f"b_created{i}": token.created_at, f"b_expires{i}": token.expires_at}
         if plain is not None:  # one round trip in autocommit (stores/sql/pgwrite.py)
             row = await plain.first(**params)

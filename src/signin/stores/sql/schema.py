@@ -245,6 +245,7 @@ oidc_tokens = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
+    sa.Column("scope", sa.String(200)),  # NULL: the grant's; narrower after a refresh asked so
 )
 
 oidc_consents = sa.Table(
